@@ -1,0 +1,32 @@
+//! Kiln's file formats: recipes (`*.kiln.ron`) and model manifests (`model.ron`).
+//!
+//! Both are RON. Loading rejects unknown fields and out-of-range values, and every
+//! error names the file, line and column together with what would be accepted:
+//!
+//! ```
+//! let err = kiln_recipe::Recipe::from_str(
+//!     "(assets: { \"floor\": (model: \"stone\", seed: 1, variants: 0,
+//!        kind: Texture(size: (64, 64))) })",
+//!     "dungeon.kiln.ron".as_ref(),
+//! )
+//! .unwrap_err();
+//! assert!(err.to_string().starts_with("dungeon.kiln.ron:1:"));
+//! assert!(err.to_string().contains("between 1 and 256"));
+//! ```
+
+mod bounded;
+mod error;
+mod manifest;
+mod recipe;
+mod ron_file;
+
+pub use bounded::Bounded;
+pub use error::LoadError;
+pub use manifest::{
+    ChannelLayout, DataSource, Dim, ElementType, ImageContract, MANIFEST_FILE_NAME, ModelKind,
+    ModelManifest, Provenance, TensorSpec,
+};
+pub use recipe::{
+    AssetEntry, AssetKind, OutputPath, RECIPE_EXTENSION, Recipe, Side, Size, SpriteParams,
+    TextureParams, VariantCount,
+};

@@ -1,0 +1,360 @@
+//! Model manifests: `models/<name>/model.ron`, the contract a generator model promises.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{LoadError, ron_file};
+
+/// File name of a model manifest inside its model folder.
+pub const MANIFEST_FILE_NAME: &str = "model.ron";
+
+/// What a model is, what it was trained on and the tensors it takes and gives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelManifest {
+    /// Model name; must equal its folder's name.
+    pub name: String,
+    /// One line for people browsing `kiln models`.
+    pub description: String,
+    /// The ONNX file, relative to the manifest.
+    #[serde(default = "default_onnx_file")]
+    pub onnx: String,
+    /// Lower-case hex sha256 of the ONNX file.
+    pub sha256: String,
+    /// SPDX licence expression of the model weights.
+    pub licence: String,
+    /// Where the weights came from.
+    pub provenance: Provenance,
+    /// Inputs the ONNX graph must have.
+    pub inputs: Vec<TensorSpec>,
+    /// Outputs the ONNX graph must have.
+    pub outputs: Vec<TensorSpec>,
+    /// How Kiln drives the model.
+    pub kind: ModelKind,
+}
+
+fn default_onnx_file() -> String {
+    "model.onnx".to_owned()
+}
+
+/// Training provenance of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Script that trained and exported the model, relative to the repository root.
+    pub training_script: String,
+    /// Every data set the model saw.
+    pub data: Vec<DataSource>,
+    /// Anything else a user should know (caveats, attribution text).
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// One training data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSource {
+    /// Human name of the data.
+    pub name: String,
+    /// Where it was obtained (registry and package).
+    pub source: String,
+    /// Its licence as stated by the source (SPDX where one exists).
+    pub licence: String,
+}
+
+/// Declared name, element type and shape of one model input or output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TensorSpec {
+    /// Tensor name in the ONNX graph.
+    pub name: String,
+    /// Element type.
+    pub dtype: ElementType,
+    /// Dimensions: numbers are fixed, names (`"N"`, `"h"`) are free.
+    pub shape: Vec<Dim>,
+}
+
+/// Tensor element types Kiln's generators use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ElementType {
+    /// 32-bit float.
+    F32,
+    /// 16-bit float.
+    F16,
+    /// 64-bit signed integer.
+    I64,
+    /// 32-bit signed integer.
+    I32,
+    /// Boolean.
+    Bool,
+}
+
+impl fmt::Display for ElementType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// One dimension of a [`TensorSpec`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Dim {
+    /// A fixed size.
+    Fixed(i64),
+    /// A free size, named for documentation (`"N"` for batch).
+    Free(String),
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(size) => size.fmt(f),
+            Self::Free(name) => f.write_str(name),
+        }
+    }
+}
+
+/// How Kiln drives a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ModelKind {
+    /// Latent noise (+ optional class) in, image tensor out.
+    ImageGenerator(ImageContract),
+}
+
+/// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
+/// (+ optional class `[N]`) in, `[N, C, H, W]` out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageContract {
+    /// Name of the latent input.
+    pub latent: String,
+    /// Name of the class input (`i64 [N]`), if the model is conditional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_input: Option<String>,
+    /// Class labels in index order; recipes choose one by name.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// Name of the image output.
+    pub output: String,
+    /// Channel meaning of the output.
+    pub channels: ChannelLayout,
+    /// Values the output takes: `(black, white)`, e.g. `(-1.0, 1.0)` after `tanh`.
+    pub value_range: (f32, f32),
+    /// For spatial latents: output pixels per latent cell. Absent for fixed-size models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stride: Option<u32>,
+}
+
+/// Channel layout of an image output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelLayout {
+    /// One grey channel.
+    Grey,
+    /// Red, green, blue.
+    Rgb,
+    /// Red, green, blue, alpha.
+    Rgba,
+}
+
+impl ChannelLayout {
+    /// Number of channels.
+    pub fn count(self) -> usize {
+        match self {
+            Self::Grey => 1,
+            Self::Rgb => 3,
+            Self::Rgba => 4,
+        }
+    }
+}
+
+impl ModelManifest {
+    /// Reads and checks the manifest at `path`.
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        let manifest: Self = ron_file::load(path)?;
+        manifest.check(path)?;
+        Ok(manifest)
+    }
+
+    /// Parses manifest text; errors are attributed to `path`.
+    pub fn from_str(text: &str, path: &Path) -> Result<Self, LoadError> {
+        let manifest: Self = ron_file::parse(text, path)?;
+        manifest.check(path)?;
+        Ok(manifest)
+    }
+
+    /// The manifest as RON text.
+    pub fn to_ron(&self) -> String {
+        ron_file::to_string(self)
+    }
+
+    /// Path of the ONNX file for a manifest loaded from `manifest_path`.
+    pub fn onnx_path(&self, manifest_path: &Path) -> PathBuf {
+        manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&self.onnx)
+    }
+
+    /// The declared input called `name`.
+    pub fn input(&self, name: &str) -> Option<&TensorSpec> {
+        self.inputs.iter().find(|spec| spec.name == name)
+    }
+
+    /// The declared output called `name`.
+    pub fn output(&self, name: &str) -> Option<&TensorSpec> {
+        self.outputs.iter().find(|spec| spec.name == name)
+    }
+
+    /// Checks that the kind-specific contract refers to declared tensors of the right form.
+    fn check(&self, path: &Path) -> Result<(), LoadError> {
+        let invalid = |message: String| LoadError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(format!(
+                "sha256 {:?} is not 64 hex digits: run `kiln models --fix-hashes` or `sha256sum {}`",
+                self.sha256, self.onnx
+            )));
+        }
+        match &self.kind {
+            ModelKind::ImageGenerator(image) => {
+                let latent = self.input(&image.latent).ok_or_else(|| {
+                    invalid(format!(
+                        "ImageGenerator.latent names input {:?}, which `inputs` does not declare",
+                        image.latent
+                    ))
+                })?;
+                let want_rank = if image.stride.is_some() { 4 } else { 2 };
+                if latent.shape.len() != want_rank || latent.dtype != ElementType::F32 {
+                    return Err(invalid(format!(
+                        "latent input {:?} must be F32 with {want_rank} dimensions ({}), \
+                         declared {} with {} dimensions",
+                        image.latent,
+                        if want_rank == 4 { "[N, Z, h, w] with a stride" } else { "[N, Z] without a stride" },
+                        latent.dtype,
+                        latent.shape.len()
+                    )));
+                }
+                if let Some(class_input) = &image.class_input {
+                    let spec = self.input(class_input).ok_or_else(|| {
+                        invalid(format!(
+                            "ImageGenerator.class_input names input {class_input:?}, which `inputs` does not declare"
+                        ))
+                    })?;
+                    if spec.dtype != ElementType::I64 || spec.shape.len() != 1 {
+                        return Err(invalid(format!(
+                            "class input {class_input:?} must be I64 with shape [N]"
+                        )));
+                    }
+                    if image.classes.is_empty() {
+                        return Err(invalid(
+                            "a model with a class_input must list its `classes`".to_owned(),
+                        ));
+                    }
+                }
+                let output = self.output(&image.output).ok_or_else(|| {
+                    invalid(format!(
+                        "ImageGenerator.output names output {:?}, which `outputs` does not declare",
+                        image.output
+                    ))
+                })?;
+                let channels = image.channels.count() as i64;
+                if output.shape.len() != 4 || output.shape[1] != Dim::Fixed(channels) {
+                    return Err(invalid(format!(
+                        "output {:?} must have shape [N, {channels}, H, W] for {:?} channels",
+                        image.output, image.channels
+                    )));
+                }
+                if image.value_range.0 >= image.value_range.1 {
+                    return Err(invalid(format!(
+                        "value_range {:?} must be (low, high) with low < high",
+                        image.value_range
+                    )));
+                }
+                if image.stride == Some(0) {
+                    return Err(invalid("stride must be at least 1".to_owned()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const TEXTURE: &str = r#"
+(
+    name: "tiny",
+    description: "test",
+    sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+    licence: "CC0-1.0",
+    provenance: (training_script: "make.py", data: [(name: "none", source: "random", licence: "CC0-1.0")]),
+    inputs: [
+        (name: "z", dtype: F32, shape: ["N", 4, "h", "w"]),
+        (name: "class", dtype: I64, shape: ["N"]),
+    ],
+    outputs: [(name: "image", dtype: F32, shape: ["N", 3, "H", "W"])],
+    kind: ImageGenerator(
+        latent: "z",
+        class_input: "class",
+        classes: ["stone", "grass"],
+        output: "image",
+        channels: Rgb,
+        value_range: (-1.0, 1.0),
+        stride: 4,
+    ),
+)
+"#;
+
+    fn parse(text: &str) -> Result<ModelManifest, LoadError> {
+        ModelManifest::from_str(text, Path::new("models/tiny/model.ron"))
+    }
+
+    #[test]
+    fn parses_image_contract() {
+        let manifest = parse(TEXTURE).expect("valid manifest");
+        assert_eq!(manifest.onnx, "model.onnx");
+        assert_eq!(
+            manifest.onnx_path(Path::new("models/tiny/model.ron")),
+            Path::new("models/tiny/model.onnx")
+        );
+        assert_eq!(
+            manifest.inputs[0].shape,
+            [Dim::Free("N".into()), Dim::Fixed(4), Dim::Free("h".into()), Dim::Free("w".into())]
+        );
+        let ModelKind::ImageGenerator(image) = &manifest.kind;
+        assert_eq!(image.stride, Some(4));
+        assert_eq!(image.classes, ["stone", "grass"]);
+        assert_eq!(parse(&manifest.to_ron()).expect("reparse"), manifest);
+    }
+
+    #[test]
+    fn contract_must_name_declared_tensors() {
+        let err = parse(&TEXTURE.replace("output: \"image\"", "output: \"rgb\"")).unwrap_err();
+        assert!(err.to_string().contains("\"rgb\""), "{err}");
+        let err = parse(&TEXTURE.replace("shape: [\"N\", 3,", "shape: [\"N\", 4,")).unwrap_err();
+        assert!(err.to_string().contains("[N, 3, H, W]"), "{err}");
+        let err = parse(&TEXTURE.replace("stride: 4,", "")).unwrap_err();
+        assert!(err.to_string().contains("[N, Z] without a stride"), "{err}");
+    }
+
+    #[test]
+    fn bad_hash_says_how_to_fix_it() {
+        let err = parse(&TEXTURE.replace("\"0000000000000000000000000000000000000000000000000000000000000000\"", "\"abc\"")).unwrap_err();
+        assert!(err.to_string().starts_with("models/tiny/model.ron: sha256"), "{err}");
+    }
+
+    #[test]
+    fn unknown_dtype_names_position() {
+        let err = parse(&TEXTURE.replace("dtype: I64", "dtype: I65")).unwrap_err();
+        let LoadError::Syntax { line, .. } = err else {
+            panic!("{err}")
+        };
+        assert_eq!(line, 10);
+    }
+}

@@ -1,0 +1,45 @@
+//! The one place RON text becomes typed values, so every format reports errors alike.
+
+use std::path::Path;
+
+use ron::extensions::Extensions;
+use serde::de::DeserializeOwned;
+
+use crate::LoadError;
+
+/// RON options shared by every Kiln format: `Some(..)` may be omitted and a newtype
+/// variant's struct needs no second pair of parentheses (`Texture(size: (64, 64))`).
+fn options() -> ron::Options {
+    ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES)
+}
+
+/// Parses `text`, attributing errors to `path`.
+pub(crate) fn parse<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, LoadError> {
+    options().from_str(text).map_err(|err| LoadError::Syntax {
+        path: path.to_path_buf(),
+        line: err.position.line,
+        column: err.position.col,
+        message: err.code.to_string(),
+    })
+}
+
+/// Reads and parses the file at `path`.
+pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Serialises `value` as pretty RON in the style the examples use.
+pub(crate) fn to_string<T: serde::Serialize>(value: &T) -> String {
+    let config = ron::ser::PrettyConfig::new()
+        .struct_names(false)
+        .extensions(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES);
+    // Serialising plain data structs to a String cannot fail.
+    options()
+        .to_string_pretty(value, config)
+        .unwrap_or_else(|err| unreachable!("RON serialisation of Kiln types failed: {err}"))
+}
