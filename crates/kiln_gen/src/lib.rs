@@ -1,14 +1,10 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Kiln's generators: drive ONNX generator models and turn their tensors into content.
+//!
+//! Generators take a [`ModelSession`](kiln_onnx::ModelSession) and its manifest; they know
+//! nothing of files, recipes on disk or Bevy, so the CLI, the plugin and the editor share them.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod image_gen;
+mod noise;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use image_gen::{GenerateError, ImageGenerator, ImageRequest};
+pub use noise::gaussian;

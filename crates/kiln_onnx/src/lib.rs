@@ -1,14 +1,26 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Kiln's ONNX Runtime layer.
+//!
+//! - [`Runtime`]: finds `libonnxruntime` (see [`discovery`] for the order), fetching the
+//!   pinned wheel with pip when none is installed, and loads it once per process.
+//! - [`ProviderPolicy`]: `auto | cpu | cuda`; the [`Provider`] that actually ran is reported.
+//! - [`SessionCache`]: sessions keyed by model content hash, checked against their manifest.
+//!
+//! This crate knows nothing of textures, sprites or Bevy.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod contract;
+pub mod discovery;
+pub mod fetch;
+mod provider;
+mod runtime;
+mod session;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
+pub use contract::{ContractError, GraphTensor, Mismatch};
+pub use provider::{Provider, ProviderPolicy};
+pub use runtime::{NO_FETCH_ENV, Runtime, RuntimeError, probe_version};
+pub use session::{ModelSession, SessionCache, SessionError, SessionOptions, sha256_hex};
+
+/// Whether this ONNX Runtime build can create a CUDA session here, with its reason when not.
+pub fn cuda_status(runtime: &Runtime) -> Result<(), String> {
+    let mut builder = ort::session::Session::builder(&runtime.environment).map_err(|err| err.to_string())?;
+    provider::register_cuda(&mut builder)
 }

@@ -1,0 +1,228 @@
+//! Image generators: latent noise (+ class) in, `[N, C, H, W]` tensor out, image back.
+
+use std::sync::Arc;
+
+use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
+use kiln_onnx::ModelSession;
+use kiln_recipe::{ChannelLayout, Dim, ImageContract, ModelKind, ModelManifest};
+use ort::value::Tensor;
+
+use crate::noise::gaussian;
+
+/// Generating an image failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    /// The manifest does not describe an image generator.
+    #[error("model {model:?} is not an image generator")]
+    NotAnImageModel {
+        /// Model name.
+        model: String,
+    },
+    /// The requested size cannot be made by this model.
+    #[error("model {model:?} cannot make {width}x{height}: {reason}")]
+    Size {
+        /// Model name.
+        model: String,
+        /// Requested width.
+        width: u32,
+        /// Requested height.
+        height: u32,
+        /// Why, and which sizes work.
+        reason: String,
+    },
+    /// The recipe names a class the model does not have.
+    #[error("model {model:?} has no class {class:?}: use one of {}", available.join(", "))]
+    UnknownClass {
+        /// Model name.
+        model: String,
+        /// The class asked for.
+        class: String,
+        /// The model's classes.
+        available: Vec<String>,
+    },
+    /// ONNX Runtime failed while running the model.
+    #[error("model {model:?} failed to run: {message}")]
+    Run {
+        /// Model name.
+        model: String,
+        /// What ONNX Runtime said.
+        message: String,
+    },
+    /// The model returned NaN or infinite values (a broken export or diverged training).
+    #[error("model {model:?} produced {count} non-finite values (NaN or infinity): the model is broken; re-export or retrain it")]
+    NonFinite {
+        /// Model name.
+        model: String,
+        /// How many values were not finite.
+        count: usize,
+    },
+}
+
+/// What to generate: one image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRequest {
+    /// Seed of the latent noise.
+    pub seed: u64,
+    /// Width and height in pixels; `None` takes the model's fixed size.
+    pub size: Option<(u32, u32)>,
+    /// Class name; `None` takes the model's first class.
+    pub class: Option<String>,
+}
+
+/// Runs an image-generator model described by its manifest.
+#[derive(Clone, Debug)]
+pub struct ImageGenerator {
+    name: String,
+    contract: ImageContract,
+    latent_shape: Vec<Dim>,
+    fixed_size: Option<(u32, u32)>,
+    session: Arc<ModelSession>,
+}
+
+impl ImageGenerator {
+    /// Wraps a session whose graph was already checked against `manifest`.
+    pub fn new(manifest: &ModelManifest, session: Arc<ModelSession>) -> Result<Self, GenerateError> {
+        let ModelKind::ImageGenerator(contract) = &manifest.kind;
+        let latent = manifest.input(&contract.latent);
+        let output = manifest.output(&contract.output);
+        let (Some(latent), Some(output)) = (latent, output) else {
+            return Err(GenerateError::NotAnImageModel { model: manifest.name.clone() });
+        };
+        let fixed = |dim: &Dim| match *dim {
+            Dim::Fixed(size) => u32::try_from(size).ok(),
+            Dim::Free(_) => None,
+        };
+        let fixed_size = fixed(&output.shape[3]).zip(fixed(&output.shape[2]));
+        Ok(Self {
+            name: manifest.name.clone(),
+            contract: contract.clone(),
+            latent_shape: latent.shape.clone(),
+            fixed_size,
+            session,
+        })
+    }
+
+    /// The session's model.
+    pub fn session(&self) -> &ModelSession {
+        &self.session
+    }
+
+    /// Index of `class` in the model's classes (the first class when `None`).
+    pub fn class_index(&self, class: Option<&str>) -> Result<i64, GenerateError> {
+        let Some(class) = class else { return Ok(0) };
+        self.contract
+            .classes
+            .iter()
+            .position(|c| c == class)
+            .map(|i| i as i64)
+            .ok_or_else(|| GenerateError::UnknownClass {
+                model: self.name.clone(),
+                class: class.to_owned(),
+                available: self.contract.classes.clone(),
+            })
+    }
+
+    /// The latent shape (batch of one) for an output of `size`, or why that size is impossible.
+    pub fn latent_shape(&self, size: Option<(u32, u32)>) -> Result<Vec<i64>, GenerateError> {
+        let channels = match self.latent_shape.get(1) {
+            Some(Dim::Fixed(z)) => *z,
+            _ => return Err(GenerateError::NotAnImageModel { model: self.name.clone() }),
+        };
+        let size_error = |(width, height): (u32, u32), reason: String| GenerateError::Size {
+            model: self.name.clone(),
+            width,
+            height,
+            reason,
+        };
+        match (self.contract.stride, size) {
+            (Some(stride), Some((width, height))) => {
+                if width % stride != 0 || height % stride != 0 || width == 0 || height == 0 {
+                    let round = |v: u32| (v / stride).max(1) * stride;
+                    return Err(size_error(
+                        (width, height),
+                        format!(
+                            "each side must be a multiple of the model's stride {stride} (nearest: {}x{})",
+                            round(width),
+                            round(height)
+                        ),
+                    ));
+                }
+                Ok(vec![1, channels, i64::from(height / stride), i64::from(width / stride)])
+            }
+            (Some(stride), None) => Err(size_error(
+                (0, 0),
+                format!("this model has no fixed size: give a size that is a multiple of {stride}"),
+            )),
+            (None, requested) => match (requested, self.fixed_size) {
+                (Some(req), Some(fixed)) if req != fixed => Err(size_error(
+                    req,
+                    format!("this model only makes {}x{}", fixed.0, fixed.1),
+                )),
+                _ => Ok(vec![1, channels]),
+            },
+        }
+    }
+
+    /// Generates one image; the same request and model bytes give the same pixels on CPU.
+    pub fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, GenerateError> {
+        let class = self.class_index(request.class.as_deref())?;
+        let shape = self.latent_shape(request.size)?;
+        let len = shape.iter().product::<i64>() as usize;
+        let run_error = |err: ort::Error| GenerateError::Run {
+            model: self.name.clone(),
+            message: err.to_string(),
+        };
+        let latent = Tensor::from_array((shape, gaussian(request.seed, len))).map_err(run_error)?;
+        let mut session = self.session.lock();
+        let outputs = match &self.contract.class_input {
+            Some(class_input) => {
+                let class = Tensor::from_array(([1_i64], vec![class])).map_err(run_error)?;
+                session.run(ort::inputs![
+                    self.contract.latent.as_str() => latent,
+                    class_input.as_str() => class,
+                ])
+            }
+            None => session.run(ort::inputs![self.contract.latent.as_str() => latent]),
+        }
+        .map_err(run_error)?;
+        let (shape, values) = outputs[self.contract.output.as_str()]
+            .try_extract_tensor::<f32>()
+            .map_err(run_error)?;
+        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        self.to_image(&dims, values)
+    }
+
+    /// Maps a `[1, C, H, W]` tensor in the declared value range to 8-bit pixels.
+    fn to_image(&self, dims: &[usize], values: &[f32]) -> Result<DynamicImage, GenerateError> {
+        let channels = self.contract.channels.count();
+        let [_, c, height, width] = dims else {
+            return Err(GenerateError::Run {
+                model: self.name.clone(),
+                message: format!("output has shape {dims:?}, expected [1, {channels}, H, W]"),
+            });
+        };
+        let non_finite = values.iter().filter(|v| !v.is_finite()).count();
+        if non_finite > 0 {
+            return Err(GenerateError::NonFinite { model: self.name.clone(), count: non_finite });
+        }
+        let plane = height * width;
+        let (low, high) = self.contract.value_range;
+        let scale = 255.0 / (high - low);
+        let mut pixels = vec![0_u8; plane * channels];
+        for channel in 0..(*c).min(channels) {
+            for (i, value) in values[channel * plane..(channel + 1) * plane].iter().enumerate() {
+                pixels[i * channels + channel] = ((value - low) * scale).round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        let (w, h) = (*width as u32, *height as u32);
+        let image = match self.contract.channels {
+            ChannelLayout::Grey => GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+            ChannelLayout::Rgb => RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+            ChannelLayout::Rgba => RgbaImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgba8),
+        };
+        image.ok_or_else(|| GenerateError::Run {
+            model: self.name.clone(),
+            message: format!("output of {c} channels does not fill a {w}x{h} image"),
+        })
+    }
+}

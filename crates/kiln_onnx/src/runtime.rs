@@ -1,0 +1,241 @@
+//! The process-wide ONNX Runtime: found, version-checked and loaded once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use crate::discovery::{Candidate, LibrarySource, MIN_MINOR_VERSION, SearchPlaces};
+use crate::fetch::{FetchError, fetch_runtime};
+
+/// Environment variable that, when set to `1`, forbids fetching ONNX Runtime.
+pub const NO_FETCH_ENV: &str = "KILN_NO_FETCH";
+
+/// ONNX Runtime could not be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// No usable library anywhere Kiln looks, and fetching was not allowed.
+    #[error(
+        "ONNX Runtime was not found. Looked in:\n  - {}\n\
+         fix: unset {NO_FETCH_ENV} to let Kiln fetch it, `pip install onnxruntime`, \
+         or set ORT_DYLIB_PATH to libonnxruntime 1.{MIN_MINOR_VERSION} or newer",
+        looked.join("\n  - ")
+    )]
+    NotFound {
+        /// Every place searched, with why it did not serve.
+        looked: Vec<String>,
+    },
+    /// Nothing usable was found and fetching failed too.
+    #[error("ONNX Runtime was not found (looked in: {}), and fetching it failed: {source}", looked.join("; "))]
+    Fetch {
+        /// Every place searched, with why it did not serve.
+        looked: Vec<String>,
+        /// Why fetching failed.
+        source: FetchError,
+    },
+    /// The library named by `ORT_DYLIB_PATH` cannot be used.
+    #[error("ORT_DYLIB_PATH={path}: {reason}\nfix: point it at libonnxruntime 1.{MIN_MINOR_VERSION} or newer, or unset it")]
+    BadExplicitLibrary {
+        /// The path given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// `ort` refused to initialise with the library.
+    #[error("ONNX Runtime at {path} failed to initialise: {message}")]
+    Init {
+        /// The library.
+        path: PathBuf,
+        /// What `ort` said.
+        message: String,
+    },
+}
+
+/// The loaded ONNX Runtime.
+#[derive(Debug)]
+pub struct Runtime {
+    library: Candidate,
+    version: String,
+    skipped: Vec<String>,
+    pub(crate) environment: ort::environment::Environment,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static INIT: Mutex<()> = Mutex::new(());
+
+impl Runtime {
+    /// The process's runtime, loading it on first use from [`SearchPlaces::from_environment`]
+    /// (fetching it when nothing is found, unless `KILN_NO_FETCH=1`).
+    ///
+    /// A failure is not remembered: fixing the installation and calling again works.
+    pub fn global() -> Result<&'static Runtime, RuntimeError> {
+        if let Some(runtime) = RUNTIME.get() {
+            return Ok(runtime);
+        }
+        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(runtime) = RUNTIME.get() {
+            return Ok(runtime);
+        }
+        let allow_fetch = std::env::var_os(NO_FETCH_ENV).is_none_or(|v| v != "1");
+        let runtime = Self::load(&SearchPlaces::from_environment(), allow_fetch)?;
+        Ok(RUNTIME.get_or_init(|| runtime))
+    }
+
+    fn load(places: &SearchPlaces, allow_fetch: bool) -> Result<Self, RuntimeError> {
+        let (candidates, mut looked) = places.candidates();
+        for candidate in candidates {
+            match probe_version(&candidate.path) {
+                Ok(version) => return Self::init(candidate, version, looked),
+                Err(reason) if candidate.source == LibrarySource::EnvVar => {
+                    return Err(RuntimeError::BadExplicitLibrary {
+                        path: candidate.path,
+                        reason,
+                    });
+                }
+                Err(reason) => {
+                    tracing::warn!("skipping ONNX Runtime at {}: {reason}", candidate.path.display());
+                    looked.push(format!("{} ({}): {reason}", candidate.path.display(), candidate.source));
+                }
+            }
+        }
+        if !allow_fetch {
+            return Err(RuntimeError::NotFound { looked });
+        }
+        let target = places.cached_runtime_dir();
+        let python = places.python.clone().unwrap_or_else(crate::discovery::python);
+        tracing::warn!(
+            "ONNX Runtime not found; fetching onnxruntime=={} with pip into {} (one time only)",
+            crate::discovery::PINNED_VERSION,
+            target.display()
+        );
+        let path = fetch_runtime(&python, &target).map_err(|source| RuntimeError::Fetch {
+            looked: looked.clone(),
+            source,
+        })?;
+        let version = probe_version(&path).map_err(|reason| RuntimeError::Init {
+            path: path.clone(),
+            message: reason,
+        })?;
+        let candidate = Candidate {
+            path,
+            source: LibrarySource::Fetched,
+        };
+        Self::init(candidate, version, looked)
+    }
+
+    fn init(library: Candidate, version: String, skipped: Vec<String>) -> Result<Self, RuntimeError> {
+        let init_error = |message: String| RuntimeError::Init {
+            path: library.path.clone(),
+            message,
+        };
+        let environment = ort::init_from(&library.path)
+            .map_err(|err| init_error(err.to_string()))?
+            .with_name("kiln")
+            .build()
+            .map_err(|err| init_error(err.to_string()))?;
+        tracing::info!(
+            "ONNX Runtime {version} loaded from {} ({})",
+            library.path.display(),
+            library.source
+        );
+        Ok(Self {
+            library,
+            version,
+            skipped,
+            environment,
+        })
+    }
+
+    /// The library file in use.
+    pub fn library_path(&self) -> &Path {
+        &self.library.path
+    }
+
+    /// Which search rule found the library.
+    pub fn source(&self) -> LibrarySource {
+        self.library.source
+    }
+
+    /// The library's own version string, e.g. `1.32.0`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Places searched before the library in use was found.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+}
+
+/// Opens the library at `path` and asks its version, without initialising it.
+/// Fails when the file is missing, not a library, or older than `ort` supports.
+pub fn probe_version(path: &Path) -> Result<String, String> {
+    if !path.is_file() {
+        return Err("no such file".to_owned());
+    }
+    // SAFETY: loading ONNX Runtime runs only its static initialisers, which have no
+    // preconditions; `OrtGetApiBase` and `GetVersionString` take no arguments and return
+    // pointers into the library's static data, valid while `library` is loaded.
+    let version = unsafe {
+        let library = libloading::Library::new(path).map_err(|err| err.to_string())?;
+        let get_base: libloading::Symbol<unsafe extern "system" fn() -> *const ort::sys::OrtApiBase> = library
+            .get(b"OrtGetApiBase")
+            .map_err(|_| "not an ONNX Runtime library (no OrtGetApiBase)".to_owned())?;
+        let base = get_base();
+        if base.is_null() {
+            return Err("OrtGetApiBase returned null".to_owned());
+        }
+        let version = ((*base).GetVersionString)();
+        std::ffi::CStr::from_ptr(version).to_string_lossy().into_owned()
+    };
+    let minor: Option<u32> = version.split('.').nth(1).and_then(|m| m.parse().ok());
+    match minor {
+        Some(minor) if minor >= MIN_MINOR_VERSION => Ok(version),
+        _ => Err(format!(
+            "version {version} is too old: Kiln needs 1.{MIN_MINOR_VERSION} or newer"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_rejects_files_that_are_not_libraries() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("libonnxruntime.so");
+        std::fs::write(&fake, b"not an ELF").expect("write");
+        assert!(probe_version(&fake).is_err());
+        assert_eq!(probe_version(&dir.path().join("missing.so")), Err("no such file".to_owned()));
+    }
+
+    #[test]
+    fn explicit_bad_library_is_an_error_not_a_fallback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("libonnxruntime.so");
+        std::fs::write(&fake, b"not an ELF").expect("write");
+        let places = SearchPlaces {
+            env_path: Some(fake.clone()),
+            cache_dir: dir.path().join("cache"),
+            ..SearchPlaces::default()
+        };
+        let err = Runtime::load(&places, false).unwrap_err();
+        assert!(matches!(&err, RuntimeError::BadExplicitLibrary { path, .. } if *path == fake), "{err}");
+        assert!(err.to_string().contains("fix:"), "{err}");
+    }
+
+    #[test]
+    fn nothing_found_without_fetch_lists_every_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let places = SearchPlaces {
+            cache_dir: dir.path().join("cache"),
+            system_dirs: vec![dir.path().join("lib")],
+            ..SearchPlaces::default()
+        };
+        let err = Runtime::load(&places, false).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, RuntimeError::NotFound { .. }), "{text}");
+        for place in ["ORT_DYLIB_PATH", "project cache", "executable", "pip package", "system library path"] {
+            assert!(text.contains(place), "{place} missing from: {text}");
+        }
+    }
+}
