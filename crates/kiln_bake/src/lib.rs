@@ -1,14 +1,20 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Kiln bakes: recipes in, files out.
+//!
+//! [`BakePlan`] finds recipes and resolves their models; [`Baker`] generates every entry
+//! (in parallel), writes each file atomically and records how it was made in a
+//! [`BakeManifest`] next to the outputs. Nothing here knows Bevy.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+mod atomic;
+mod bake;
+mod manifest;
+mod models;
+mod plan;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use atomic::write_atomic;
+pub use bake::{BakeEvent, BakeReport, Baker, EntryError, EntryFailure};
+pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, FileRecord};
+pub use models::{ModelEntry, ModelRegistry};
+pub use plan::{BakePlan, Job};
+
+/// Version of Kiln recorded in every bake manifest.
+pub const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -24,3 +24,12 @@ pub fn cuda_status(runtime: &Runtime) -> Result<(), String> {
     let mut builder = ort::session::Session::builder(&runtime.environment).map_err(|err| err.to_string())?;
     provider::register_cuda(&mut builder)
 }
+
+/// Fails up front when `policy` requires a provider this machine cannot load, so a bake
+/// with `--ep cuda` stops before generating anything.
+pub fn check_policy(runtime: &Runtime, policy: ProviderPolicy) -> Result<(), SessionError> {
+    match policy {
+        ProviderPolicy::Cuda => cuda_status(runtime).map_err(|reason| SessionError::CudaUnavailable { reason }),
+        ProviderPolicy::Auto | ProviderPolicy::Cpu => Ok(()),
+    }
+}

@@ -1,0 +1,197 @@
+//! Running a bake plan: generate, encode, write atomically, record.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use image::{DynamicImage, ImageFormat};
+use kiln_gen::{GenerateError, ImageGenerator, ImageRequest};
+use kiln_onnx::{SessionCache, SessionError, sha256_hex};
+use kiln_recipe::{AssetKind, LoadError};
+
+use crate::{BakeManifest, FileRecord, Job, KILN_VERSION, ModelRegistry, write_atomic};
+
+/// Why one entry was not baked. Other entries are unaffected.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// The model's manifest is missing or invalid.
+    #[error(transparent)]
+    Manifest(#[from] LoadError),
+    /// The model could not be loaded into ONNX Runtime.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// Generation failed.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// An output could not be encoded or written.
+    #[error("{path}: cannot write: {message}")]
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// An entry that failed, and why.
+#[derive(Debug)]
+pub struct EntryFailure {
+    /// Recipe path as recorded in manifests.
+    pub recipe: String,
+    /// Entry name.
+    pub entry: String,
+    /// The error.
+    pub error: EntryError,
+}
+
+/// Progress of a running bake, for progress bars and logs.
+#[derive(Debug)]
+pub enum BakeEvent<'a> {
+    /// An entry is done; `failed` tells whether it worked.
+    EntryDone {
+        /// The job.
+        job: &'a Job,
+        /// Files written for it.
+        files: usize,
+        /// Whether it failed.
+        failed: bool,
+    },
+}
+
+/// What a bake did.
+#[derive(Debug, Default)]
+pub struct BakeReport {
+    /// Files written, relative to the output folder.
+    pub written: Vec<String>,
+    /// Entries that failed.
+    pub failures: Vec<EntryFailure>,
+    /// Execution providers that ran, with how many entries each.
+    pub providers: Vec<(String, usize)>,
+}
+
+/// Bakes jobs into an output folder with one session cache.
+#[derive(Debug)]
+pub struct Baker<'a> {
+    /// Sessions (and so the provider policy) used for every model.
+    pub sessions: &'a SessionCache,
+    /// Where models are found.
+    pub models: &'a ModelRegistry,
+    /// The output folder.
+    pub out_dir: &'a Path,
+    /// Entries generated at once.
+    pub jobs: usize,
+}
+
+struct Done {
+    records: Vec<(String, FileRecord)>,
+    provider: String,
+}
+
+impl Baker<'_> {
+    /// Bakes every job, then rewrites the bake manifest (atomically) with the new records
+    /// merged over the previous ones. Failed entries keep their previous files and records.
+    pub fn bake(&self, jobs: &[Job], on_event: &(dyn Fn(BakeEvent<'_>) + Sync)) -> std::io::Result<BakeReport> {
+        std::fs::create_dir_all(self.out_dir)?;
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, Result<Done, EntryError>)>> = Mutex::default();
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.clamp(1, jobs.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(job) = jobs.get(index) else { break };
+                        let result = self.bake_job(job);
+                        on_event(BakeEvent::EntryDone {
+                            job,
+                            files: result.as_ref().map_or(0, |done| done.records.len()),
+                            failed: result.is_err(),
+                        });
+                        results.lock().unwrap_or_else(|p| p.into_inner()).push((index, result));
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.sort_by_key(|(index, _)| *index);
+
+        let mut manifest = BakeManifest::load_or_default(self.out_dir);
+        manifest.retain_existing(self.out_dir);
+        let mut report = BakeReport::default();
+        let mut providers: HashMap<String, usize> = HashMap::new();
+        for ((_, result), job) in results.into_iter().zip(jobs) {
+            match result {
+                Ok(done) => {
+                    *providers.entry(done.provider).or_default() += 1;
+                    for (path, record) in done.records {
+                        report.written.push(path.clone());
+                        manifest.files.insert(path, record);
+                    }
+                }
+                Err(error) => report.failures.push(EntryFailure {
+                    recipe: job.recipe_label.clone(),
+                    entry: job.entry_name.clone(),
+                    error,
+                }),
+            }
+        }
+        manifest.format = BakeManifest::FORMAT;
+        manifest.save(self.out_dir)?;
+        report.providers = providers.into_iter().collect();
+        report.providers.sort();
+        Ok(report)
+    }
+
+    fn bake_job(&self, job: &Job) -> Result<Done, EntryError> {
+        let (manifest, manifest_path) = self.models.load(&job.entry.model)?;
+        let generator = ImageGenerator::new(&manifest, self.sessions.load_model(&manifest, &manifest_path)?)?;
+        let (size, class) = match &job.entry.kind {
+            AssetKind::Texture(params) => (Some((params.size.width(), params.size.height())), params.class.clone()),
+            AssetKind::Sprite(params) => (None, params.class.clone()),
+        };
+        let session = generator.session();
+        let parameters = serde_json::to_value(&job.entry.kind).unwrap_or(serde_json::Value::Null);
+        let provider = session.provider().to_string();
+        // Generate every variant before writing any, so a failing variant writes nothing.
+        let images = (0..job.entry.variants.get())
+            .map(|variant| {
+                let request = ImageRequest { seed: job.seed(variant), size, class: class.clone() };
+                Ok((variant, encode_png(&generator.generate(&request)?)))
+            })
+            .collect::<Result<Vec<_>, EntryError>>()?;
+        let mut records = Vec::new();
+        for (variant, png) in images {
+            let relative = format!("{}/{}", job.output, Job::file_name(variant));
+            let path = self.out_dir.join(&relative);
+            write_atomic(&path, &png).map_err(|err| EntryError::Write { path, message: err.to_string() })?;
+            records.push((
+                relative,
+                FileRecord {
+                    sha256: sha256_hex(&png),
+                    recipe: job.recipe_label.clone(),
+                    entry: job.entry_name.clone(),
+                    variant,
+                    seed: job.seed(variant),
+                    parameters: parameters.clone(),
+                    model: manifest.name.clone(),
+                    model_sha256: session.sha256().to_owned(),
+                    model_licence: manifest.licence.clone(),
+                    execution_provider: provider.clone(),
+                    onnxruntime_version: self.sessions.runtime().version().to_owned(),
+                    kiln_version: KILN_VERSION.to_owned(),
+                },
+            ));
+        }
+        Ok(Done { records, provider })
+    }
+}
+
+/// PNG bytes of `image` (deterministic: same pixels, same bytes).
+fn encode_png(image: &DynamicImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        .unwrap_or_else(|err| unreachable!("PNG encoding into memory cannot fail: {err}"));
+    bytes
+}
