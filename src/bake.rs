@@ -56,7 +56,12 @@ pub fn run(args: &BakeArgs) -> anyhow::Result<Outcome> {
             .progress_chars("=> "),
     );
     let registry = ModelRegistry::new(&args.models.models);
-    let baker = Baker { sessions: &sessions, models: &registry, out_dir: &args.out, jobs };
+    let baker = Baker {
+        sessions: &sessions,
+        models: &registry,
+        out_dir: &args.out,
+        jobs,
+    };
     let report = baker
         .bake(&plan.jobs, &|event| match event {
             BakeEvent::EntryDone { job, .. } => {
@@ -68,9 +73,16 @@ pub fn run(args: &BakeArgs) -> anyhow::Result<Outcome> {
     bar.finish_and_clear();
 
     for failure in &report.failures {
-        eprintln!("error: {}#{}: {}", failure.recipe, failure.entry, failure.error);
+        eprintln!(
+            "error: {}#{}: {}",
+            failure.recipe, failure.entry, failure.error
+        );
     }
-    let providers: Vec<String> = report.providers.iter().map(|(p, n)| format!("{p} ×{n}")).collect();
+    let providers: Vec<String> = report
+        .providers
+        .iter()
+        .map(|(p, n)| format!("{p} ×{n}"))
+        .collect();
     println!(
         "baked {} files from {} of {} entries in {:.2}s into {} (execution provider: {}; ONNX Runtime {}; manifest {})",
         report.written.len(),
@@ -78,7 +90,11 @@ pub fn run(args: &BakeArgs) -> anyhow::Result<Outcome> {
         plan.jobs.len(),
         started.elapsed().as_secs_f64(),
         args.out.display(),
-        if providers.is_empty() { "none ran".to_owned() } else { providers.join(", ") },
+        if providers.is_empty() {
+            "none ran".to_owned()
+        } else {
+            providers.join(", ")
+        },
         sessions.runtime().version(),
         BAKE_MANIFEST_FILE,
     );

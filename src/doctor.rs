@@ -8,7 +8,10 @@ use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use crate::Outcome;
 
 pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
-    let sessions = match SessionCache::new(SessionOptions { policy: ProviderPolicy::Cpu, intra_threads: Some(1) }) {
+    let sessions = match SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: Some(1),
+    }) {
         Ok(sessions) => sessions,
         Err(err) => {
             println!("ONNX Runtime: NOT FOUND");
@@ -44,16 +47,26 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
             .and_then(|manifest| {
                 sessions
                     .load_model(&manifest, &model.manifest_path)
-                    .map(|session| format!("ok (sha256 {}…, contract matches)", &session.sha256()[..12]))
+                    .map(|session| {
+                        format!("ok (sha256 {}…, contract matches)", &session.sha256()[..12])
+                    })
                     .map_err(|err| err.to_string())
             });
         match status {
             Ok(status) => println!("  {:<20} {status}", model.name),
             Err(err) => {
                 broken += 1;
-                println!("  {:<20} FAILED: {}", model.name, err.replace('\n', "\n      "));
+                println!(
+                    "  {:<20} FAILED: {}",
+                    model.name,
+                    err.replace('\n', "\n      ")
+                );
             }
         }
     }
-    Ok(if broken > 0 { Outcome::Partial } else { Outcome::Success })
+    Ok(if broken > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
 }

@@ -11,7 +11,10 @@ use crate::Outcome;
 pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
     let models = ModelRegistry::new(models_dir).list();
     if models.is_empty() {
-        eprintln!("error: no models (folders with model.ron) in {}", models_dir.display());
+        eprintln!(
+            "error: no models (folders with model.ron) in {}",
+            models_dir.display()
+        );
         return Ok(Outcome::BadInput);
     }
     let mut bad = 0;
@@ -31,7 +34,11 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
             }
             Ok(bytes) => {
                 bad += 1;
-                format!("SHA256 MISMATCH: file {} vs manifest {}", sha256_hex(&bytes), manifest.sha256)
+                format!(
+                    "SHA256 MISMATCH: file {} vs manifest {}",
+                    sha256_hex(&bytes),
+                    manifest.sha256
+                )
             }
             Err(err) => {
                 bad += 1;
@@ -44,10 +51,23 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
         println!(
             "    image generator, {:?}, {}; classes: {}",
             image.channels,
-            image.stride.map_or("fixed size".to_owned(), |s| format!("any size in steps of {s}px")),
-            if image.classes.is_empty() { "none".to_owned() } else { image.classes.join(", ") }
+            image.stride.map_or("fixed size".to_owned(), |s| format!(
+                "any size in steps of {s}px"
+            )),
+            if image.classes.is_empty() {
+                "none".to_owned()
+            } else {
+                image.classes.join(", ")
+            }
         );
-        println!("    licence {}; trained by {}", manifest.licence, manifest.provenance.training_script);
+        println!(
+            "    licence {}; trained by {}",
+            manifest.licence, manifest.provenance.training_script
+        );
     }
-    Ok(if bad > 0 { Outcome::Partial } else { Outcome::Success })
+    Ok(if bad > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
 }

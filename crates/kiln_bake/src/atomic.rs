@@ -4,7 +4,10 @@ use std::path::Path;
 /// Writes `bytes` to `path` so that readers see either the old file or the complete new one:
 /// the bytes go to a temporary file in the same folder, are flushed to disk and renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut file = tempfile::Builder::new()
         .prefix(".kiln-partial-")

@@ -1,13 +1,13 @@
 //! Running a bake plan: generate, encode, write atomically, record.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::{DynamicImage, ImageFormat};
-use kiln_gen::{GenerateError, ImageGenerator, ImageRequest};
+use kiln_gen::{GenerateError, ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{SessionCache, SessionError, sha256_hex};
 use kiln_recipe::{AssetKind, LoadError};
 
@@ -92,7 +92,11 @@ struct Done {
 impl Baker<'_> {
     /// Bakes every job, then rewrites the bake manifest (atomically) with the new records
     /// merged over the previous ones. Failed entries keep their previous files and records.
-    pub fn bake(&self, jobs: &[Job], on_event: &(dyn Fn(BakeEvent<'_>) + Sync)) -> std::io::Result<BakeReport> {
+    pub fn bake(
+        &self,
+        jobs: &[Job],
+        on_event: &(dyn Fn(BakeEvent<'_>) + Sync),
+    ) -> std::io::Result<BakeReport> {
         std::fs::create_dir_all(self.out_dir)?;
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, Result<Done, EntryError>)>> = Mutex::default();
@@ -108,7 +112,10 @@ impl Baker<'_> {
                             files: result.as_ref().map_or(0, |done| done.records.len()),
                             failed: result.is_err(),
                         });
-                        results.lock().unwrap_or_else(|p| p.into_inner()).push((index, result));
+                        results
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((index, result));
                     }
                 });
             }
@@ -145,35 +152,36 @@ impl Baker<'_> {
 
     fn bake_job(&self, job: &Job) -> Result<Done, EntryError> {
         let (manifest, manifest_path) = self.models.load(&job.entry.model)?;
-        let generator = ImageGenerator::new(&manifest, self.sessions.load_model(&manifest, &manifest_path)?)?;
-        let (size, class) = match &job.entry.kind {
-            AssetKind::Texture(params) => (Some((params.size.width(), params.size.height())), params.class.clone()),
-            AssetKind::Sprite(params) => (None, params.class.clone()),
-        };
+        let generator = ImageGenerator::new(
+            &manifest,
+            self.sessions.load_model(&manifest, &manifest_path)?,
+        )?;
+        // Everything is generated and encoded before anything is written, so a failing
+        // variant leaves the entry's previous files untouched.
+        let outputs = render(job, &generator)?;
         let session = generator.session();
         let parameters = serde_json::to_value(&job.entry.kind).unwrap_or(serde_json::Value::Null);
         let provider = session.provider().to_string();
-        // Generate every variant before writing any, so a failing variant writes nothing.
-        let images = (0..job.entry.variants.get())
-            .map(|variant| {
-                let request = ImageRequest { seed: job.seed(variant), size, class: class.clone() };
-                Ok((variant, encode_png(&generator.generate(&request)?)))
-            })
-            .collect::<Result<Vec<_>, EntryError>>()?;
-        let mut records = Vec::new();
-        for (variant, png) in images {
-            let relative = format!("{}/{}", job.output, Job::file_name(variant));
+        let mut records = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            let relative = format!("{}/{}", job.output, output.file);
             let path = self.out_dir.join(&relative);
-            write_atomic(&path, &png).map_err(|err| EntryError::Write { path, message: err.to_string() })?;
+            write_atomic(&path, &output.bytes).map_err(|err| EntryError::Write {
+                path,
+                message: err.to_string(),
+            })?;
             records.push((
                 relative,
                 FileRecord {
-                    sha256: sha256_hex(&png),
+                    sha256: sha256_hex(&output.bytes),
                     recipe: job.recipe_label.clone(),
                     entry: job.entry_name.clone(),
-                    variant,
-                    seed: job.seed(variant),
+                    variant: output.variant,
+                    seed: output
+                        .variant
+                        .map_or(job.entry.seed, |variant| job.seed(variant)),
                     parameters: parameters.clone(),
+                    metrics: output.metrics,
                     model: manifest.name.clone(),
                     model_sha256: session.sha256().to_owned(),
                     model_licence: manifest.licence.clone(),
@@ -186,6 +194,81 @@ impl Baker<'_> {
         Ok(Done { records, provider })
     }
 }
+
+/// One file of an entry, encoded and ready to write.
+struct Output {
+    /// File name inside the entry's output folder.
+    file: String,
+    bytes: Vec<u8>,
+    /// The variant it shows; `None` for files combining all variants (sheets).
+    variant: Option<u32>,
+    metrics: BTreeMap<String, f64>,
+}
+
+fn render(job: &Job, generator: &ImageGenerator) -> Result<Vec<Output>, EntryError> {
+    let seeds = (0..job.entry.variants.get()).map(|variant| job.seed(variant));
+    let single =
+        |variant: usize, file: String, bytes: Vec<u8>, metrics: BTreeMap<String, f64>| Output {
+            file,
+            bytes,
+            variant: Some(variant as u32),
+            metrics,
+        };
+    let mut outputs = Vec::new();
+    match &job.entry.kind {
+        AssetKind::Texture(params) => {
+            for (variant, texture) in make_textures(generator, params, seeds)?
+                .into_iter()
+                .enumerate()
+            {
+                let metrics = BTreeMap::from([("seam_score".to_owned(), texture.seam_score)]);
+                outputs.push(single(
+                    variant,
+                    format!("{variant}.png"),
+                    encode_png(&texture.image.into()),
+                    metrics,
+                ));
+                if let Some(normal) = texture.normal_map {
+                    outputs.push(single(
+                        variant,
+                        format!("{variant}.normal.png"),
+                        encode_png(&normal.into()),
+                        BTreeMap::new(),
+                    ));
+                }
+            }
+        }
+        AssetKind::Sprite(params) => {
+            let set = make_sprites(generator, params, seeds)?;
+            for (variant, (_, sprite)) in set.sprites.into_iter().enumerate() {
+                let metrics = BTreeMap::from([(
+                    "colours".to_owned(),
+                    kiln_gen::sprite::count_colours(&sprite) as f64,
+                )]);
+                outputs.push(single(
+                    variant,
+                    format!("{variant}.png"),
+                    encode_png(&sprite.into()),
+                    metrics,
+                ));
+            }
+            let whole = |file: &str, bytes| Output {
+                file: file.to_owned(),
+                bytes,
+                variant: None,
+                metrics: BTreeMap::new(),
+            };
+            outputs.push(whole(SHEET_FILE, encode_png(&set.sheet.into())));
+            outputs.push(whole(ATLAS_FILE, set.layout.to_ron().into_bytes()));
+        }
+    }
+    Ok(outputs)
+}
+
+/// Sprite sheet of all variants of a sprite entry.
+pub const SHEET_FILE: &str = "sheet.png";
+/// Bevy `TextureAtlasLayout` (RON) for [`SHEET_FILE`].
+pub const ATLAS_FILE: &str = "sheet.atlas.ron";
 
 /// PNG bytes of `image` (deterministic: same pixels, same bytes).
 fn encode_png(image: &DynamicImage) -> Vec<u8> {

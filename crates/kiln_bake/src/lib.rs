@@ -11,7 +11,7 @@ mod models;
 mod plan;
 
 pub use atomic::write_atomic;
-pub use bake::{BakeEvent, BakeReport, Baker, EntryError, EntryFailure};
+pub use bake::{ATLAS_FILE, BakeEvent, BakeReport, Baker, EntryError, EntryFailure, SHEET_FILE};
 pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, FileRecord};
 pub use models::{ModelEntry, ModelRegistry};
 pub use plan::{BakePlan, Job};

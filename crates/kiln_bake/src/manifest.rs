@@ -28,12 +28,16 @@ pub struct FileRecord {
     pub recipe: String,
     /// Entry name in the recipe.
     pub entry: String,
-    /// Variant index.
-    pub variant: u32,
-    /// Seed of this variant.
+    /// Variant index; absent for files that combine every variant (sprite sheets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<u32>,
+    /// Seed of this variant (the entry's seed for combined files).
     pub seed: u64,
     /// The entry's kind and parameters, as in the recipe.
     pub parameters: serde_json::Value,
+    /// Measurements of the output (`seam_score` for textures, `colours` for sprites).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
     /// Model name.
     pub model: String,
     /// sha256 of the model's ONNX file.
@@ -58,7 +62,10 @@ impl BakeManifest {
         std::fs::read(out_dir.join(BAKE_MANIFEST_FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or(Self { format: Self::FORMAT, files: BTreeMap::new() })
+            .unwrap_or(Self {
+                format: Self::FORMAT,
+                files: BTreeMap::new(),
+            })
     }
 
     /// Writes the manifest atomically into `out_dir`.

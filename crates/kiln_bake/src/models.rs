@@ -47,7 +47,11 @@ impl ModelRegistry {
                 message: format!(
                     "no model {name:?} in {} (available: {})",
                     self.dir.display(),
-                    if available.is_empty() { "none".to_owned() } else { available.join(", ") }
+                    if available.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        available.join(", ")
+                    }
                 ),
             });
         }
@@ -80,7 +84,11 @@ impl ModelRegistry {
             .map(|name| {
                 let manifest_path = self.manifest_path(&name);
                 let manifest = self.load(&name).map(|(m, _)| m);
-                ModelEntry { name, manifest_path, manifest }
+                ModelEntry {
+                    name,
+                    manifest_path,
+                    manifest,
+                }
             })
             .collect()
     }

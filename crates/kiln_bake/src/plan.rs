@@ -20,11 +20,6 @@ pub struct Job {
 }
 
 impl Job {
-    /// File name of variant `index` inside [`Job::output`].
-    pub fn file_name(index: u32) -> String {
-        format!("{index}.png")
-    }
-
     /// The seed of variant `index`.
     pub fn seed(&self, index: u32) -> u64 {
         self.entry.seed.wrapping_add(u64::from(index))

@@ -49,7 +49,9 @@ pub enum GenerateError {
         message: String,
     },
     /// The model returned NaN or infinite values (a broken export or diverged training).
-    #[error("model {model:?} produced {count} non-finite values (NaN or infinity): the model is broken; re-export or retrain it")]
+    #[error(
+        "model {model:?} produced {count} non-finite values (NaN or infinity): the model is broken; re-export or retrain it"
+    )]
     NonFinite {
         /// Model name.
         model: String,
@@ -81,12 +83,17 @@ pub struct ImageGenerator {
 
 impl ImageGenerator {
     /// Wraps a session whose graph was already checked against `manifest`.
-    pub fn new(manifest: &ModelManifest, session: Arc<ModelSession>) -> Result<Self, GenerateError> {
+    pub fn new(
+        manifest: &ModelManifest,
+        session: Arc<ModelSession>,
+    ) -> Result<Self, GenerateError> {
         let ModelKind::ImageGenerator(contract) = &manifest.kind;
         let latent = manifest.input(&contract.latent);
         let output = manifest.output(&contract.output);
         let (Some(latent), Some(output)) = (latent, output) else {
-            return Err(GenerateError::NotAnImageModel { model: manifest.name.clone() });
+            return Err(GenerateError::NotAnImageModel {
+                model: manifest.name.clone(),
+            });
         };
         let fixed = |dim: &Dim| match *dim {
             Dim::Fixed(size) => u32::try_from(size).ok(),
@@ -126,7 +133,11 @@ impl ImageGenerator {
     pub fn latent_shape(&self, size: Option<(u32, u32)>) -> Result<Vec<i64>, GenerateError> {
         let channels = match self.latent_shape.get(1) {
             Some(Dim::Fixed(z)) => *z,
-            _ => return Err(GenerateError::NotAnImageModel { model: self.name.clone() }),
+            _ => {
+                return Err(GenerateError::NotAnImageModel {
+                    model: self.name.clone(),
+                });
+            }
         };
         let size_error = |(width, height): (u32, u32), reason: String| GenerateError::Size {
             model: self.name.clone(),
@@ -147,7 +158,12 @@ impl ImageGenerator {
                         ),
                     ));
                 }
-                Ok(vec![1, channels, i64::from(height / stride), i64::from(width / stride)])
+                Ok(vec![
+                    1,
+                    channels,
+                    i64::from(height / stride),
+                    i64::from(width / stride),
+                ])
             }
             (Some(stride), None) => Err(size_error(
                 (0, 0),
@@ -203,15 +219,22 @@ impl ImageGenerator {
         };
         let non_finite = values.iter().filter(|v| !v.is_finite()).count();
         if non_finite > 0 {
-            return Err(GenerateError::NonFinite { model: self.name.clone(), count: non_finite });
+            return Err(GenerateError::NonFinite {
+                model: self.name.clone(),
+                count: non_finite,
+            });
         }
         let plane = height * width;
         let (low, high) = self.contract.value_range;
         let scale = 255.0 / (high - low);
         let mut pixels = vec![0_u8; plane * channels];
         for channel in 0..(*c).min(channels) {
-            for (i, value) in values[channel * plane..(channel + 1) * plane].iter().enumerate() {
-                pixels[i * channels + channel] = ((value - low) * scale).round().clamp(0.0, 255.0) as u8;
+            for (i, value) in values[channel * plane..(channel + 1) * plane]
+                .iter()
+                .enumerate()
+            {
+                pixels[i * channels + channel] =
+                    ((value - low) * scale).round().clamp(0.0, 255.0) as u8;
             }
         }
         let (w, h) = (*width as u32, *height as u32);

@@ -5,6 +5,10 @@
 
 mod image_gen;
 mod noise;
+pub mod sprite;
+pub mod texture;
 
 pub use image_gen::{GenerateError, ImageGenerator, ImageRequest};
 pub use noise::gaussian;
+pub use sprite::{AtlasLayout, AtlasRect, SpriteSet, make_sprites};
+pub use texture::{Texture, make_textures, seam_score};

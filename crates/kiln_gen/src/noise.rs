@@ -22,6 +22,9 @@ mod tests {
         let samples = gaussian(1, 20_000);
         let mean = samples.iter().sum::<f32>() / samples.len() as f32;
         let var = samples.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / samples.len() as f32;
-        assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "mean {mean} var {var}");
+        assert!(
+            mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
+            "mean {mean} var {var}"
+        );
     }
 }

@@ -44,7 +44,13 @@ impl fmt::Display for GraphTensor {
             .iter()
             .map(|&d| if d < 0 { "?".to_owned() } else { d.to_string() })
             .collect();
-        write!(f, "{}: {} [{}]", self.name, self.dtype_name, dims.join(", "))
+        write!(
+            f,
+            "{}: {} [{}]",
+            self.name,
+            self.dtype_name,
+            dims.join(", ")
+        )
     }
 }
 
@@ -110,27 +116,61 @@ pub enum Mismatch {
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Missing { role, name, available } => write!(
+            Self::Missing {
+                role,
+                name,
+                available,
+            } => write!(
                 f,
                 "{role} {name:?} is declared but the model has no such {role} (it has: {})",
                 available.join(", ")
             ),
             Self::Undeclared { tensor } => {
-                write!(f, "the model needs input {tensor}, which the manifest does not declare")
+                write!(
+                    f,
+                    "the model needs input {tensor}, which the manifest does not declare"
+                )
             }
-            Self::DType { name, declared, actual } => {
-                write!(f, "{name:?} is declared {declared} but the model has {actual}")
+            Self::DType {
+                name,
+                declared,
+                actual,
+            } => {
+                write!(
+                    f,
+                    "{name:?} is declared {declared} but the model has {actual}"
+                )
             }
-            Self::Rank { name, declared, actual } => write!(
+            Self::Rank {
+                name,
+                declared,
+                actual,
+            } => write!(
                 f,
                 "{name:?} is declared with {} dimensions [{}] but the model has {} {actual:?}",
                 declared.len(),
-                declared.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                declared
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 actual.len()
             ),
-            Self::Dim { name, axis, declared, actual } => {
-                let actual = if *actual < 0 { "a dynamic size".to_owned() } else { actual.to_string() };
-                write!(f, "{name:?} axis {axis} is declared {declared} but the model has {actual}")
+            Self::Dim {
+                name,
+                axis,
+                declared,
+                actual,
+            } => {
+                let actual = if *actual < 0 {
+                    "a dynamic size".to_owned()
+                } else {
+                    actual.to_string()
+                };
+                write!(
+                    f,
+                    "{name:?} axis {axis} is declared {declared} but the model has {actual}"
+                )
             }
         }
     }
@@ -158,13 +198,20 @@ pub fn compare(
     compare_role("output", declared_outputs, outputs, &mut mismatches);
     for tensor in inputs {
         if !declared_inputs.iter().any(|spec| spec.name == tensor.name) {
-            mismatches.push(Mismatch::Undeclared { tensor: tensor.clone() });
+            mismatches.push(Mismatch::Undeclared {
+                tensor: tensor.clone(),
+            });
         }
     }
     mismatches
 }
 
-fn compare_role(role: &'static str, declared: &[TensorSpec], actual: &[GraphTensor], out: &mut Vec<Mismatch>) {
+fn compare_role(
+    role: &'static str,
+    declared: &[TensorSpec],
+    actual: &[GraphTensor],
+    out: &mut Vec<Mismatch>,
+) {
     for spec in declared {
         let Some(tensor) = actual.iter().find(|t| t.name == spec.name) else {
             out.push(Mismatch::Missing {
@@ -211,33 +258,78 @@ mod tests {
     use super::*;
 
     fn spec(name: &str, dtype: ElementType, shape: Vec<Dim>) -> TensorSpec {
-        TensorSpec { name: name.into(), dtype, shape }
+        TensorSpec {
+            name: name.into(),
+            dtype,
+            shape,
+        }
     }
 
     fn graph(name: &str, dtype: ElementType, shape: Vec<i64>) -> GraphTensor {
-        GraphTensor { name: name.into(), dtype: Some(dtype), dtype_name: dtype.to_string(), shape }
+        GraphTensor {
+            name: name.into(),
+            dtype: Some(dtype),
+            dtype_name: dtype.to_string(),
+            shape,
+        }
     }
 
     #[test]
     fn names_every_difference() {
         let n = || Dim::Free("N".into());
-        let declared_in = [spec("z", ElementType::F32, vec![n(), Dim::Fixed(16)]), spec("class", ElementType::I64, vec![n()])];
-        let declared_out = [spec("image", ElementType::F32, vec![n(), Dim::Fixed(3), n(), n()])];
-        let inputs = [graph("z", ElementType::F32, vec![-1, 8]), graph("noise", ElementType::F32, vec![-1])];
+        let declared_in = [
+            spec("z", ElementType::F32, vec![n(), Dim::Fixed(16)]),
+            spec("class", ElementType::I64, vec![n()]),
+        ];
+        let declared_out = [spec(
+            "image",
+            ElementType::F32,
+            vec![n(), Dim::Fixed(3), n(), n()],
+        )];
+        let inputs = [
+            graph("z", ElementType::F32, vec![-1, 8]),
+            graph("noise", ElementType::F32, vec![-1]),
+        ];
         let outputs = [graph("image", ElementType::F16, vec![-1, 3, 32])];
         let mismatches = compare(&declared_in, &declared_out, &inputs, &outputs);
         let text: Vec<String> = mismatches.iter().map(ToString::to_string).collect();
         assert_eq!(mismatches.len(), 5, "{text:#?}");
-        assert!(text[0].contains("\"z\" axis 1 is declared 16 but the model has 8"), "{}", text[0]);
-        assert!(text[1].contains("input \"class\" is declared but the model has no such input (it has: z, noise)"), "{}", text[1]);
-        assert!(text[2].contains("\"image\" is declared F32 but the model has F16"), "{}", text[2]);
-        assert!(text[3].contains("declared with 4 dimensions"), "{}", text[3]);
-        assert!(text[4].contains("needs input noise: F32 [?]"), "{}", text[4]);
+        assert!(
+            text[0].contains("\"z\" axis 1 is declared 16 but the model has 8"),
+            "{}",
+            text[0]
+        );
+        assert!(
+            text[1].contains(
+                "input \"class\" is declared but the model has no such input (it has: z, noise)"
+            ),
+            "{}",
+            text[1]
+        );
+        assert!(
+            text[2].contains("\"image\" is declared F32 but the model has F16"),
+            "{}",
+            text[2]
+        );
+        assert!(
+            text[3].contains("declared with 4 dimensions"),
+            "{}",
+            text[3]
+        );
+        assert!(
+            text[4].contains("needs input noise: F32 [?]"),
+            "{}",
+            text[4]
+        );
     }
 
     #[test]
     fn matching_contract_has_no_mismatch() {
-        let declared = [spec("z", ElementType::F32, vec![Dim::Free("N".into()), Dim::Fixed(16)])];
+        let declared = [spec(
+            "z",
+            ElementType::F32,
+            vec![Dim::Free("N".into()), Dim::Fixed(16)],
+        )];
         let actual = [graph("z", ElementType::F32, vec![-1, 16])];
         assert!(compare(&declared, &[], &actual, &[]).is_empty());
     }

@@ -259,7 +259,10 @@ mod tests {
         let r = root.path();
         let env_file = r.join("custom/libonnxruntime.so.1.31.0");
         let cache = r.join("project/.kiln");
-        let cached = cache.join("onnxruntime").join(PINNED_VERSION).join(format!("{LIBRARY_NAME}.{PINNED_VERSION}"));
+        let cached = cache
+            .join("onnxruntime")
+            .join(PINNED_VERSION)
+            .join(format!("{LIBRARY_NAME}.{PINNED_VERSION}"));
         let exe = r.join("bin").join(LIBRARY_NAME);
         let system = r.join("usr/lib").join(format!("{LIBRARY_NAME}.1"));
         for file in [&env_file, &cached, &exe, &system] {
@@ -280,20 +283,31 @@ mod tests {
     }
 
     fn sources(places: &SearchPlaces) -> Vec<LibrarySource> {
-        places.candidates().0.into_iter().map(|c| c.source).collect()
+        places
+            .candidates()
+            .0
+            .into_iter()
+            .map(|c| c.source)
+            .collect()
     }
 
     #[test]
     fn searches_in_the_documented_order() {
         let mut tree = tree();
         use LibrarySource::*;
-        assert_eq!(sources(&tree.places), [EnvVar, ProjectCache, NextToExecutable, SystemPath]);
+        assert_eq!(
+            sources(&tree.places),
+            [EnvVar, ProjectCache, NextToExecutable, SystemPath]
+        );
         let (found, _) = tree.places.candidates();
         let paths: Vec<_> = found.into_iter().map(|c| c.path).collect();
         assert_eq!(paths, tree.files);
 
         tree.places.env_path = None;
-        assert_eq!(sources(&tree.places), [ProjectCache, NextToExecutable, SystemPath]);
+        assert_eq!(
+            sources(&tree.places),
+            [ProjectCache, NextToExecutable, SystemPath]
+        );
         std::fs::remove_file(&tree.files[1]).expect("rm");
         assert_eq!(sources(&tree.places), [NextToExecutable, SystemPath]);
         std::fs::remove_file(&tree.files[2]).expect("rm");
@@ -318,7 +332,11 @@ mod tests {
     fn pip_package_is_found_through_python() {
         let root = tempfile::tempdir().expect("tempdir");
         let package = root.path().join("site/onnxruntime");
-        touch(&package.join("capi").join(format!("{LIBRARY_NAME}.{PINNED_VERSION}")));
+        touch(
+            &package
+                .join("capi")
+                .join(format!("{LIBRARY_NAME}.{PINNED_VERSION}")),
+        );
         touch(&package.join("capi/libonnxruntime_providers_shared.so"));
         touch(&package.join("__init__.py"));
         // A real interpreter with the package on its path stands in for `pip install`.
@@ -345,7 +363,11 @@ mod tests {
         let found = places.candidates().0;
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].source, LibrarySource::PipPackage);
-        assert!(found[0].path.ends_with(format!("capi/{LIBRARY_NAME}.{PINNED_VERSION}")));
+        assert!(
+            found[0]
+                .path
+                .ends_with(format!("capi/{LIBRARY_NAME}.{PINNED_VERSION}"))
+        );
     }
 
     #[cfg(unix)]
@@ -357,7 +379,11 @@ mod tests {
     #[test]
     fn versioned_names_pick_the_newest_and_skip_providers() {
         let root = tempfile::tempdir().expect("tempdir");
-        for name in ["libonnxruntime.so.1.31.0", "libonnxruntime.so.1.32.0", "libonnxruntime_providers_cuda.so"] {
+        for name in [
+            "libonnxruntime.so.1.31.0",
+            "libonnxruntime.so.1.32.0",
+            "libonnxruntime_providers_cuda.so",
+        ] {
             touch(&root.path().join(name));
         }
         assert_eq!(

@@ -98,7 +98,9 @@ fn download_wheel(python: &OsStr, dir: &Path) -> Result<PathBuf, FetchError> {
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(4).collect();
-        return Err(pip_error(tail.into_iter().rev().collect::<Vec<_>>().join("\n")));
+        return Err(pip_error(
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        ));
     }
     std::fs::read_dir(dir)
         .map_err(|err| pip_error(err.to_string()))?
@@ -146,13 +148,16 @@ pub fn extract_verified_library(wheel: &Path, dest: &Path) -> Result<(), FetchEr
             .by_name(name)
             .and_then(|mut entry| entry.read_to_end(&mut bytes).map_err(Into::into))
             .map_err(|err| bad(format!("cannot extract {name}: {err}")))?;
-        let actual = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes));
+        let actual =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes));
         if actual != expected {
             return Err(bad(format!(
                 "{name} has sha256 {actual}, but RECORD says {expected}: the download is corrupt"
             )));
         }
-        let file_name = Path::new(name).file_name().unwrap_or(OsStr::new(LIBRARY_NAME));
+        let file_name = Path::new(name)
+            .file_name()
+            .unwrap_or(OsStr::new(LIBRARY_NAME));
         let path = dest.join(file_name);
         std::fs::write(&path, &bytes).map_err(|source| FetchError::Cache { path, source })?;
         extracted += 1;
@@ -177,9 +182,16 @@ mod tests {
         let name = format!("onnxruntime/capi/{LIBRARY_NAME}.{PINNED_VERSION}");
         zip.start_file(&name, options).expect("start");
         zip.write_all(library).expect("write");
-        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(recorded));
-        zip.start_file("onnxruntime-1.32.0.dist-info/RECORD", options).expect("start");
-        write!(zip, "{name},sha256={hash},{}\nonnxruntime/__init__.py,,\n", library.len()).expect("write");
+        let hash =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(recorded));
+        zip.start_file("onnxruntime-1.32.0.dist-info/RECORD", options)
+            .expect("start");
+        write!(
+            zip,
+            "{name},sha256={hash},{}\nonnxruntime/__init__.py,,\n",
+            library.len()
+        )
+        .expect("write");
         zip.finish().expect("finish");
         (dir, path)
     }
@@ -209,7 +221,8 @@ mod tests {
     #[test]
     fn pip_failure_says_how_to_fix_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = fetch_runtime(OsStr::new("/no/such/python"), &dir.path().join("ort")).unwrap_err();
+        let err =
+            fetch_runtime(OsStr::new("/no/such/python"), &dir.path().join("ort")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("ORT_DYLIB_PATH"), "{text}");
         assert!(!dir.path().join("ort").exists());

@@ -21,7 +21,8 @@ pub use session::{ModelSession, SessionCache, SessionError, SessionOptions, sha2
 
 /// Whether this ONNX Runtime build can create a CUDA session here, with its reason when not.
 pub fn cuda_status(runtime: &Runtime) -> Result<(), String> {
-    let mut builder = ort::session::Session::builder(&runtime.environment).map_err(|err| err.to_string())?;
+    let mut builder =
+        ort::session::Session::builder(&runtime.environment).map_err(|err| err.to_string())?;
     provider::register_cuda(&mut builder)
 }
 
@@ -29,7 +30,9 @@ pub fn cuda_status(runtime: &Runtime) -> Result<(), String> {
 /// with `--ep cuda` stops before generating anything.
 pub fn check_policy(runtime: &Runtime, policy: ProviderPolicy) -> Result<(), SessionError> {
     match policy {
-        ProviderPolicy::Cuda => cuda_status(runtime).map_err(|reason| SessionError::CudaUnavailable { reason }),
+        ProviderPolicy::Cuda => {
+            cuda_status(runtime).map_err(|reason| SessionError::CudaUnavailable { reason })
+        }
         ProviderPolicy::Auto | ProviderPolicy::Cpu => Ok(()),
     }
 }

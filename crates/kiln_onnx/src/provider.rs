@@ -27,7 +27,9 @@ impl FromStr for ProviderPolicy {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda),
-            _ => Err(format!("unknown execution provider {text:?}: use auto, cpu or cuda")),
+            _ => Err(format!(
+                "unknown execution provider {text:?}: use auto, cpu or cuda"
+            )),
         }
     }
 }

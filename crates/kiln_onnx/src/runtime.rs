@@ -32,7 +32,9 @@ pub enum RuntimeError {
         source: FetchError,
     },
     /// The library named by `ORT_DYLIB_PATH` cannot be used.
-    #[error("ORT_DYLIB_PATH={path}: {reason}\nfix: point it at libonnxruntime 1.{MIN_MINOR_VERSION} or newer, or unset it")]
+    #[error(
+        "ORT_DYLIB_PATH={path}: {reason}\nfix: point it at libonnxruntime 1.{MIN_MINOR_VERSION} or newer, or unset it"
+    )]
     BadExplicitLibrary {
         /// The path given.
         path: PathBuf,
@@ -91,8 +93,15 @@ impl Runtime {
                     });
                 }
                 Err(reason) => {
-                    tracing::warn!("skipping ONNX Runtime at {}: {reason}", candidate.path.display());
-                    looked.push(format!("{} ({}): {reason}", candidate.path.display(), candidate.source));
+                    tracing::warn!(
+                        "skipping ONNX Runtime at {}: {reason}",
+                        candidate.path.display()
+                    );
+                    looked.push(format!(
+                        "{} ({}): {reason}",
+                        candidate.path.display(),
+                        candidate.source
+                    ));
                 }
             }
         }
@@ -100,7 +109,10 @@ impl Runtime {
             return Err(RuntimeError::NotFound { looked });
         }
         let target = places.cached_runtime_dir();
-        let python = places.python.clone().unwrap_or_else(crate::discovery::python);
+        let python = places
+            .python
+            .clone()
+            .unwrap_or_else(crate::discovery::python);
         tracing::warn!(
             "ONNX Runtime not found; fetching onnxruntime=={} with pip into {} (one time only)",
             crate::discovery::PINNED_VERSION,
@@ -121,7 +133,11 @@ impl Runtime {
         Self::init(candidate, version, looked)
     }
 
-    fn init(library: Candidate, version: String, skipped: Vec<String>) -> Result<Self, RuntimeError> {
+    fn init(
+        library: Candidate,
+        version: String,
+        skipped: Vec<String>,
+    ) -> Result<Self, RuntimeError> {
         let init_error = |message: String| RuntimeError::Init {
             path: library.path.clone(),
             message,
@@ -176,7 +192,9 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
     // pointers into the library's static data, valid while `library` is loaded.
     let version = unsafe {
         let library = libloading::Library::new(path).map_err(|err| err.to_string())?;
-        let get_base: libloading::Symbol<unsafe extern "system" fn() -> *const ort::sys::OrtApiBase> = library
+        let get_base: libloading::Symbol<
+            unsafe extern "system" fn() -> *const ort::sys::OrtApiBase,
+        > = library
             .get(b"OrtGetApiBase")
             .map_err(|_| "not an ONNX Runtime library (no OrtGetApiBase)".to_owned())?;
         let base = get_base();
@@ -184,7 +202,9 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
             return Err("OrtGetApiBase returned null".to_owned());
         }
         let version = ((*base).GetVersionString)();
-        std::ffi::CStr::from_ptr(version).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr(version)
+            .to_string_lossy()
+            .into_owned()
     };
     let minor: Option<u32> = version.split('.').nth(1).and_then(|m| m.parse().ok());
     match minor {
@@ -205,7 +225,10 @@ mod tests {
         let fake = dir.path().join("libonnxruntime.so");
         std::fs::write(&fake, b"not an ELF").expect("write");
         assert!(probe_version(&fake).is_err());
-        assert_eq!(probe_version(&dir.path().join("missing.so")), Err("no such file".to_owned()));
+        assert_eq!(
+            probe_version(&dir.path().join("missing.so")),
+            Err("no such file".to_owned())
+        );
     }
 
     #[test]
@@ -219,7 +242,10 @@ mod tests {
             ..SearchPlaces::default()
         };
         let err = Runtime::load(&places, false).unwrap_err();
-        assert!(matches!(&err, RuntimeError::BadExplicitLibrary { path, .. } if *path == fake), "{err}");
+        assert!(
+            matches!(&err, RuntimeError::BadExplicitLibrary { path, .. } if *path == fake),
+            "{err}"
+        );
         assert!(err.to_string().contains("fix:"), "{err}");
     }
 
@@ -234,7 +260,13 @@ mod tests {
         let err = Runtime::load(&places, false).unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, RuntimeError::NotFound { .. }), "{text}");
-        for place in ["ORT_DYLIB_PATH", "project cache", "executable", "pip package", "system library path"] {
+        for place in [
+            "ORT_DYLIB_PATH",
+            "project cache",
+            "executable",
+            "pip package",
+            "system library path",
+        ] {
             assert!(text.contains(place), "{place} missing from: {text}");
         }
     }

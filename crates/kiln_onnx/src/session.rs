@@ -110,7 +110,9 @@ impl ModelSession {
 
     /// Exclusive access to the session for `run` (ONNX Runtime sessions run one call at a time here).
     pub fn lock(&self) -> MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -151,9 +153,16 @@ impl SessionCache {
 
     /// Session for the model a manifest describes: reads the ONNX file, checks its sha256
     /// against the manifest and its inputs/outputs against the declared contract.
-    pub fn load_model(&self, manifest: &ModelManifest, manifest_path: &Path) -> Result<Arc<ModelSession>, SessionError> {
+    pub fn load_model(
+        &self,
+        manifest: &ModelManifest,
+        manifest_path: &Path,
+    ) -> Result<Arc<ModelSession>, SessionError> {
         let path = manifest.onnx_path(manifest_path);
-        let bytes = std::fs::read(&path).map_err(|source| SessionError::Read { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| SessionError::Read {
+            path: path.clone(),
+            source,
+        })?;
         let actual = sha256_hex(&bytes);
         if !actual.eq_ignore_ascii_case(&manifest.sha256) {
             return Err(SessionError::HashMismatch {
@@ -163,7 +172,12 @@ impl SessionCache {
             });
         }
         let session = self.load_bytes_with_hash(&bytes, actual, &path.display().to_string())?;
-        let mismatches = compare(&manifest.inputs, &manifest.outputs, session.inputs(), session.outputs());
+        let mismatches = compare(
+            &manifest.inputs,
+            &manifest.outputs,
+            session.inputs(),
+            session.outputs(),
+        );
         if !mismatches.is_empty() {
             return Err(ContractError {
                 model: path.display().to_string(),
@@ -187,10 +201,17 @@ impl SessionCache {
     }
 
     fn lock_sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<ModelSession>>> {
-        self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn load_bytes_with_hash(&self, bytes: &[u8], hash: String, label: &str) -> Result<Arc<ModelSession>, SessionError> {
+    fn load_bytes_with_hash(
+        &self,
+        bytes: &[u8],
+        hash: String,
+        label: &str,
+    ) -> Result<Arc<ModelSession>, SessionError> {
         // Held while creating, so two threads asking for the same new model create it once.
         let mut sessions = self.lock_sessions();
         if let Some(session) = sessions.get(&hash) {
@@ -202,7 +223,12 @@ impl SessionCache {
         Ok(session)
     }
 
-    fn create(&self, bytes: &[u8], sha256: String, label: &str) -> Result<ModelSession, SessionError> {
+    fn create(
+        &self,
+        bytes: &[u8],
+        sha256: String,
+        label: &str,
+    ) -> Result<ModelSession, SessionError> {
         let create_error = |err: &dyn std::fmt::Display| SessionError::Create {
             model: label.to_owned(),
             message: err.to_string(),
@@ -211,12 +237,15 @@ impl SessionCache {
             .and_then(|b| b.with_deterministic_compute(true).map_err(Into::into))
             .map_err(|err| create_error(&err))?;
         if let Some(threads) = self.options.intra_threads {
-            builder = builder.with_intra_threads(threads).map_err(|err| create_error(&err))?;
+            builder = builder
+                .with_intra_threads(threads)
+                .map_err(|err| create_error(&err))?;
         }
         let (provider, fallback) = match self.options.policy {
             ProviderPolicy::Cpu => (Provider::Cpu, None),
             ProviderPolicy::Cuda => {
-                register_cuda(&mut builder).map_err(|reason| SessionError::CudaUnavailable { reason })?;
+                register_cuda(&mut builder)
+                    .map_err(|reason| SessionError::CudaUnavailable { reason })?;
                 (Provider::Cuda, None)
             }
             ProviderPolicy::Auto => match register_cuda(&mut builder) {
@@ -227,18 +256,30 @@ impl SessionCache {
                 }
             },
         };
-        let session = builder.commit_from_memory(bytes).map_err(|err| match provider {
-            Provider::Cuda if self.options.policy == ProviderPolicy::Cuda => SessionError::CudaUnavailable {
-                reason: err.to_string(),
-            },
-            _ => create_error(&err),
-        })?;
+        let session = builder
+            .commit_from_memory(bytes)
+            .map_err(|err| match provider {
+                Provider::Cuda if self.options.policy == ProviderPolicy::Cuda => {
+                    SessionError::CudaUnavailable {
+                        reason: err.to_string(),
+                    }
+                }
+                _ => create_error(&err),
+            })?;
         Ok(ModelSession {
             sha256,
             provider,
             fallback,
-            inputs: session.inputs().iter().map(GraphTensor::from_outlet).collect(),
-            outputs: session.outputs().iter().map(GraphTensor::from_outlet).collect(),
+            inputs: session
+                .inputs()
+                .iter()
+                .map(GraphTensor::from_outlet)
+                .collect(),
+            outputs: session
+                .outputs()
+                .iter()
+                .map(GraphTensor::from_outlet)
+                .collect(),
             session: Mutex::new(session),
         })
     }
@@ -246,5 +287,8 @@ impl SessionCache {
 
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -14,11 +14,18 @@ fn fixture(name: &str) -> (ModelManifest, PathBuf) {
 }
 
 fn cache(policy: ProviderPolicy) -> SessionCache {
-    SessionCache::new(SessionOptions { policy, intra_threads: Some(1) }).expect("ONNX Runtime")
+    SessionCache::new(SessionOptions {
+        policy,
+        intra_threads: Some(1),
+    })
+    .expect("ONNX Runtime")
 }
 
 /// A copy of a fixture folder whose manifest text is edited by `edit`.
-fn edited_copy(name: &str, edit: impl Fn(String) -> String) -> (tempfile::TempDir, ModelManifest, PathBuf) {
+fn edited_copy(
+    name: &str,
+    edit: impl Fn(String) -> String,
+) -> (tempfile::TempDir, ModelManifest, PathBuf) {
     let (_, original) = fixture(name);
     let dir = tempfile::tempdir().expect("tempdir");
     let folder = original.parent().expect("folder");
@@ -35,19 +42,25 @@ fn same_bytes_load_once_changed_bytes_load_fresh() {
     let sessions = cache(ProviderPolicy::Cpu);
     let (texture, texture_path) = fixture("tiny_texture");
     let first = sessions.load_model(&texture, &texture_path).expect("load");
-    let second = sessions.load_model(&texture, &texture_path).expect("load again");
+    let second = sessions
+        .load_model(&texture, &texture_path)
+        .expect("load again");
     assert!(std::sync::Arc::ptr_eq(&first, &second));
     assert_eq!(sessions.sessions_created(), 1);
     assert_eq!(first.sha256(), texture.sha256);
     assert_eq!(first.provider(), Provider::Cpu);
 
     let (sprite, sprite_path) = fixture("tiny_sprite");
-    let other = sessions.load_model(&sprite, &sprite_path).expect("load sprite");
+    let other = sessions
+        .load_model(&sprite, &sprite_path)
+        .expect("load sprite");
     assert_eq!(sessions.sessions_created(), 2);
     assert_ne!(other.sha256(), first.sha256());
 
     sessions.retain(|hash| hash != texture.sha256);
-    sessions.load_model(&texture, &texture_path).expect("reload");
+    sessions
+        .load_model(&texture, &texture_path)
+        .expect("reload");
     assert_eq!(sessions.sessions_created(), 3, "evicted model loads fresh");
 }
 
@@ -61,7 +74,10 @@ fn requiring_cuda_without_it_is_a_clear_error() {
     };
     assert!(!reason.is_empty());
     let text = err.to_string();
-    assert!(text.contains("--ep cuda") && text.contains("fix:"), "{text}");
+    assert!(
+        text.contains("--ep cuda") && text.contains("fix:"),
+        "{text}"
+    );
     assert!(kiln_onnx::check_policy(sessions.runtime(), ProviderPolicy::Cuda).is_err());
 }
 
@@ -69,7 +85,9 @@ fn requiring_cuda_without_it_is_a_clear_error() {
 fn auto_policy_reports_the_provider_that_ran() {
     let sessions = cache(ProviderPolicy::Auto);
     let (manifest, path) = fixture("tiny_texture");
-    let session = sessions.load_model(&manifest, &path).expect("auto always runs");
+    let session = sessions
+        .load_model(&manifest, &path)
+        .expect("auto always runs");
     match kiln_onnx::cuda_status(sessions.runtime()) {
         Ok(()) => assert_eq!(session.provider(), Provider::Cuda),
         Err(reason) => {
@@ -82,33 +100,65 @@ fn auto_policy_reports_the_provider_that_ran() {
 #[test]
 fn contract_mismatches_are_each_named() {
     let (_dir, manifest, path) = edited_copy("tiny_texture", |text| {
-        text.replace("shape: [\"N\", 4, \"h\", \"w\"]", "shape: [\"N\", 6, \"h\", \"w\"]")
-            .replace("(name: \"image\", dtype: F32", "(name: \"image\", dtype: F16")
+        text.replace(
+            "shape: [\"N\", 4, \"h\", \"w\"]",
+            "shape: [\"N\", 6, \"h\", \"w\"]",
+        )
+        .replace(
+            "(name: \"image\", dtype: F32",
+            "(name: \"image\", dtype: F16",
+        )
     });
-    let err = cache(ProviderPolicy::Cpu).load_model(&manifest, &path).unwrap_err();
-    let SessionError::Contract(contract) = &err else { panic!("expected a contract error, got {err}") };
+    let err = cache(ProviderPolicy::Cpu)
+        .load_model(&manifest, &path)
+        .unwrap_err();
+    let SessionError::Contract(contract) = &err else {
+        panic!("expected a contract error, got {err}")
+    };
     assert_eq!(
         contract.mismatches,
         [
-            Mismatch::Dim { name: "z".into(), axis: 1, declared: 6, actual: 4 },
-            Mismatch::DType { name: "image".into(), declared: kiln_recipe::ElementType::F16, actual: "F32".into() },
+            Mismatch::Dim {
+                name: "z".into(),
+                axis: 1,
+                declared: 6,
+                actual: 4
+            },
+            Mismatch::DType {
+                name: "image".into(),
+                declared: kiln_recipe::ElementType::F16,
+                actual: "F32".into()
+            },
         ]
     );
     let text = err.to_string();
-    assert!(text.contains(&path.with_file_name("model.onnx").display().to_string()), "{text}");
+    assert!(
+        text.contains(&path.with_file_name("model.onnx").display().to_string()),
+        "{text}"
+    );
 }
 
 #[test]
 fn undeclared_and_missing_tensors_are_named() {
     let (_dir, manifest, path) = edited_copy("tiny_texture", |text| {
-        text.replace("        (name: \"class\", dtype: I64, shape: [\"N\"]),\n", "")
-            .replace("        class_input: \"class\",\n", "")
-            .replace("outputs: [(name: \"image\"", "outputs: [(name: \"rgb\"")
-            .replace("output: \"image\"", "output: \"rgb\"")
+        text.replace(
+            "        (name: \"class\", dtype: I64, shape: [\"N\"]),\n",
+            "",
+        )
+        .replace("        class_input: \"class\",\n", "")
+        .replace("outputs: [(name: \"image\"", "outputs: [(name: \"rgb\"")
+        .replace("output: \"image\"", "output: \"rgb\"")
     });
-    let err = cache(ProviderPolicy::Cpu).load_model(&manifest, &path).unwrap_err();
+    let err = cache(ProviderPolicy::Cpu)
+        .load_model(&manifest, &path)
+        .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("output \"rgb\" is declared but the model has no such output (it has: image)"), "{text}");
+    assert!(
+        text.contains(
+            "output \"rgb\" is declared but the model has no such output (it has: image)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("the model needs input class: I64"), "{text}");
 }
 
@@ -116,14 +166,26 @@ fn undeclared_and_missing_tensors_are_named() {
 fn replaced_model_bytes_fail_the_hash_check_with_the_fix() {
     let (dir, manifest, path) = edited_copy("tiny_texture", |text| text);
     let (sprite, sprite_path) = fixture("tiny_sprite");
-    std::fs::copy(sprite.onnx_path(&sprite_path), dir.path().join("model.onnx")).expect("replace");
-    let err = cache(ProviderPolicy::Cpu).load_model(&manifest, &path).unwrap_err();
+    std::fs::copy(
+        sprite.onnx_path(&sprite_path),
+        dir.path().join("model.onnx"),
+    )
+    .expect("replace");
+    let err = cache(ProviderPolicy::Cpu)
+        .load_model(&manifest, &path)
+        .unwrap_err();
     assert!(matches!(err, SessionError::HashMismatch { .. }), "{err}");
-    assert!(err.to_string().contains(&format!("sha256: \"{}\"", sprite.sha256)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("sha256: \"{}\"", sprite.sha256)),
+        "{err}"
+    );
 }
 
 #[test]
 fn corrupt_model_is_reported_not_panicked() {
-    let err = cache(ProviderPolicy::Cpu).load_bytes(b"\x08\x07definitely not protobuf").unwrap_err();
+    let err = cache(ProviderPolicy::Cpu)
+        .load_bytes(b"\x08\x07definitely not protobuf")
+        .unwrap_err();
     assert!(matches!(err, SessionError::Create { .. }), "{err}");
 }

@@ -18,7 +18,9 @@ impl<const MIN: u32, const MAX: u32> Bounded<MIN, MAX> {
         if (MIN..=MAX).contains(&value) {
             Ok(Self(value))
         } else {
-            Err(format!("{value} is out of range: use a value between {MIN} and {MAX}"))
+            Err(format!(
+                "{value} is out of range: use a value between {MIN} and {MAX}"
+            ))
         }
     }
 

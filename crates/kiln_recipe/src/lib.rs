@@ -27,6 +27,6 @@ pub use manifest::{
     ModelManifest, Provenance, TensorSpec,
 };
 pub use recipe::{
-    AssetEntry, AssetKind, OutputPath, RECIPE_EXTENSION, Recipe, Side, Size, SpriteParams,
-    TextureParams, VariantCount,
+    AssetEntry, AssetKind, OutputPath, PaletteSize, RECIPE_EXTENSION, Recipe, Scale, Side, Size,
+    SpriteParams, TextureParams, VariantCount,
 };

@@ -233,7 +233,11 @@ impl ModelManifest {
                         "latent input {:?} must be F32 with {want_rank} dimensions ({}), \
                          declared {} with {} dimensions",
                         image.latent,
-                        if want_rank == 4 { "[N, Z, h, w] with a stride" } else { "[N, Z] without a stride" },
+                        if want_rank == 4 {
+                            "[N, Z, h, w] with a stride"
+                        } else {
+                            "[N, Z] without a stride"
+                        },
                         latent.dtype,
                         latent.shape.len()
                     )));
@@ -325,7 +329,12 @@ mod tests {
         );
         assert_eq!(
             manifest.inputs[0].shape,
-            [Dim::Free("N".into()), Dim::Fixed(4), Dim::Free("h".into()), Dim::Free("w".into())]
+            [
+                Dim::Free("N".into()),
+                Dim::Fixed(4),
+                Dim::Free("h".into()),
+                Dim::Free("w".into())
+            ]
         );
         let ModelKind::ImageGenerator(image) = &manifest.kind;
         assert_eq!(image.stride, Some(4));
@@ -345,8 +354,15 @@ mod tests {
 
     #[test]
     fn bad_hash_says_how_to_fix_it() {
-        let err = parse(&TEXTURE.replace("\"0000000000000000000000000000000000000000000000000000000000000000\"", "\"abc\"")).unwrap_err();
-        assert!(err.to_string().starts_with("models/tiny/model.ron: sha256"), "{err}");
+        let err = parse(&TEXTURE.replace(
+            "\"0000000000000000000000000000000000000000000000000000000000000000\"",
+            "\"abc\"",
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("models/tiny/model.ron: sha256"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub struct TextureParams {
     /// Material class, one of the model's classes (see `kiln models`); the model's first class when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    /// Also write a tangent-space normal map derived from the texture's luminance.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub normal_map: bool,
 }
 
 /// Parameters of a [`AssetKind::Sprite`].
@@ -94,6 +97,33 @@ pub struct SpriteParams {
     /// Class of sprite, one of the model's classes; the model's first class when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    /// Most colours a sprite may use (transparency not counted).
+    #[serde(default = "default_palette")]
+    pub palette: PaletteSize,
+    /// Colour `(r, g, b)` of a 1-pixel outline around the sprite, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline: Option<(u8, u8, u8)>,
+    /// Nearest-neighbour upscale factor.
+    #[serde(default = "default_scale")]
+    pub scale: Scale,
+}
+
+/// Number of colours in a sprite palette.
+pub type PaletteSize = Bounded<2, 256>;
+
+/// Integer upscale factor.
+pub type Scale = Bounded<1, 16>;
+
+fn default_palette() -> PaletteSize {
+    Bounded::new(16).unwrap_or_else(|err| unreachable!("{err}"))
+}
+
+fn default_scale() -> Scale {
+    Bounded::new(1).unwrap_or_else(|err| unreachable!("{err}"))
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// One side of an image, in pixels.
@@ -250,14 +280,20 @@ mod tests {
         assert_eq!(params.class.as_deref(), Some("brick"));
         let hero = &recipe.assets["hero"];
         assert_eq!(hero.variants.get(), 1);
-        assert_eq!(hero.output.as_ref().map(OutputPath::as_str), Some("chars/hero"));
+        assert_eq!(
+            hero.output.as_ref().map(OutputPath::as_str),
+            Some("chars/hero")
+        );
     }
 
     #[test]
     fn round_trips_through_ron() {
         let recipe = parse(FLOOR).expect("valid recipe");
         let text = recipe.to_ron();
-        assert_eq!(parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}")), recipe);
+        assert_eq!(
+            parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}")),
+            recipe
+        );
     }
 
     #[test]
@@ -300,7 +336,10 @@ mod tests {
 
     #[test]
     fn stem_strips_the_recipe_suffix() {
-        assert_eq!(Recipe::stem(Path::new("a/dungeon.kiln.ron")), Some("dungeon"));
+        assert_eq!(
+            Recipe::stem(Path::new("a/dungeon.kiln.ron")),
+            Some("dungeon")
+        );
         assert_eq!(Recipe::stem(Path::new("a/dungeon.ron")), None);
         assert_eq!(Recipe::stem(Path::new(".kiln.ron")), None);
     }

@@ -1,0 +1,110 @@
+//! The image runner through the real ONNX Runtime on the tiny fixtures.
+
+use std::path::Path;
+
+use image::GenericImageView;
+use kiln_gen::{GenerateError, ImageGenerator, ImageRequest};
+use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
+use kiln_recipe::ModelManifest;
+
+fn generator(name: &str) -> ImageGenerator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/models")
+        .join(name)
+        .join("model.ron");
+    let manifest = ModelManifest::load(&path).expect("fixture manifest");
+    let sessions = SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: Some(1),
+    })
+    .expect("ONNX Runtime");
+    ImageGenerator::new(
+        &manifest,
+        sessions.load_model(&manifest, &path).expect("session"),
+    )
+    .expect("image model")
+}
+
+fn texture(
+    seed: u64,
+    size: (u32, u32),
+    class: Option<&str>,
+) -> Result<image::DynamicImage, GenerateError> {
+    generator("tiny_texture").generate(&ImageRequest {
+        seed,
+        size: Some(size),
+        class: class.map(str::to_owned),
+    })
+}
+
+#[test]
+fn same_seed_gives_identical_pixels_other_seeds_differ() {
+    let a = texture(11, (32, 16), Some("moss")).expect("generate");
+    let b = texture(11, (32, 16), Some("moss")).expect("generate");
+    let c = texture(12, (32, 16), Some("moss")).expect("generate");
+    assert_eq!(a.as_bytes(), b.as_bytes());
+    assert_ne!(a.as_bytes(), c.as_bytes());
+    let other_class = texture(11, (32, 16), Some("stone")).expect("generate");
+    assert_ne!(
+        a.as_bytes(),
+        other_class.as_bytes(),
+        "class conditions the output"
+    );
+}
+
+#[test]
+fn spatial_model_makes_any_size_on_its_stride() {
+    for size in [(4, 4), (32, 16), (128, 64)] {
+        let image = texture(1, size, None).expect("generate");
+        assert_eq!(image.dimensions(), size);
+        assert_eq!(image.color(), image::ColorType::Rgb8);
+    }
+    let err = texture(1, (30, 16), None).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("multiple of the model's stride 4") && text.contains("28x16"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_class_lists_the_classes() {
+    let err = texture(1, (8, 8), Some("lava")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "model \"tiny_texture\" has no class \"lava\": use one of stone, moss"
+    );
+}
+
+#[test]
+fn flat_latent_model_has_fixed_size_and_alpha() {
+    let sprite = generator("tiny_sprite");
+    let image = sprite
+        .generate(&ImageRequest {
+            seed: 3,
+            size: None,
+            class: None,
+        })
+        .expect("generate");
+    assert_eq!(image.dimensions(), (8, 8));
+    assert_eq!(image.color(), image::ColorType::Rgba8);
+    let err = sprite
+        .generate(&ImageRequest {
+            seed: 3,
+            size: Some((16, 16)),
+            class: None,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("only makes 8x8"), "{err}");
+}
+
+#[test]
+fn pixels_use_the_whole_declared_range() {
+    // tanh output in [-1, 1] maps onto 0..=255: random weights reach both ends somewhere.
+    let image = texture(5, (64, 64), None).expect("generate").to_rgb8();
+    let (min, max) = image
+        .as_raw()
+        .iter()
+        .fold((255, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    assert!(min < 40 && max > 215, "range {min}..{max}");
+}

@@ -1,0 +1,56 @@
+"""Helpers shared by Kiln's training scripts: data cache, ONNX export, manifests, sheets."""
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("KILN_DATA_DIR", Path.home() / ".cache" / "kiln-data"))
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+def export_onnx(model: torch.nn.Module, args: tuple, path: Path, input_names, output_names, dynamic_axes) -> str:
+    """Exports with the TorchScript exporter (opset 17) and returns the file's sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    torch.onnx.export(
+        model,
+        args,
+        str(path),
+        input_names=input_names,
+        output_names=output_names,
+        dynamic_axes=dynamic_axes,
+        opset_version=17,
+        dynamo=False,
+    )
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[N, C, H, W] in [-1, 1] -> [N, H, W, C] uint8, as Kiln maps a (-1, 1) value range."""
+    array = ((images.detach().clamp(-1, 1).numpy() + 1) * 127.5).round().astype(np.uint8)
+    return array.transpose(0, 2, 3, 1)
+
+
+def save_sheet(rows: list[list[np.ndarray]], path: Path, scale: int = 1, background=(40, 40, 48)) -> None:
+    """Saves a grid of equally sized HWC uint8 images, `scale`× nearest-neighbour, 4 px gaps."""
+    h, w = rows[0][0].shape[:2]
+    gap = 4
+    cols = max(len(r) for r in rows)
+    sheet = Image.new("RGBA", (cols * (w * scale + gap) + gap, len(rows) * (h * scale + gap) + gap), background + (255,))
+    for y, row in enumerate(rows):
+        for x, tile in enumerate(row):
+            mode = "RGBA" if tile.shape[2] == 4 else "RGB"
+            image = Image.fromarray(tile, mode).resize((w * scale, h * scale), Image.NEAREST)
+            sheet.paste(image, (gap + x * (w * scale + gap), gap + y * (h * scale + gap)), image if mode == "RGBA" else None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)

@@ -1,0 +1,334 @@
+//! The `kiln` binary run as a process in a temporary folder, against the real ONNX Runtime.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+const DUNGEON: &str = r#"(
+    assets: {
+        "floor": (model: "tiny_texture", seed: 40, variants: 3, kind: Texture(size: (48, 32), class: "moss")),
+        "hero": (model: "tiny_sprite", seed: 9, output: "chars/hero", kind: Sprite()),
+    },
+)
+"#;
+
+/// A temporary project: `recipes/` with the given files, fixture models, and an output folder.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(recipes: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in recipes {
+            let path = dir.path().join("recipes").join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write recipe");
+        }
+        Self { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// `kiln <args>` in the project folder, using the repository's ONNX Runtime cache.
+    fn kiln(&self, args: &[&str]) -> Output {
+        kiln_command(self.dir.path())
+            .args(args)
+            .output()
+            .expect("run kiln")
+    }
+
+    fn bake(&self, out: &str, extra: &[&str]) -> Output {
+        let models = Path::new(REPO).join("tests/fixtures/models");
+        let mut args = vec!["bake", "recipes", "--out", out, "--models"];
+        args.push(models.to_str().expect("utf-8 path"));
+        if !extra.contains(&"--ep") {
+            args.extend(["--ep", "cpu"]);
+        }
+        args.extend(extra);
+        self.kiln(&args)
+    }
+
+    fn manifest(&self, out: &str) -> BTreeMap<String, Value> {
+        let text = std::fs::read(self.path(out).join("kiln-bake.json")).expect("bake manifest");
+        let manifest: Value = serde_json::from_slice(&text).expect("json");
+        serde_json::from_value(manifest["files"].clone()).expect("files map")
+    }
+
+    /// Every file below `out`, relative, with its bytes.
+    fn files(&self, out: &str) -> BTreeMap<String, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        collect(&self.path(out), &self.path(out), &mut files);
+        files
+    }
+}
+
+fn kiln_command(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    command
+        .current_dir(cwd)
+        .env("KILN_CACHE_DIR", Path::new(REPO).join(".kiln"))
+        .env_remove("ORT_DYLIB_PATH")
+        .env_remove("KILN_NO_FETCH");
+    command
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).expect("ls") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else {
+            let relative = path
+                .strip_prefix(root)
+                .expect("inside")
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.insert(relative, std::fs::read(&path).expect("read"));
+        }
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn fixture_sha(name: &str) -> String {
+    let path = Path::new(REPO)
+        .join("tests/fixtures/models")
+        .join(name)
+        .join("model.ron");
+    kiln_recipe::ModelManifest::load(&path)
+        .expect("fixture")
+        .sha256
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    kiln_onnx::sha256_hex(bytes)
+}
+
+#[test]
+fn bake_writes_pngs_and_a_provenance_manifest() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("baked 6 files from 2 of 2 entries"),
+        "{}",
+        text(&output)
+    );
+
+    let files = project.files("out");
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "chars/hero/0.png",
+            "chars/hero/sheet.atlas.ron",
+            "chars/hero/sheet.png",
+            "dungeon/floor/0.png",
+            "dungeon/floor/1.png",
+            "dungeon/floor/2.png",
+            "kiln-bake.json"
+        ]
+    );
+    let floor = image::load_from_memory(&files["dungeon/floor/2.png"]).expect("png");
+    assert_eq!((floor.width(), floor.height()), (48, 32));
+
+    let manifest = project.manifest("out");
+    let record = &manifest["dungeon/floor/2.png"];
+    assert_eq!(record["sha256"], sha256(&files["dungeon/floor/2.png"]));
+    assert_eq!(record["recipe"], "dungeon.kiln.ron");
+    assert_eq!(record["entry"], "floor");
+    assert_eq!(record["variant"], 2);
+    assert_eq!(record["seed"], 42);
+    assert_eq!(record["model"], "tiny_texture");
+    assert_eq!(record["model_sha256"], fixture_sha("tiny_texture"));
+    assert_eq!(record["model_licence"], "CC0-1.0");
+    assert_eq!(record["execution_provider"], "cpu");
+    assert_eq!(record["parameters"]["Texture"]["class"], "moss");
+    assert!(
+        record["onnxruntime_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{record}"
+    );
+    assert_eq!(record["kiln_version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        record["metrics"]["seam_score"]
+            .as_f64()
+            .is_some_and(f64::is_finite),
+        "{record}"
+    );
+    assert!(
+        record["metrics"]["seam_score"]
+            .as_f64()
+            .is_some_and(f64::is_finite),
+        "{record}"
+    );
+    assert_eq!(manifest["chars/hero/0.png"]["seed"], 9);
+    assert_eq!(
+        manifest["chars/hero/sheet.png"].get("variant"),
+        None,
+        "a sheet combines variants"
+    );
+    assert_eq!(
+        manifest["chars/hero/sheet.png"].get("variant"),
+        None,
+        "a sheet combines variants"
+    );
+}
+
+#[test]
+fn same_recipe_bakes_identical_bytes_sequential_or_parallel() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("a", &[]).status.code(), Some(0));
+    assert_eq!(project.bake("b", &["--jobs", "2"]).status.code(), Some(0));
+    let (a, b) = (project.files("a"), project.files("b"));
+    assert_eq!(a, b);
+    assert_ne!(
+        a["dungeon/floor/0.png"], a["dungeon/floor/1.png"],
+        "variants differ"
+    );
+}
+
+#[test]
+fn invalid_recipe_is_reported_with_position_and_others_still_bake() {
+    let broken = "(\n    assets: {\n        \"x\": (model: \"tiny_texture\", seed: 1, variants: 900, kind: Sprite()),\n    },\n)\n";
+    let project = Project::new(&[
+        ("dungeon.kiln.ron", DUNGEON),
+        ("sub/broken.kiln.ron", broken),
+    ]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.kiln.ron:3:"), "{stderr}");
+    assert!(stderr.contains("between 1 and 256"), "{stderr}");
+    assert_eq!(
+        project.manifest("out").len(),
+        6,
+        "the valid recipe was baked"
+    );
+}
+
+#[test]
+fn failing_entry_keeps_previous_outputs_and_records() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    let before = project.files("out");
+
+    let bad = DUNGEON
+        .replace("class: \"moss\"", "class: \"lava\"")
+        .replace("\"tiny_sprite\"", "\"missing_model\"");
+    std::fs::write(project.path("recipes/dungeon.kiln.ron"), bad).expect("edit recipe");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("dungeon.kiln.ron#floor: model \"tiny_texture\" has no class \"lava\": use one of stone, moss"), "{stderr}");
+    assert!(
+        stderr.contains("no model \"missing_model\"")
+            && stderr.contains("available: tiny_sprite, tiny_texture"),
+        "{stderr}"
+    );
+    assert_eq!(project.files("out"), before, "nothing baked before is lost");
+}
+
+#[test]
+fn requiring_cuda_here_fails_before_writing_anything() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    let output = project.bake("out", &["--ep", "cuda"]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("CUDA was required (--ep cuda) but cannot be used"),
+        "{stderr}"
+    );
+    assert!(!project.path("out").exists());
+}
+
+#[test]
+fn doctor_reports_runtime_providers_and_models() {
+    let project = Project::new(&[]);
+    let models = Path::new(REPO).join("tests/fixtures/models");
+    let output = project.kiln(&["doctor", "--models", models.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("ONNX Runtime 1."), "{stdout}");
+    assert!(stdout.contains("cpu   loads"), "{stdout}");
+    assert!(stdout.contains("cuda  "), "{stdout}");
+    assert!(stdout.contains("tiny_texture         ok"), "{stdout}");
+}
+
+#[test]
+fn ort_dylib_path_wins_and_a_bad_one_is_an_error() {
+    let project = Project::new(&[]);
+    let cached = kiln_onnx::discovery::library_in(
+        &Path::new(REPO)
+            .join(".kiln/onnxruntime")
+            .join(kiln_onnx::discovery::PINNED_VERSION),
+    );
+    if let Some(library) = cached {
+        let output = kiln_command(project.dir.path())
+            .arg("doctor")
+            .env("ORT_DYLIB_PATH", &library)
+            .output()
+            .expect("run");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("(found: ORT_DYLIB_PATH)"),
+            "{}",
+            text(&output)
+        );
+    }
+    let output = kiln_command(project.dir.path())
+        .arg("doctor")
+        .env("ORT_DYLIB_PATH", project.path("nowhere/libonnxruntime.so"))
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("nowhere/libonnxruntime.so: no such file"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn nothing_found_and_no_fetch_lists_every_place() {
+    let project = Project::new(&[]);
+    let output = kiln_command(project.dir.path())
+        .arg("doctor")
+        .env("KILN_CACHE_DIR", project.path("empty-cache"))
+        .env("KILN_NO_FETCH", "1")
+        .env("KILN_PYTHON", project.path("no-python"))
+        .output()
+        .expect("run");
+    let all = text(&output);
+    if all.contains("(found: system library path)") {
+        eprintln!(
+            "this machine has a system ONNX Runtime: the not-found path cannot be shown here"
+        );
+        return;
+    }
+    assert_eq!(output.status.code(), Some(3), "{all}");
+    for place in [
+        "ORT_DYLIB_PATH",
+        "empty-cache",
+        "next to the executable",
+        "pip package",
+        "system library path",
+        "KILN_NO_FETCH",
+    ] {
+        assert!(all.contains(place), "{place} missing: {all}");
+    }
+}
