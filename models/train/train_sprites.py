@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Trains and exports `models/kiln_sprites`: a class-conditional DCGAN of 32×32 RGBA pixel-art
-sprites (classes: portrait, creature).
+sprites drawn on a 16×16 art grid (classes: portrait, creature). Logs the batch spread so a collapse onto one sprite shows.
 
     models/train/fetch_data.sh sprites
     python3 models/train/train_sprites.py [--minutes 8]
@@ -21,31 +21,35 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from common import DATA, REPO, export_onnx, save_sheet, seed_everything, to_uint8
+from common import DATA, REPO, checkpoint_path, export_onnx, recalibrate_batchnorm, seed_everything
+from sample_sheet import main as render_sample_sheet
 
 OUT = REPO / "models/kiln_sprites"
 NAMES = ["portrait", "creature"]
-SIZE = 32
+SIZE = 32  # output size
+GRID = 16  # art resolution: every art pixel is a 2×2 block of the output, as in DiceBear's art
 Z = 64
 PORTRAITS = 4096
 
 
 def portraits() -> np.ndarray:
-    """DiceBear portraits as [N, 32, 32, 4] uint8, rendered once into the data cache."""
+    """DiceBear portraits as [N, 16, 16, 4] uint8, rendered once into the data cache."""
     atlas = DATA / "sprites" / f"dicebear-{PORTRAITS}.png"
     if not atlas.exists():
         atlas.parent.mkdir(parents=True, exist_ok=True)
         node_dir = DATA / "node"  # ES modules resolve packages next to the script
         shutil.copy(REPO / "models/train/render_dicebear.mjs", node_dir / "render_dicebear.mjs")
         subprocess.run(["node", "render_dicebear.mjs", str(PORTRAITS), str(atlas)], cwd=node_dir, check=True)
-    return cells(np.asarray(Image.open(atlas).convert("RGBA")))[:PORTRAITS]
+    # DiceBear draws on a 16×16 grid; rendered at 32 px with crisp edges every art pixel is an
+    # exact 2×2 block, so taking every other pixel recovers the art losslessly.
+    return cells(np.asarray(Image.open(atlas).convert("RGBA")))[:PORTRAITS, ::2, ::2]
 
 
 def creatures() -> np.ndarray:
-    """Crawl creature sprites as [N, 32, 32, 4] uint8. player.png packs sprites of varying width
+    """Crawl creature sprites as [N, 16, 16, 4] uint8. player.png packs sprites of varying width
     without a grid, so sprites are cut out as 8-connected alpha components of its first 322 rows;
-    those that fit 32×46 are centred in a 46×46 square and box-filtered to 32×32 (alpha
-    re-thresholded so edges stay hard)."""
+    those that fit 32×46 are centred in a 46×46 square and box-filtered to the 16×16 art grid
+    (alpha re-thresholded so edges stay hard)."""
     sheet = np.asarray(Image.open(DATA / "crawl/usr/share/crawl/dat/tiles/player.png").convert("RGBA"))[:322]
     tiles = []
     for x0, y0, x1, y1, pixels in alpha_components(sheet[..., 3] > 0):
@@ -54,7 +58,7 @@ def creatures() -> np.ndarray:
             continue
         square = Image.new("RGBA", (46, 46))
         square.paste(Image.fromarray(sheet[y0:y1, x0:x1]), ((46 - w) // 2, 46 - h))
-        tile = np.asarray(square.resize((SIZE, SIZE), Image.BOX)).copy()
+        tile = np.asarray(square.resize((GRID, GRID), Image.BOX)).copy()
         tile[..., 3] = np.where(tile[..., 3] >= 128, 255, 0)
         tiles.append(tile)
     return np.stack(tiles)
@@ -94,40 +98,43 @@ def to_tensor(tiles: np.ndarray) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    """z [N, Z] + class [N] -> RGBA image [N, 4, 32, 32] in [-1, 1]."""
+    """z [N, Z] + class [N] -> RGBA image [N, 4, 32, 32] in [-1, 1]: a conditional DCGAN that
+    draws on the 16×16 art grid, then doubles each art pixel (nearest) to 32×32."""
 
     def __init__(self, classes):
         super().__init__()
-        self.embed = nn.Embedding(classes, 32)
-        self.project = nn.Sequential(nn.Linear(Z + 32, 256 * 4 * 4), nn.ReLU(True))
-        self.body = nn.Sequential(
-            nn.BatchNorm2d(256),
+        self.classes = classes
+        self.draw = nn.Sequential(
+            nn.ConvTranspose2d(Z + classes, 256, 4, 1, 0), nn.BatchNorm2d(256), nn.ReLU(True),
             nn.ConvTranspose2d(256, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.ReLU(True),
-            nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(True),
-            nn.ConvTranspose2d(64, 48, 4, 2, 1), nn.BatchNorm2d(48), nn.ReLU(True),
-            nn.Conv2d(48, 4, 3, padding=1), nn.Tanh(),
+            nn.ConvTranspose2d(128, 4, 4, 2, 1), nn.Tanh(),
         )
+        self.upscale = nn.Upsample(scale_factor=SIZE // GRID, mode="nearest")
+
+    def art(self, z, label):
+        """The 16×16 drawing, as the discriminator sees it."""
+        onehot = F.one_hot(label, self.classes).to(z.dtype)
+        return self.draw(torch.cat([z, onehot], 1)[:, :, None, None])
 
     def forward(self, z, label):
-        h = self.project(torch.cat([z, self.embed(label)], 1))
-        return self.body(h.view(-1, 256, 4, 4))
+        return self.upscale(self.art(z, label))
 
 
 class Discriminator(nn.Module):
+    """16×16 image + class planes -> real/fake logit (conditional DCGAN)."""
+
     def __init__(self, classes):
         super().__init__()
-        sn = nn.utils.spectral_norm
-        self.features = nn.Sequential(
-            sn(nn.Conv2d(4, 64, 4, 2, 1)), nn.LeakyReLU(0.2, True),
-            sn(nn.Conv2d(64, 128, 4, 2, 1)), nn.LeakyReLU(0.2, True),
-            sn(nn.Conv2d(128, 256, 4, 2, 1)), nn.LeakyReLU(0.2, True),
+        self.classes = classes
+        self.body = nn.Sequential(
+            nn.Conv2d(4 + classes, 64, 4, 2, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(64, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(128, 1, 4, 1, 0),
         )
-        self.out = sn(nn.Linear(256 * 16, 1))
-        self.embed = sn(nn.Embedding(classes, 256 * 16))
 
     def forward(self, x, label):
-        h = self.features(x).flatten(1)
-        return (self.out(h) + (h * self.embed(label)).sum(1, keepdim=True)).squeeze(1)
+        planes = F.one_hot(label, self.classes).to(x.dtype)[:, :, None, None].expand(-1, -1, GRID, GRID)
+        return self.body(torch.cat([x, planes], 1)).flatten()
 
 
 def main():
@@ -142,35 +149,37 @@ def main():
     g, d = Generator(len(NAMES)), Discriminator(len(NAMES))
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
     start, step = time.time(), 0
     while time.time() - start < args.minutes * 60:
         label = torch.from_numpy(rng.integers(0, len(NAMES), args.batch)).long()
         real = torch.stack([data[c][rng.integers(len(data[c]))] for c in label.tolist()])
         flip = torch.from_numpy(rng.random(args.batch) < 0.5)
         real[flip] = real[flip].flip(3)
-        fake = g(torch.randn(args.batch, Z), label)
-        loss_d = F.relu(1 - d(real, label)).mean() + F.relu(1 + d(fake.detach(), label)).mean()
+        fake = g.art(torch.randn(args.batch, Z), label)
+        # One-sided label smoothing (0.9) keeps the discriminator from overpowering the generator.
+        loss_d = bce(d(real, label), torch.full((args.batch,), 0.9)) + bce(d(fake.detach(), label), torch.zeros(args.batch))
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        loss_g = -d(fake, label).mean()
+        loss_g = bce(d(fake, label), torch.ones(args.batch))
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
         if step % 200 == 0:
-            print(f"step {step} {time.time() - start:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f}", flush=True)
+            # Spread across the batch: near 0 means the generator collapsed onto one sprite.
+            spread = fake.detach().std(0).mean().item()
+            print(f"step {step} {time.time() - start:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} spread {spread:.3f}", flush=True)
         step += 1
     print(f"trained {step} steps in {time.time() - start:.0f}s")
-
-    g.eval()
+    torch.save(g.state_dict(), checkpoint_path("kiln_sprites"))
+    recalibrate_batchnorm(g, lambda: (torch.randn(64, Z), torch.from_numpy(rng.integers(0, len(NAMES), 64)).long()))
     sha = export_onnx(
         g, (torch.randn(1, Z), torch.zeros(1, dtype=torch.long)), OUT / "model.onnx", ["z", "class"], ["image"],
         {"z": {0: "N"}, "class": {0: "N"}, "image": {0: "N"}},
     )
     write_manifest(sha, step, time.time() - start, [len(x) for x in data])
-    with torch.no_grad():
-        rows = [list(to_uint8(g(torch.randn(12, Z), torch.full((12,), c)))) for c in range(len(NAMES)) for _ in range(2)]
-    save_sheet(rows, OUT / "samples-raw.png", scale=3)
+    render_sample_sheet(OUT)
     print(f"wrote {OUT / 'model.onnx'} ({(OUT / 'model.onnx').stat().st_size} bytes)")
 
 
@@ -178,7 +187,7 @@ def write_manifest(sha: str, steps: int, seconds: float, counts: list[int]) -> N
     (OUT / "model.ron").write_text(f"""// Written by models/train/train_sprites.py.
 (
     name: "kiln_sprites",
-    description: "32x32 RGBA pixel-art character sprites: portrait or creature",
+    description: "32x32 RGBA pixel-art character sprites on a 16x16 art grid: portrait or creature",
     sha256: "{sha}",
     licence: "CC0-1.0",
     provenance: (
@@ -190,13 +199,13 @@ def write_manifest(sha: str, steps: int, seconds: float, counts: list[int]) -> N
                 licence: "CC0-1.0 (design), MIT (code)",
             ),
             (
-                name: "Dungeon Crawl Stone Soup creature tiles ({counts[1]} sprites cut from the first 322 rows of dat/tiles/player.png, scaled to 32x32)",
+                name: "Dungeon Crawl Stone Soup creature tiles ({counts[1]} sprites cut from the first 322 rows of dat/tiles/player.png, scaled to the 16x16 art grid)",
                 source: "Debian package crawl-tiles-data 2:0.28.0",
                 licence: "CC0-1.0",
             ),
         ],
         notes: "Crawl's tile licence states most tiles are CC0 / public domain. \
-Class-conditional DCGAN with a projection discriminator, {steps} steps ({seconds / 60:.1f} min on 2 CPU cores).",
+Class-conditional DCGAN (one-hot class planes, BCE with one-sided label smoothing), {steps} steps ({seconds / 60:.1f} min on 2 CPU cores).",
     ),
     inputs: [
         (name: "z", dtype: F32, shape: ["N", {Z}]),

@@ -19,7 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from common import DATA, REPO, export_onnx, save_sheet, seed_everything, to_uint8
+from common import DATA, REPO, checkpoint_path, export_onnx, recalibrate_batchnorm, seed_everything
+from sample_sheet import main as render_sample_sheet
 
 CRAWL = DATA / "crawl/usr/share/crawl/dat/tiles"
 OUT = REPO / "models/kiln_textures"
@@ -115,7 +116,7 @@ class Discriminator(nn.Module):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=8.0)
+    parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=24)
     args = parser.parse_args()
     seed_everything(7)
@@ -143,21 +144,15 @@ def main():
             print(f"step {step} {time.time() - start:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f}", flush=True)
         step += 1
     print(f"trained {step} steps in {time.time() - start:.0f}s")
-
-    g.eval()
+    torch.save(g.state_dict(), checkpoint_path("kiln_textures"))
+    recalibrate_batchnorm(g, lambda: (torch.randn(24, Z, CROP // STRIDE, CROP // STRIDE), torch.from_numpy(rng.integers(0, len(NAMES), 24)).long()))
     z = torch.randn(1, Z, 4, 4)
     sha = export_onnx(
         g, (z, torch.zeros(1, dtype=torch.long)), OUT / "model.onnx", ["z", "class"], ["image"],
         {"z": {0: "N", 2: "h", 3: "w"}, "class": {0: "N"}, "image": {0: "N", 2: "H", 3: "W"}},
     )
     write_manifest(sha, step, time.time() - start)
-    with torch.no_grad():
-        rows = []
-        for c in range(len(NAMES)):
-            tiles = to_uint8(g(torch.randn(4, Z, 8, 8), torch.full((4,), c)))
-            # Each 64×64 variant shown 2×2 so seams (there should be none) are visible.
-            rows.append([np.tile(t, (2, 2, 1)) for t in tiles])
-    save_sheet(rows, OUT / "samples.png", scale=1)
+    render_sample_sheet(OUT)
     print(f"wrote {OUT / 'model.onnx'} ({(OUT / 'model.onnx').stat().st_size} bytes) and samples.png")
 
 

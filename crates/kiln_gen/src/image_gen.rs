@@ -1,6 +1,8 @@
 //! Image generators: latent noise (+ class) in, `[N, C, H, W]` tensor out, image back.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 use kiln_onnx::ModelSession;
@@ -72,13 +74,14 @@ pub struct ImageRequest {
 }
 
 /// Runs an image-generator model described by its manifest.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ImageGenerator {
     name: String,
     contract: ImageContract,
     latent_shape: Vec<Dim>,
     fixed_size: Option<(u32, u32)>,
     session: Arc<ModelSession>,
+    run_nanos: AtomicU64,
 }
 
 impl ImageGenerator {
@@ -106,7 +109,19 @@ impl ImageGenerator {
             latent_shape: latent.shape.clone(),
             fixed_size,
             session,
+            run_nanos: AtomicU64::new(0),
         })
+    }
+
+    /// Total time spent inside ONNX Runtime's `session.run` by this generator, so callers can
+    /// tell inference from the pipeline's own overhead.
+    pub fn run_time(&self) -> Duration {
+        Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Output pixels per latent cell for models that make any size; `None` for fixed-size models.
+    pub fn stride(&self) -> Option<u32> {
+        self.contract.stride
     }
 
     /// The session's model.
@@ -190,6 +205,7 @@ impl ImageGenerator {
         };
         let latent = Tensor::from_array((shape, gaussian(request.seed, len))).map_err(run_error)?;
         let mut session = self.session.lock();
+        let started = Instant::now();
         let outputs = match &self.contract.class_input {
             Some(class_input) => {
                 let class = Tensor::from_array(([1_i64], vec![class])).map_err(run_error)?;
@@ -201,6 +217,8 @@ impl ImageGenerator {
             None => session.run(ort::inputs![self.contract.latent.as_str() => latent]),
         }
         .map_err(run_error)?;
+        self.run_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         let (shape, values) = outputs[self.contract.output.as_str()]
             .try_extract_tensor::<f32>()
             .map_err(run_error)?;

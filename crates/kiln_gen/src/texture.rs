@@ -38,7 +38,7 @@ pub fn make_textures(
                 normal_map: params
                     .normal_map
                     .then(|| normal_map(&image, NORMAL_STRENGTH)),
-                seam_score: seam_score(&image),
+                seam_score: seam_score(&image, generator.stride().unwrap_or(1)),
                 image,
             })
         })
@@ -49,12 +49,17 @@ pub fn make_textures(
 pub const NORMAL_STRENGTH: f32 = 2.0;
 
 /// Seam score of a tile: the mean colour difference across the wrap-around edges (last column
-/// to first, last row to first) divided by the mean difference between neighbouring pixels
-/// inside the image. About 1 means the seam looks like any other pixel boundary (seamless);
-/// a tile with a visible seam scores well above 1. Images under 2×2 score 1.
-pub fn seam_score(image: &RgbImage) -> f64 {
+/// to first, last row to first) divided by the mean difference across the interior pixel
+/// boundaries *at the same phase of the generator's grid* — every `period`-th boundary (use the
+/// model's stride; 1 compares with every boundary). A fully convolutional generator draws each
+/// latent cell as a block, so boundaries between cells differ more than boundaries inside one;
+/// the wrap edge is always a cell boundary and must be compared with its kind. About 1 means
+/// the seam looks like any other cell boundary (seamless); a visible seam scores well above 1.
+/// Images under two periods per side score 1.
+pub fn seam_score(image: &RgbImage, period: u32) -> f64 {
     let (width, height) = image.dimensions();
-    if width < 2 || height < 2 {
+    let period = period.max(1);
+    if width < 2 * period || height < 2 * period {
         return 1.0;
     }
     let diff = |a: &Rgb<u8>, b: &Rgb<u8>| -> f64 {
@@ -64,23 +69,29 @@ pub fn seam_score(image: &RgbImage) -> f64 {
             .sum()
     };
     let (mut wrap, mut wrap_pairs, mut inner, mut inner_pairs) = (0.0, 0_u64, 0.0, 0_u64);
+    // The boundary after column (row) `i` is at the grid's phase when `i + 1` is a multiple of `period`.
+    let mut add = |last: bool, on_phase: bool, d: f64| {
+        if last {
+            wrap += d;
+            wrap_pairs += 1;
+        } else if on_phase {
+            inner += d;
+            inner_pairs += 1;
+        }
+    };
     for y in 0..height {
         for x in 0..width {
             let here = image.get_pixel(x, y);
-            let right = image.get_pixel((x + 1) % width, y);
-            let down = image.get_pixel(x, (y + 1) % height);
-            for (is_wrap, d) in [
-                (x + 1 == width, diff(here, right)),
-                (y + 1 == height, diff(here, down)),
-            ] {
-                if is_wrap {
-                    wrap += d;
-                    wrap_pairs += 1;
-                } else {
-                    inner += d;
-                    inner_pairs += 1;
-                }
-            }
+            add(
+                x + 1 == width,
+                (x + 1) % period == 0,
+                diff(here, image.get_pixel((x + 1) % width, y)),
+            );
+            add(
+                y + 1 == height,
+                (y + 1) % period == 0,
+                diff(here, image.get_pixel(x, (y + 1) % height)),
+            );
         }
     }
     let inner = inner / inner_pairs as f64;
@@ -136,17 +147,34 @@ mod tests {
             (state >> 24) as u8
         };
         let periodic = RgbImage::from_fn(64, 64, |_, _| Rgb([noise(), noise(), noise()]));
-        let tiled = seam_score(&periodic);
+        let tiled = seam_score(&periodic, 1);
         let gradient = RgbImage::from_fn(32, 32, |x, y| Rgb([(x * 8) as u8, (y * 8) as u8, 0]));
-        let seamed = seam_score(&gradient);
+        let seamed = seam_score(&gradient, 1);
         assert!((tiled - 1.0).abs() < 0.1, "noise score {tiled}");
         assert!(seamed > 20.0, "gradient score {seamed}");
     }
 
     #[test]
+    fn seam_is_compared_with_boundaries_of_the_same_grid_phase() {
+        // 4-pixel blocks of alternating brightness: block edges differ, pixels inside do not.
+        let blocks = RgbImage::from_fn(32, 32, |x, y| {
+            let v = if (x / 4 + y / 4) % 2 == 0 { 40 } else { 200 };
+            Rgb([v, v, v])
+        });
+        assert!(
+            seam_score(&blocks, 1) > 3.0,
+            "against every boundary the block edge looks like a seam"
+        );
+        assert!(
+            (seam_score(&blocks, 4) - 1.0).abs() < 1e-9,
+            "against block edges it is seamless"
+        );
+    }
+
+    #[test]
     fn flat_image_is_seamless_and_its_normals_point_straight_up() {
         let flat = RgbImage::from_pixel(8, 8, Rgb([90, 90, 90]));
-        assert_eq!(seam_score(&flat), 1.0);
+        assert_eq!(seam_score(&flat, 1), 1.0);
         assert!(
             normal_map(&flat, 2.0)
                 .pixels()

@@ -17,7 +17,9 @@ mod session;
 pub use contract::{ContractError, GraphTensor, Mismatch};
 pub use provider::{Provider, ProviderPolicy};
 pub use runtime::{NO_FETCH_ENV, Runtime, RuntimeError, probe_version};
-pub use session::{ModelSession, SessionCache, SessionError, SessionOptions, sha256_hex};
+pub use session::{
+    HashCheck, ModelSession, SessionCache, SessionError, SessionOptions, sha256_hex,
+};
 
 /// Whether this ONNX Runtime build can create a CUDA session here, with its reason when not.
 pub fn cuda_status(runtime: &Runtime) -> Result<(), String> {

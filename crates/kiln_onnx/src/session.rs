@@ -22,6 +22,15 @@ pub struct SessionOptions {
     pub intra_threads: Option<usize>,
 }
 
+/// What to do when a model file's sha256 differs from its manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashCheck {
+    /// Refuse the model (bakes: outputs must be reproducible from the manifest).
+    Strict,
+    /// Warn and use it, recording its real hash (hot reload while retraining a model).
+    Warn,
+}
+
 /// Loading a model into a session failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -163,15 +172,30 @@ impl SessionCache {
             path: path.clone(),
             source,
         })?;
-        let actual = sha256_hex(&bytes);
+        self.load_model_bytes(manifest, &bytes, &path, HashCheck::Strict)
+    }
+
+    /// Like [`SessionCache::load_model`] for bytes already read from `path`.
+    pub fn load_model_bytes(
+        &self,
+        manifest: &ModelManifest,
+        bytes: &[u8],
+        path: &Path,
+        check: HashCheck,
+    ) -> Result<Arc<ModelSession>, SessionError> {
+        let actual = sha256_hex(bytes);
         if !actual.eq_ignore_ascii_case(&manifest.sha256) {
-            return Err(SessionError::HashMismatch {
-                path,
+            let mismatch = SessionError::HashMismatch {
+                path: path.to_path_buf(),
                 expected: manifest.sha256.clone(),
-                actual,
-            });
+                actual: actual.clone(),
+            };
+            match check {
+                HashCheck::Strict => return Err(mismatch),
+                HashCheck::Warn => tracing::warn!("{mismatch}"),
+            }
         }
-        let session = self.load_bytes_with_hash(&bytes, actual, &path.display().to_string())?;
+        let session = self.load_bytes_with_hash(bytes, actual, &path.display().to_string())?;
         let mismatches = compare(
             &manifest.inputs,
             &manifest.outputs,

@@ -189,3 +189,20 @@ fn corrupt_model_is_reported_not_panicked() {
         .unwrap_err();
     assert!(matches!(err, SessionError::Create { .. }), "{err}");
 }
+
+#[test]
+fn hash_check_warn_accepts_a_replaced_model_and_records_its_real_hash() {
+    let (_dir, manifest, path) = edited_copy("tiny_texture", |text| {
+        let (original, _) = fixture("tiny_texture");
+        text.replace(&original.sha256, &"0".repeat(64))
+    });
+    let onnx = manifest.onnx_path(&path);
+    let bytes = std::fs::read(&onnx).expect("read");
+    let sessions = cache(ProviderPolicy::Cpu);
+    let strict = sessions.load_model_bytes(&manifest, &bytes, &onnx, kiln_onnx::HashCheck::Strict);
+    assert!(matches!(strict, Err(SessionError::HashMismatch { .. })));
+    let session = sessions
+        .load_model_bytes(&manifest, &bytes, &onnx, kiln_onnx::HashCheck::Warn)
+        .expect("warn accepts");
+    assert_eq!(session.sha256(), fixture("tiny_texture").0.sha256);
+}

@@ -1,0 +1,100 @@
+//! Generator benchmark: time per 256×256 texture and per 64-sprite sheet on this machine, with
+//! the pipeline's own overhead (everything but `session.run`) reported separately.
+//!
+//!     cargo bench -p kiln_gen --bench generators
+//!
+//! Uses the shipped models in `models/` and the ONNX Runtime Kiln finds (see README).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kiln_gen::{ImageGenerator, make_sprites, make_textures};
+use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
+use kiln_recipe::{Bounded, ModelManifest, Size, SpriteParams, TextureParams};
+
+const ITERATIONS: u32 = 20;
+
+fn main() {
+    let sessions = SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: None,
+    })
+    .expect("ONNX Runtime");
+    println!(
+        "ONNX Runtime {} (cpu), {} cores, {ITERATIONS} iterations after 1 warm-up\n",
+        sessions.runtime().version(),
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    println!(
+        "{:<34} {:>10} {:>12} {:>10} {:>9}",
+        "case", "total ms", "session.run", "overhead", "overhead"
+    );
+
+    let textures = generator(&sessions, "kiln_textures");
+    let params = TextureParams {
+        size: Size(side(256), side(256)),
+        class: Some("brick_wall".to_owned()),
+        normal_map: false,
+    };
+    measure("texture 256x256", &textures, |seed| {
+        make_textures(&textures, &params, [seed]).expect("texture");
+    });
+    let with_normals = TextureParams {
+        normal_map: true,
+        ..params.clone()
+    };
+    measure("texture 256x256 + normal map", &textures, |seed| {
+        make_textures(&textures, &with_normals, [seed]).expect("texture");
+    });
+
+    let sprites = generator(&sessions, "kiln_sprites");
+    let sprite_params = SpriteParams {
+        class: Some("portrait".to_owned()),
+        palette: Bounded::new(12).expect("palette"),
+        outline: Some((20, 16, 24)),
+        scale: Bounded::new(2).expect("scale"),
+    };
+    measure("sprite sheet, 64 sprites", &sprites, |seed| {
+        make_sprites(&sprites, &sprite_params, seed * 64..seed * 64 + 64).expect("sprites");
+    });
+}
+
+fn side(pixels: u32) -> kiln_recipe::Side {
+    Bounded::new(pixels).expect("side")
+}
+
+fn generator(sessions: &SessionCache, name: &str) -> ImageGenerator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(name)
+        .join("model.ron");
+    let manifest = ModelManifest::load(&path).expect("shipped model manifest");
+    ImageGenerator::new(
+        &manifest,
+        sessions.load_model(&manifest, &path).expect("session"),
+    )
+    .expect("image model")
+}
+
+fn measure(label: &str, generator: &ImageGenerator, mut run: impl FnMut(u64)) {
+    run(0);
+    let run_before = generator.run_time();
+    let started = Instant::now();
+    for seed in 1..=u64::from(ITERATIONS) {
+        run(seed);
+    }
+    let total = started.elapsed() / ITERATIONS;
+    let inference = (generator.run_time() - run_before) / ITERATIONS;
+    let overhead = total.saturating_sub(inference);
+    println!(
+        "{label:<34} {:>10.2} {:>12.2} {:>10.2} {:>8.1}%",
+        ms(total),
+        ms(inference),
+        ms(overhead),
+        100.0 * overhead.as_secs_f64() / total.as_secs_f64()
+    );
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,267 @@
+//! The plugin headless (`MinimalPlugins` + `AssetPlugin`, no window, audio or GPU), against the
+//! real ONNX Runtime and the tiny fixture models, with Bevy's file watcher for hot reload.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::asset::{AssetPlugin, LoadState};
+use bevy::image::{ImageAddressMode, ImageSampler, TextureAtlasLayout};
+use bevy::prelude::*;
+use bevy_kiln::{
+    AssetGenerated, GenerationFailed, KilnModelSourcePlugin, KilnPlugins, KilnRecipe, KilnSettings,
+};
+use kiln_onnx::ProviderPolicy;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+
+const RECIPE: &str = r#"(
+    assets: {
+        "floor": (model: "tiny_texture", seed: 5, variants: 2, kind: Texture(size: (32, 16), class: "moss", normal_map: true)),
+        "hero": (model: "tiny_sprite", seed: 1, variants: 3, kind: Sprite(palette: 6, scale: 2)),
+    },
+)
+"#;
+
+/// A temporary game folder: `assets/` with the recipe, `models/` with copies of the fixtures.
+struct Game {
+    dir: tempfile::TempDir,
+}
+
+impl Game {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for model in ["tiny_texture", "tiny_sprite"] {
+            let to = dir.path().join("models").join(model);
+            std::fs::create_dir_all(&to).expect("mkdir");
+            for file in ["model.ron", "model.onnx"] {
+                std::fs::copy(
+                    Path::new(FIXTURES).join("models").join(model).join(file),
+                    to.join(file),
+                )
+                .expect("copy");
+            }
+        }
+        std::fs::create_dir_all(dir.path().join("assets")).expect("mkdir");
+        std::fs::write(dir.path().join("assets/level.kiln.ron"), RECIPE).expect("recipe");
+        Self { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn app(&self) -> App {
+        let mut app = App::new();
+        app.add_plugins((
+            KilnPlugins {
+                models: KilnModelSourcePlugin {
+                    path: self.path("models").display().to_string(),
+                },
+                settings: KilnSettings {
+                    provider: ProviderPolicy::Cpu,
+                    intra_threads: Some(1),
+                },
+            },
+            MinimalPlugins,
+            AssetPlugin {
+                file_path: self.path("assets").display().to_string(),
+                watch_for_changes_override: Some(true),
+                ..default()
+            },
+        ));
+        app.init_resource::<Seen>()
+            .add_systems(Update, collect_messages);
+        app
+    }
+}
+
+/// Messages seen so far.
+#[derive(Resource, Default)]
+struct Seen {
+    generated: Vec<AssetGenerated>,
+    failed: Vec<GenerationFailed>,
+}
+
+fn collect_messages(
+    mut seen: ResMut<Seen>,
+    mut generated: MessageReader<AssetGenerated>,
+    mut failed: MessageReader<GenerationFailed>,
+) {
+    seen.generated.extend(generated.read().cloned());
+    seen.failed.extend(failed.read().cloned());
+}
+
+/// Updates until `done` holds, failing after a generous timeout (a guard, not a timing assertion).
+fn update_until(app: &mut App, what: &str, mut done: impl FnMut(&mut App) -> bool) {
+    let started = Instant::now();
+    while !done(app) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        app.update();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_loaded<A: Asset>(app: &mut App, handle: &Handle<A>) {
+    update_until(app, "the recipe to load", |app| {
+        match app.world().resource::<AssetServer>().load_state(handle) {
+            LoadState::Loaded => true,
+            LoadState::Failed(err) => panic!("load failed: {err}"),
+            _ => false,
+        }
+    });
+}
+
+fn pixels(app: &App, handle: &Handle<Image>) -> Vec<u8> {
+    let image = app
+        .world()
+        .resource::<Assets<Image>>()
+        .get(handle)
+        .expect("image present");
+    image.data.clone().expect("image has data")
+}
+
+#[test]
+fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
+    let game = Game::new();
+    let mut app = game.app();
+    let server = app.world().resource::<AssetServer>().clone();
+    let recipe: Handle<KilnRecipe> = server.load("level.kiln.ron");
+    let floor: Handle<Image> = server.load("level.kiln.ron#floor/1");
+    let normal: Handle<Image> = server.load("level.kiln.ron#floor/1/normal");
+    let sheet: Handle<Image> = server.load("level.kiln.ron#hero/sheet");
+    let atlas: Handle<TextureAtlasLayout> = server.load("level.kiln.ron#hero/atlas");
+    wait_loaded(&mut app, &recipe);
+
+    let images = app.world().resource::<Assets<Image>>();
+    let floor = images.get(&floor).expect("floor variant");
+    assert_eq!((floor.width(), floor.height()), (32, 16));
+    let ImageSampler::Descriptor(sampler) = &floor.sampler else {
+        panic!("texture needs a repeat sampler")
+    };
+    assert_eq!(sampler.address_mode_u, ImageAddressMode::Repeat);
+    assert_eq!(images.get(&normal).map(|n| n.width()), Some(32));
+    let sheet = images.get(&sheet).expect("sheet");
+    assert_eq!(
+        (sheet.width(), sheet.height()),
+        (32, 32),
+        "3 sprites of 16 px on a 2x2 grid"
+    );
+    assert!(
+        matches!(sheet.sampler, ImageSampler::Descriptor(ref d) if d.mag_filter == bevy::image::ImageFilterMode::Nearest)
+    );
+    let atlas = app
+        .world()
+        .resource::<Assets<TextureAtlasLayout>>()
+        .get(&atlas)
+        .expect("atlas");
+    assert_eq!(atlas.textures.len(), 3);
+
+    let recipe = app
+        .world()
+        .resource::<Assets<KilnRecipe>>()
+        .get(&recipe)
+        .expect("recipe");
+    assert_eq!(recipe.entries["floor"].seeds, [5, 6]);
+    assert_eq!(recipe.entries["floor"].execution_provider, "cpu");
+    let seen = app.world().resource::<Seen>();
+    assert_eq!(seen.generated.len(), 2, "one message per entry");
+    assert!(seen.failed.is_empty());
+}
+
+#[test]
+fn replacing_a_model_file_regenerates_its_assets() {
+    let game = Game::new();
+    let mut app = game.app();
+    let server = app.world().resource::<AssetServer>().clone();
+    let recipe: Handle<KilnRecipe> = server.load("level.kiln.ron");
+    let floor: Handle<Image> = server.load("level.kiln.ron#floor/0");
+    wait_loaded(&mut app, &recipe);
+    let before = pixels(&app, &floor);
+
+    std::fs::copy(
+        Path::new(FIXTURES).join("tiny_texture_retrained.onnx"),
+        game.path("models/tiny_texture/model.onnx"),
+    )
+    .expect("replace model");
+    update_until(&mut app, "regeneration after the model changed", |app| {
+        pixels(app, &floor) != before
+    });
+    let recipe = app
+        .world()
+        .resource::<Assets<KilnRecipe>>()
+        .get(&recipe)
+        .expect("recipe");
+    let retrained = kiln_onnx::sha256_hex(
+        &std::fs::read(Path::new(FIXTURES).join("tiny_texture_retrained.onnx")).expect("read"),
+    );
+    assert_eq!(
+        recipe.entries["floor"].model_sha256, retrained,
+        "provenance follows the new bytes"
+    );
+}
+
+#[test]
+fn broken_recipe_keeps_the_last_good_asset_and_recovers() {
+    let game = Game::new();
+    let mut app = game.app();
+    let server = app.world().resource::<AssetServer>().clone();
+    let recipe: Handle<KilnRecipe> = server.load("level.kiln.ron");
+    let floor: Handle<Image> = server.load("level.kiln.ron#floor/0");
+    wait_loaded(&mut app, &recipe);
+    let good = pixels(&app, &floor);
+
+    std::fs::write(
+        game.path("assets/level.kiln.ron"),
+        RECIPE.replace("variants: 2", "variants: 0"),
+    )
+    .expect("break");
+    update_until(&mut app, "the failure message", |app| {
+        !app.world().resource::<Seen>().failed.is_empty()
+    });
+    let failure = app.world().resource::<Seen>().failed[0].clone();
+    assert!(failure.recipe.contains("level.kiln.ron"), "{failure:?}");
+    assert!(
+        failure.error.contains("level.kiln.ron:2:") && failure.error.contains("between 1 and 256"),
+        "{failure:?}"
+    );
+    for _ in 0..20 {
+        app.update();
+    }
+    assert_eq!(pixels(&app, &floor), good, "the last good asset stays");
+
+    std::fs::write(
+        game.path("assets/level.kiln.ron"),
+        RECIPE.replace("seed: 5", "seed: 77"),
+    )
+    .expect("fix");
+    update_until(&mut app, "recovery after the fix", |app| {
+        pixels(app, &floor) != good
+    });
+}
+
+#[test]
+fn missing_model_is_reported_with_the_fix() {
+    let game = Game::new();
+    std::fs::write(
+        game.path("assets/level.kiln.ron"),
+        RECIPE.replace("\"tiny_sprite\"", "\"no_such_model\""),
+    )
+    .expect("write");
+    let mut app = game.app();
+    let recipe: Handle<KilnRecipe> = app.world().resource::<AssetServer>().load("level.kiln.ron");
+    update_until(&mut app, "the failure", |app| {
+        !app.world().resource::<Seen>().failed.is_empty()
+    });
+    let failure = &app.world().resource::<Seen>().failed[0];
+    assert!(
+        failure.error.contains("models/no_such_model/model.ron"),
+        "{failure:?}"
+    );
+    assert!(matches!(
+        app.world().resource::<AssetServer>().load_state(&recipe),
+        LoadState::Failed(_)
+    ));
+}
