@@ -26,7 +26,8 @@ fn main() {
             ..default()
         },
     ));
-    app.update();
+    app.finish();
+    app.cleanup();
     let server = app.world().resource::<AssetServer>().clone();
     let recipes: Vec<Handle<KilnRecipe>> = ["dungeon.kiln.ron", "characters.kiln.ron"]
         .map(|path| server.load(path))

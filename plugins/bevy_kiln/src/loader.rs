@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::messages::{AssetGenerated, GenerationFailed, Report};
 use crate::plugin::{KilnRecipe, KilnSettings, MODELS_SOURCE, RecipeEntry};
 
-/// Per-load options: `asset_server.load_with_settings("x.kiln.ron", |s: &mut KilnLoadSettings| s.seed_offset = 7)`.
+/// Per-load options:
+/// `asset_server.load_builder().with_settings(|s: &mut KilnLoadSettings| s.seed_offset = 7).load("x.kiln.ron")`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KilnLoadSettings {
     /// Added to every entry's seed: a game's "regenerate" key loads again with another offset.
@@ -73,14 +74,22 @@ pub enum KilnLoadError {
 pub(crate) struct Engine {
     pub(crate) settings: RwLock<KilnSettings>,
     caches: Mutex<HashMap<SessionOptions, Arc<SessionCache>>>,
+    generated: Mutex<HashMap<String, GenerationSlot>>,
     reports: Mutex<Sender<Report>>,
 }
+
+/// One generation result, filled by whichever load gets there first.
+type GenerationSlot = Arc<Mutex<Option<Arc<Generated>>>>;
+
+/// Results kept for reuse; past this many the cache starts afresh.
+const GENERATION_CACHE_ENTRIES: usize = 256;
 
 impl Engine {
     pub(crate) fn new(settings: KilnSettings, reports: Sender<Report>) -> Self {
         Self {
             settings: RwLock::new(settings),
             caches: Mutex::default(),
+            generated: Mutex::default(),
             reports: Mutex::new(reports),
         }
     }
@@ -99,6 +108,17 @@ impl Engine {
         let cache = Arc::new(SessionCache::new(options)?);
         caches.insert(options, Arc::clone(&cache));
         Ok(cache)
+    }
+
+    /// The slot for one generation. Bevy starts a separate load of a file for each of its labels
+    /// requested before the first load finishes (bevyengine/bevy#12756); sharing results by
+    /// what determines them (model bytes, parameters, seeds, provider) runs each model once.
+    fn generation_slot(&self, key: String) -> GenerationSlot {
+        let mut slots = self.generated.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.len() >= GENERATION_CACHE_ENTRIES && !slots.contains_key(&key) {
+            slots.clear();
+        }
+        Arc::clone(slots.entry(key).or_default())
     }
 
     fn report(&self, report: Report) {
@@ -213,14 +233,25 @@ impl KilnRecipeLoader {
                         .wrapping_add(i)
                 })
                 .collect();
+            let key = format!(
+                "{}|{:?}|{:?}|{seeds:?}",
+                generator.session().sha256(),
+                sessions.options(),
+                entry.kind
+            );
+            let slot = self.engine.generation_slot(key);
             let started = Instant::now();
-            let made = generate(generator, entry.clone(), seeds.clone())
+            let (made, fresh) = generate(slot, generator, entry.clone(), seeds.clone())
                 .await
                 .map_err(|source| KilnLoadError::Generate {
                     entry: name.clone(),
                     source,
                 })?;
             let recipe_entry = made.add_to(load_context, &name, &entry, seeds.clone());
+            if !fresh {
+                entries.insert(name, recipe_entry);
+                continue;
+            }
             self.engine.report(Report::Generated(AssetGenerated {
                 recipe: load_context.path().to_string(),
                 entry: name.clone(),
@@ -275,11 +306,13 @@ async fn read_model_file(
 }
 
 /// What one entry generated, before it becomes Bevy assets.
+#[derive(Debug)]
 enum Made {
     Textures(Vec<kiln_gen::Texture>),
     Sprites(kiln_gen::SpriteSet),
 }
 
+#[derive(Debug)]
 struct Generated {
     made: Made,
     model_sha256: String,
@@ -287,13 +320,20 @@ struct Generated {
 }
 
 /// Runs the model on the async compute pool, so neither a frame nor the IO pool waits on it.
+/// Returns the result and whether it was made now (`false`: another load of the same
+/// generation made it, or is making it and was waited for).
 async fn generate(
+    slot: GenerationSlot,
     generator: ImageGenerator,
     entry: AssetEntry,
     seeds: Vec<u64>,
-) -> Result<Generated, GenerateError> {
+) -> Result<(Arc<Generated>, bool), GenerateError> {
     AsyncComputeTaskPool::get()
         .spawn(async move {
+            let mut done = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(generated) = done.as_ref() {
+                return Ok((Arc::clone(generated), false));
+            }
             let made = match &entry.kind {
                 AssetKind::Texture(params) => {
                     Made::Textures(make_textures(&generator, params, seeds)?)
@@ -302,18 +342,20 @@ async fn generate(
                     Made::Sprites(make_sprites(&generator, params, seeds)?)
                 }
             };
-            Ok(Generated {
+            let generated = Arc::new(Generated {
                 made,
                 model_sha256: generator.session().sha256().to_owned(),
                 execution_provider: generator.session().provider().to_string(),
-            })
+            });
+            *done = Some(Arc::clone(&generated));
+            Ok((generated, true))
         })
         .await
 }
 
 impl Generated {
     fn add_to(
-        self,
+        &self,
         load_context: &mut LoadContext<'_>,
         name: &str,
         entry: &AssetEntry,
@@ -321,21 +363,21 @@ impl Generated {
     ) -> RecipeEntry {
         let mut recipe_entry = RecipeEntry {
             model: entry.model.clone(),
-            model_sha256: self.model_sha256,
-            execution_provider: self.execution_provider,
+            model_sha256: self.model_sha256.clone(),
+            execution_provider: self.execution_provider.clone(),
             seeds,
             ..RecipeEntry::default()
         };
-        match self.made {
+        match &self.made {
             Made::Textures(textures) => {
-                for (i, texture) in textures.into_iter().enumerate() {
-                    let image = bevy_image(texture.image.into(), true, repeat_sampler());
+                for (i, texture) in textures.iter().enumerate() {
+                    let image = bevy_image(texture.image.clone().into(), true, repeat_sampler());
                     recipe_entry
                         .images
                         .push(load_context.add_labeled_asset(format!("{name}/{i}"), image));
                     recipe_entry.seam_scores.push(texture.seam_score);
-                    if let Some(normal) = texture.normal_map {
-                        let normal = bevy_image(normal.into(), false, repeat_sampler());
+                    if let Some(normal) = &texture.normal_map {
+                        let normal = bevy_image(normal.clone().into(), false, repeat_sampler());
                         recipe_entry.normal_maps.push(
                             load_context.add_labeled_asset(format!("{name}/{i}/normal"), normal),
                         );
@@ -343,13 +385,13 @@ impl Generated {
                 }
             }
             Made::Sprites(set) => {
-                for (i, (_, sprite)) in set.sprites.into_iter().enumerate() {
-                    let image = bevy_image(sprite.into(), true, ImageSampler::nearest());
+                for (i, (_, sprite)) in set.sprites.iter().enumerate() {
+                    let image = bevy_image(sprite.clone().into(), true, ImageSampler::nearest());
                     recipe_entry
                         .images
                         .push(load_context.add_labeled_asset(format!("{name}/{i}"), image));
                 }
-                let sheet = bevy_image(set.sheet.into(), true, ImageSampler::nearest());
+                let sheet = bevy_image(set.sheet.clone().into(), true, ImageSampler::nearest());
                 recipe_entry.sheet =
                     Some(load_context.add_labeled_asset(format!("{name}/sheet"), sheet));
                 recipe_entry.atlas = Some(
