@@ -5,10 +5,12 @@
 //!     cargo run -p bevy_kiln --example dungeon
 //!
 //! Edit `assets/dungeon.kiln.ron` or replace a `models/*/model.onnx` while it runs: the scene
-//! updates without a restart.
+//! updates without a restart. With `KILN_EXAMPLE_SCREENSHOT=<file.png>` it saves a screenshot
+//! once everything has been generated and exits (used to check the example under Xvfb).
 
 use bevy::asset::AssetPath;
 use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::sprite::SpriteImageMode;
 use bevy_kiln::{
     AssetGenerated, GenerationFailed, KilnLoadSettings, KilnModelSourcePlugin, KilnPlugins,
@@ -16,6 +18,8 @@ use bevy_kiln::{
 
 const ROOM: Vec2 = Vec2::new(960.0, 576.0);
 const WALL: f32 = 64.0;
+const FLOOR: &str = "dungeon.kiln.ron#floor/0";
+const WALL_TEXTURE: &str = "dungeon.kiln.ron#wall/0";
 
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -43,7 +47,10 @@ fn main() {
         ))
         .insert_resource(Generation(0))
         .add_systems(Startup, setup)
-        .add_systems(Update, (regenerate_on_r, wander, show_status))
+        .add_systems(
+            Update,
+            (regenerate_on_r, wander, show_status, screenshot_when_ready),
+        )
         .run();
 }
 
@@ -51,11 +58,9 @@ fn main() {
 #[derive(Resource)]
 struct Generation(u64);
 
+/// A tiled surface showing one generated texture, reloaded with new seeds on R.
 #[derive(Component)]
-struct Floor;
-
-#[derive(Component)]
-struct Wall;
+struct Surface(&'static str);
 
 #[derive(Component)]
 struct Walker {
@@ -67,12 +72,12 @@ struct Walker {
 struct Status;
 
 fn load<A: Asset>(server: &AssetServer, path: &str, generation: u64) -> Handle<A> {
-    server.load_with_settings(
-        AssetPath::from(path.to_owned()),
-        move |settings: &mut KilnLoadSettings| {
+    server
+        .load_builder()
+        .with_settings(move |settings: &mut KilnLoadSettings| {
             settings.seed_offset = generation * 1000;
-        },
-    )
+        })
+        .load(AssetPath::from(path.to_owned()))
 }
 
 fn setup(mut commands: Commands, server: Res<AssetServer>) {
@@ -83,9 +88,9 @@ fn setup(mut commands: Commands, server: Res<AssetServer>) {
         stretch_value: 1.0,
     };
     commands.spawn((
-        Floor,
+        Surface(FLOOR),
         Sprite {
-            image: load(&server, "dungeon.kiln.ron#floor/0", 0),
+            image: load(&server, FLOOR, 0),
             custom_size: Some(ROOM),
             image_mode: tiled.clone(),
             ..default()
@@ -110,9 +115,9 @@ fn setup(mut commands: Commands, server: Res<AssetServer>) {
         ),
     ] {
         commands.spawn((
-            Wall,
+            Surface(WALL_TEXTURE),
             Sprite {
-                image: load(&server, "dungeon.kiln.ron#wall/0", 0),
+                image: load(&server, WALL_TEXTURE, 0),
                 custom_size: Some(size),
                 image_mode: tiled.clone(),
                 ..default()
@@ -146,7 +151,7 @@ fn setup(mut commands: Commands, server: Res<AssetServer>) {
     }
     commands.spawn((
         Status,
-        Text::new("generating…"),
+        Text::new("generating..."),
         Node {
             position_type: PositionType::Absolute,
             left: Val::Px(8.0),
@@ -160,20 +165,16 @@ fn regenerate_on_r(
     keys: Res<ButtonInput<KeyCode>>,
     server: Res<AssetServer>,
     mut generation: ResMut<Generation>,
-    mut floors: Query<&mut Sprite, (With<Floor>, Without<Wall>, Without<Walker>)>,
-    mut walls: Query<&mut Sprite, (With<Wall>, Without<Floor>, Without<Walker>)>,
-    mut walkers: Query<(&mut Sprite, &Walker), (Without<Floor>, Without<Wall>)>,
+    mut surfaces: Query<(&mut Sprite, &Surface), Without<Walker>>,
+    mut walkers: Query<(&mut Sprite, &Walker), Without<Surface>>,
 ) {
     if !keys.just_pressed(KeyCode::KeyR) {
         return;
     }
     generation.0 += 1;
     let g = generation.0;
-    for mut sprite in &mut floors {
-        sprite.image = load(&server, "dungeon.kiln.ron#floor/0", g);
-    }
-    for mut sprite in &mut walls {
-        sprite.image = load(&server, "dungeon.kiln.ron#wall/0", g);
+    for (mut sprite, surface) in &mut surfaces {
+        sprite.image = load(&server, surface.0, g);
     }
     let sheet: Handle<Image> = load(&server, "characters.kiln.ron#villagers/sheet", g);
     let atlas: Handle<TextureAtlasLayout> = load(&server, "characters.kiln.ron#villagers/atlas", g);
@@ -215,7 +216,7 @@ fn show_status(
     };
     for message in generated.read() {
         text.0 = format!(
-            "generation {} — {}#{} by {} on {} in {:.0?} (R: regenerate)",
+            "generation {} - {}#{} by {} on {} in {:.0?} (R: regenerate)",
             generation.0,
             message.recipe,
             message.entry,
@@ -226,5 +227,38 @@ fn show_status(
     }
     for message in failed.read() {
         text.0 = format!("{}: {}", message.recipe, message.error);
+    }
+}
+
+/// With `KILN_EXAMPLE_SCREENSHOT` set: once the floor, wall and sprite sheet have been generated,
+/// waits a few frames for them to reach the GPU, saves a screenshot and exits.
+fn screenshot_when_ready(
+    mut commands: Commands,
+    mut generated: MessageReader<AssetGenerated>,
+    mut seen: Local<Vec<String>>,
+    mut frames_since_ready: Local<u32>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    let Some(path) = std::env::var_os("KILN_EXAMPLE_SCREENSHOT") else {
+        return;
+    };
+    seen.extend(generated.read().map(|m| m.entry.clone()));
+    let ready = ["floor", "wall", "villagers"]
+        .iter()
+        .all(|entry| seen.iter().any(|s| s == entry));
+    if !ready {
+        return;
+    }
+    *frames_since_ready += 1;
+    match *frames_since_ready {
+        30 => {
+            commands
+                .spawn(Screenshot::primary_window())
+                .observe(save_to_disk(path));
+        }
+        90 => {
+            exit.write(AppExit::Success);
+        }
+        _ => {}
     }
 }
