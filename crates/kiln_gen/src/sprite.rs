@@ -85,16 +85,17 @@ pub fn post_process(mut sprite: RgbaImage, params: &SpriteParams) -> RgbaImage {
     if let Some((r, g, b)) = params.outline {
         outline(&mut sprite, Rgba([r, g, b, 255]));
     }
-    let scale = params.scale.get();
-    if scale > 1 {
-        sprite = imageops::resize(
-            &sprite,
-            sprite.width() * scale,
-            sprite.height() * scale,
-            imageops::FilterType::Nearest,
-        );
+    upscale(&sprite, params.scale.get())
+}
+
+/// Integer nearest-neighbour upscale: each pixel becomes a `scale`×`scale` block.
+pub fn upscale(sprite: &RgbaImage, scale: u32) -> RgbaImage {
+    if scale <= 1 {
+        return sprite.clone();
     }
-    sprite
+    RgbaImage::from_fn(sprite.width() * scale, sprite.height() * scale, |x, y| {
+        *sprite.get_pixel(x / scale, y / scale)
+    })
 }
 
 /// Every pixel becomes fully opaque or fully transparent (transparent pixels are zeroed).
