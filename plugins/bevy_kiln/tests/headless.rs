@@ -50,6 +50,16 @@ impl Game {
         self.dir.path().join(relative)
     }
 
+    /// An app with the recipe loaded, and the first floor variant.
+    fn loaded_floor(&self) -> (App, Handle<KilnRecipe>, Handle<Image>) {
+        let mut app = self.app();
+        let server = app.world().resource::<AssetServer>().clone();
+        let recipe: Handle<KilnRecipe> = server.load("level.kiln.ron");
+        let floor: Handle<Image> = server.load("level.kiln.ron#floor/0");
+        wait_loaded(&mut app, &recipe);
+        (app, recipe, floor)
+    }
+
     fn app(&self) -> App {
         let mut app = App::new();
         app.add_plugins((
@@ -181,11 +191,7 @@ fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
 #[test]
 fn replacing_a_model_file_regenerates_its_assets() {
     let game = Game::new();
-    let mut app = game.app();
-    let server = app.world().resource::<AssetServer>().clone();
-    let recipe: Handle<KilnRecipe> = server.load("level.kiln.ron");
-    let floor: Handle<Image> = server.load("level.kiln.ron#floor/0");
-    wait_loaded(&mut app, &recipe);
+    let (mut app, recipe, floor) = game.loaded_floor();
     let before = pixels(&app, &floor);
 
     std::fs::copy(
@@ -213,11 +219,7 @@ fn replacing_a_model_file_regenerates_its_assets() {
 #[test]
 fn broken_recipe_keeps_the_last_good_asset_and_recovers() {
     let game = Game::new();
-    let mut app = game.app();
-    let server = app.world().resource::<AssetServer>().clone();
-    let recipe: Handle<KilnRecipe> = server.load("level.kiln.ron");
-    let floor: Handle<Image> = server.load("level.kiln.ron#floor/0");
-    wait_loaded(&mut app, &recipe);
+    let (mut app, _recipe, floor) = game.loaded_floor(); // the handle keeps the recipe loaded
     let good = pixels(&app, &floor);
 
     std::fs::write(
