@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use kiln_bake::{BAKE_MANIFEST_FILE, BakeEvent, BakePlan, Baker, ModelRegistry};
+use kiln_bake::{BAKE_MANIFEST_FILE, BakeError, BakeEvent, BakePlan, Baker, ModelRegistry};
 use kiln_onnx::{SessionCache, SessionOptions};
 
 use crate::{ModelsDir, Outcome, RunArgs};
@@ -62,15 +62,21 @@ pub fn run(args: &BakeArgs) -> anyhow::Result<Outcome> {
         out_dir: &args.out,
         jobs,
     };
-    let report = baker
-        .bake(&plan.jobs, &|event| match event {
-            BakeEvent::EntryDone { job, .. } => {
-                bar.set_message(format!("{}#{}", job.recipe_label, job.entry_name));
-                bar.inc(1);
-            }
-        })
-        .with_context(|| format!("cannot write to output folder {}", args.out.display()))?;
+    let result = baker.bake(&plan.jobs, &|event| match event {
+        BakeEvent::EntryDone { job, .. } => {
+            bar.set_message(format!("{}#{}", job.recipe_label, job.entry_name));
+            bar.inc(1);
+        }
+    });
     bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(err @ BakeError::Busy { .. }) => {
+            eprintln!("error: {err}");
+            return Ok(Outcome::Busy);
+        }
+        Err(err) => return Err(err).context("the bake could not write its output folder"),
+    };
 
     for failure in &report.failures {
         eprintln!(

@@ -21,13 +21,16 @@ enum Outcome {
     BadInput = 2,
     /// ONNX Runtime or the required execution provider is unavailable; nothing was generated.
     Environment = 3,
+    /// Another bake is writing to the same output folder; nothing was done.
+    Busy = 4,
 }
 
 const EXIT_CODES: &str = "Exit codes:
   0  everything was baked / checked
   1  some entries or models failed; the rest was done and recorded
   2  invalid input (a recipe or model manifest, or the arguments)
-  3  ONNX Runtime or the required execution provider is unavailable";
+  3  ONNX Runtime or the required execution provider is unavailable
+  4  another `kiln bake` is writing to the same output folder";
 
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, about, after_help = EXIT_CODES)]

@@ -134,6 +134,7 @@ fn bake_writes_pngs_and_a_provenance_manifest() {
     assert_eq!(
         names,
         [
+            ".kiln-bake.lock",
             "chars/hero/0.png",
             "chars/hero/sheet.atlas.ron",
             "chars/hero/sheet.png",
@@ -255,6 +256,30 @@ fn requiring_cuda_here_fails_before_writing_anything() {
         "{stderr}"
     );
     assert!(!project.path("out").exists());
+}
+
+#[test]
+fn a_second_bake_into_the_same_folder_is_refused() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    std::fs::create_dir_all(project.path("out")).expect("mkdir");
+    // Stands in for a bake in progress: the lock is held by this process.
+    let held = std::fs::File::create(project.path("out/.kiln-bake.lock")).expect("lock file");
+    held.try_lock().expect("take the lock");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("another `kiln bake` is writing to this folder"),
+        "{}",
+        text(&output)
+    );
+    assert!(!project.path("out/dungeon").exists(), "nothing was written");
+    drop(held);
+    assert_eq!(
+        project.bake("out", &[]).status.code(),
+        Some(0),
+        "the lock is free again"
+    );
 }
 
 #[test]

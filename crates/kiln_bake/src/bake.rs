@@ -35,6 +35,34 @@ pub enum EntryError {
     },
 }
 
+/// A bake could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum BakeError {
+    /// Another bake holds the output folder's lock.
+    #[error(
+        "{dir}: another `kiln bake` is writing to this folder (it holds {lock}); \
+         wait for it to finish or bake into another folder"
+    )]
+    Busy {
+        /// The output folder.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The output folder, its lock or its manifest could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// What was being written.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+/// Lock file in the output folder: held for the whole bake, so two bakes never interleave
+/// their files and manifests. The operating system releases it if the bake dies.
+pub const BAKE_LOCK_FILE: &str = ".kiln-bake.lock";
+
 /// An entry that failed, and why.
 #[derive(Debug)]
 pub struct EntryFailure {
@@ -96,8 +124,29 @@ impl Baker<'_> {
         &self,
         jobs: &[Job],
         on_event: &(dyn Fn(BakeEvent<'_>) + Sync),
-    ) -> std::io::Result<BakeReport> {
-        std::fs::create_dir_all(self.out_dir)?;
+    ) -> Result<BakeReport, BakeError> {
+        let io_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BakeError::Io { path, source }
+        };
+        std::fs::create_dir_all(self.out_dir).map_err(io_error(self.out_dir))?;
+        let lock_path = self.out_dir.join(BAKE_LOCK_FILE);
+        let lock = std::fs::File::create(&lock_path).map_err(io_error(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(BakeError::Busy {
+                    dir: self.out_dir.to_path_buf(),
+                    lock: lock_path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(BakeError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, Result<Done, EntryError>)>> = Mutex::default();
         std::thread::scope(|scope| {
@@ -144,7 +193,9 @@ impl Baker<'_> {
             }
         }
         manifest.format = BakeManifest::FORMAT;
-        manifest.save(self.out_dir)?;
+        manifest
+            .save(self.out_dir)
+            .map_err(io_error(&self.out_dir.join(crate::BAKE_MANIFEST_FILE)))?;
         report.providers = providers.into_iter().collect();
         report.providers.sort();
         Ok(report)

@@ -11,7 +11,10 @@ mod models;
 mod plan;
 
 pub use atomic::write_atomic;
-pub use bake::{ATLAS_FILE, BakeEvent, BakeReport, Baker, EntryError, EntryFailure, SHEET_FILE};
+pub use bake::{
+    ATLAS_FILE, BAKE_LOCK_FILE, BakeError, BakeEvent, BakeReport, Baker, EntryError, EntryFailure,
+    SHEET_FILE,
+};
 pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, FileRecord};
 pub use models::{ModelEntry, ModelRegistry};
 pub use plan::{BakePlan, Job};
