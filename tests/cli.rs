@@ -283,6 +283,48 @@ fn a_second_bake_into_the_same_folder_is_refused() {
 }
 
 #[test]
+fn a_model_returning_nan_fails_its_entry_and_the_rest_bakes() {
+    let recipe = r#"(
+    assets: {
+        "floor": (model: "tiny_texture", seed: 1, kind: Texture(size: (16, 16))),
+        "ghost": (model: "nan_sprite", seed: 1, kind: Sprite()),
+    },
+)"#;
+    let project = Project::new(&[("dungeon.kiln.ron", recipe)]);
+    for (folder, model) in [("models", "tiny_texture"), ("broken", "nan_sprite")] {
+        let to = project.path("models").join(model);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for file in ["model.ron", "model.onnx"] {
+            let from = Path::new(REPO)
+                .join("tests/fixtures")
+                .join(folder)
+                .join(model)
+                .join(file);
+            std::fs::copy(from, to.join(file)).expect("copy model");
+        }
+    }
+    let output = project.kiln(&[
+        "bake", "recipes", "--out", "out", "--ep", "cpu", "--models", "models",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "dungeon.kiln.ron#ghost: model \"nan_sprite\" produced 256 non-finite values"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        project.path("out/dungeon/floor/0.png").is_file(),
+        "the healthy entry was baked"
+    );
+    assert!(
+        !project.path("out/dungeon/ghost").exists(),
+        "nothing written for the broken one"
+    );
+}
+
+#[test]
 fn doctor_reports_runtime_providers_and_models() {
     let project = Project::new(&[]);
     let models = Path::new(REPO).join("tests/fixtures/models");

@@ -8,8 +8,14 @@ use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::ModelManifest;
 
 fn generator(name: &str) -> ImageGenerator {
+    generator_in("models", name)
+}
+
+/// The fixture `name` in `tests/fixtures/<folder>/`.
+fn generator_in(folder: &str, name: &str) -> ImageGenerator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/models")
+        .join("../../tests/fixtures")
+        .join(folder)
         .join(name)
         .join("model.ron");
     let manifest = ModelManifest::load(&path).expect("fixture manifest");
@@ -107,4 +113,25 @@ fn pixels_use_the_whole_declared_range() {
         .iter()
         .fold((255, 0), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     assert!(min < 40 && max > 215, "range {min}..{max}");
+}
+
+#[test]
+fn nan_output_is_an_error_naming_the_model() {
+    let broken = generator_in("broken", "nan_sprite");
+    let err = broken
+        .generate(&ImageRequest {
+            seed: 1,
+            size: None,
+            class: None,
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, GenerateError::NonFinite { count: 256, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("\"nan_sprite\" produced 256 non-finite values"),
+        "{err}"
+    );
 }
