@@ -3,13 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use image::{DynamicImage, ImageFormat};
 use kiln_gen::{GenerateError, ImageGenerator, make_sprites, make_textures};
-use kiln_onnx::{SessionCache, SessionError, sha256_hex};
-use kiln_recipe::{AssetKind, LoadError};
+use kiln_onnx::{ModelSession, SessionCache, SessionError, sha256_hex};
+use kiln_recipe::{AssetKind, LoadError, ModelManifest};
 
 use crate::{BakeManifest, FileRecord, Job, KILN_VERSION, ModelRegistry, write_atomic};
 
@@ -112,6 +112,9 @@ pub struct Baker<'a> {
     pub jobs: usize,
 }
 
+/// Models loaded during one bake, by name.
+type LoadedModels = Mutex<HashMap<String, (ModelManifest, Arc<ModelSession>)>>;
+
 struct Done {
     records: Vec<(String, FileRecord)>,
     provider: String,
@@ -147,6 +150,7 @@ impl Baker<'_> {
                 });
             }
         }
+        let loaded = LoadedModels::default();
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<(usize, Result<Done, EntryError>)>> = Mutex::default();
         std::thread::scope(|scope| {
@@ -155,7 +159,7 @@ impl Baker<'_> {
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(index) else { break };
-                        let result = self.bake_job(job);
+                        let result = self.bake_job(job, &loaded);
                         on_event(BakeEvent::EntryDone {
                             job,
                             files: result.as_ref().map_or(0, |done| done.records.len()),
@@ -201,12 +205,29 @@ impl Baker<'_> {
         Ok(report)
     }
 
-    fn bake_job(&self, job: &Job) -> Result<Done, EntryError> {
-        let (manifest, manifest_path) = self.models.load(&job.entry.model)?;
-        let generator = ImageGenerator::new(
-            &manifest,
-            self.sessions.load_model(&manifest, &manifest_path)?,
-        )?;
+    /// Model `name`'s manifest and session, read, hashed and checked once per bake however
+    /// many entries use it (a failed load is retried by the next entry, which reports it too).
+    fn model(
+        &self,
+        name: &str,
+        loaded: &LoadedModels,
+    ) -> Result<(ModelManifest, Arc<ModelSession>), EntryError> {
+        if let Some(model) = loaded.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Ok(model.clone());
+        }
+        let (manifest, manifest_path) = self.models.load(name)?;
+        let session = self.sessions.load_model(&manifest, &manifest_path)?;
+        let model = (manifest, session);
+        loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), model.clone());
+        Ok(model)
+    }
+
+    fn bake_job(&self, job: &Job, loaded: &LoadedModels) -> Result<Done, EntryError> {
+        let (manifest, session) = self.model(&job.entry.model, loaded)?;
+        let generator = ImageGenerator::new(&manifest, session)?;
         // Everything is generated and encoded before anything is written, so a failing
         // variant leaves the entry's previous files untouched.
         let outputs = render(job, &generator)?;
