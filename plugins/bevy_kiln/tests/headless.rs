@@ -261,16 +261,20 @@ fn missing_model_is_reported_with_the_fix() {
     .expect("write");
     let mut app = game.app();
     let recipe: Handle<KilnRecipe> = app.world().resource::<AssetServer>().load("level.kiln.ron");
-    update_until(&mut app, "the failure", |app| {
+    // The message and the asset server's load state arrive through different channels, in
+    // either order: wait for both.
+    update_until(&mut app, "the failure message", |app| {
         !app.world().resource::<Seen>().failed.is_empty()
+    });
+    update_until(&mut app, "the recipe's load state to fail", |app| {
+        matches!(
+            app.world().resource::<AssetServer>().load_state(&recipe),
+            LoadState::Failed(_)
+        )
     });
     let failure = &app.world().resource::<Seen>().failed[0];
     assert!(
         failure.error.contains("models/no_such_model/model.ron"),
         "{failure:?}"
     );
-    assert!(matches!(
-        app.world().resource::<AssetServer>().load_state(&recipe),
-        LoadState::Failed(_)
-    ));
 }
