@@ -1,11 +1,14 @@
-//! `kiln bake`.
+//! `kiln bake` and `kiln verify`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use kiln_bake::{BAKE_MANIFEST_FILE, BakeError, BakeEvent, BakePlan, Baker, ModelRegistry};
+use kiln_bake::{
+    BAKE_MANIFEST_FILE, BakeError, BakeEvent, BakePlan, Baker, EntryStatus, ModelRegistry, Prune,
+    Shard,
+};
 use kiln_onnx::{SessionCache, SessionOptions};
 
 use crate::{ModelsDir, Outcome, RunArgs};
@@ -13,107 +16,238 @@ use crate::{ModelsDir, Outcome, RunArgs};
 /// Arguments of `kiln bake`.
 #[derive(Debug, clap::Args)]
 pub struct BakeArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Keep running: re-bake what changes to recipes or models affect (Ctrl-C to stop).
+    #[arg(long)]
+    watch: bool,
+}
+
+/// Arguments of `kiln verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Largest per-channel difference (0-255) accepted where a GPU provider made the recorded
+    /// or the regenerated image; CPU results must match bit for bit.
+    #[arg(long, default_value_t = 2)]
+    gpu_tolerance: u8,
+}
+
+/// What a bake or verify works on.
+#[derive(Debug, clap::Args)]
+pub struct Target {
     /// Folder searched (recursively) for *.kiln.ron recipes.
-    recipes: PathBuf,
+    pub recipes: PathBuf,
     /// Output folder; files go to `<out>/<recipe>/<entry>/<variant>.png` with `kiln-bake.json` beside them.
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Entries generated in parallel.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    jobs: u16,
+    pub jobs: u16,
+    /// Only this part of the plan: shard I of N (1-based), e.g. `--shard 2/4` in a CI matrix;
+    /// join the shards' folders with `kiln merge`.
+    #[arg(long, default_value = "1/1", value_parser = parse_shard)]
+    pub shard: Shard,
     #[command(flatten)]
-    run: RunArgs,
+    pub run: RunArgs,
     #[command(flatten)]
-    models: ModelsDir,
+    pub models: ModelsDir,
+}
+
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    text.parse()
+}
+
+/// A target's ONNX Runtime sessions and models, set up once (and kept across watch re-bakes).
+pub struct Setup<'t> {
+    pub target: &'t Target,
+    pub sessions: SessionCache,
+    pub registry: ModelRegistry,
+}
+
+impl<'t> Setup<'t> {
+    /// Loads ONNX Runtime and checks the provider policy; `Err` is the exit to take.
+    pub fn new(target: &'t Target) -> Result<Self, Outcome> {
+        let jobs = usize::from(target.jobs);
+        let sessions = SessionCache::new(SessionOptions {
+            policy: target.run.ep,
+            intra_threads: target.run.threads.or_else(|| default_threads(jobs)),
+        })
+        .map_err(|err| {
+            eprintln!("error: {err}");
+            Outcome::Environment
+        })?;
+        kiln_onnx::check_policy(sessions.runtime(), target.run.ep).map_err(|err| {
+            eprintln!("error: {err}");
+            Outcome::Environment
+        })?;
+        Ok(Self {
+            target,
+            sessions,
+            registry: ModelRegistry::new(&target.models.models),
+        })
+    }
+
+    pub fn baker(&self) -> Baker<'_> {
+        Baker {
+            sessions: &self.sessions,
+            models: &self.registry,
+            out_dir: &self.target.out,
+            jobs: usize::from(self.target.jobs),
+        }
+    }
+
+    /// The plan, with its invalid recipes reported.
+    pub fn plan(&self) -> anyhow::Result<BakePlan> {
+        let recipes = &self.target.recipes;
+        let plan = BakePlan::from_dir(recipes)
+            .with_context(|| format!("cannot read recipes folder {}", recipes.display()))?;
+        for invalid in &plan.invalid {
+            eprintln!("error: {invalid}");
+        }
+        Ok(plan)
+    }
+
+    /// Bakes the plan's shard once, printing progress and a summary.
+    pub fn bake(&self) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        let plan = self.plan()?;
+        let jobs = plan.shard(self.target.shard);
+        let bar = ProgressBar::new(jobs.len() as u64).with_style(
+            ProgressStyle::with_template("{spinner} baking [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let prune = Prune::Stale {
+            keep_recipes: &plan.invalid_labels,
+        };
+        let result = self.baker().bake(&jobs, prune, &|event| match event {
+            BakeEvent::EntryDone { job, status } => {
+                if status != EntryStatus::UpToDate {
+                    bar.set_message(format!("{}#{}", job.recipe_label, job.entry_name));
+                }
+                bar.inc(1);
+            }
+        });
+        bar.finish_and_clear();
+        let report = match result {
+            Ok(report) => report,
+            Err(err @ BakeError::Busy { .. }) => {
+                eprintln!("error: {err}");
+                return Ok(Outcome::Busy);
+            }
+            Err(err @ BakeError::Manifest(_)) => {
+                eprintln!("error: {err}");
+                return Ok(Outcome::BadInput);
+            }
+            Err(err) => return Err(err).context("the bake could not write its output folder"),
+        };
+
+        for failure in &report.failures {
+            eprintln!(
+                "error: {}#{}: {}",
+                failure.recipe, failure.entry, failure.error
+            );
+        }
+        let providers: Vec<String> = report
+            .providers
+            .iter()
+            .map(|(p, n)| format!("{p} ×{n}"))
+            .collect();
+        let shard = match self.target.shard {
+            Shard::ALL => String::new(),
+            shard => format!(" (shard {shard} of {} entries)", plan.jobs.len()),
+        };
+        println!(
+            "baked {} files from {} of {} entries{shard}, {} up to date{} in {:.2}s into {} (execution provider: {}; ONNX Runtime {}; manifest {})",
+            report.written.len(),
+            jobs.len() - report.failures.len() - report.up_to_date,
+            jobs.len(),
+            report.up_to_date,
+            if report.pruned.is_empty() {
+                String::new()
+            } else {
+                format!(", {} removed", report.pruned.len())
+            },
+            started.elapsed().as_secs_f64(),
+            self.target.out.display(),
+            if providers.is_empty() {
+                "none ran".to_owned()
+            } else {
+                providers.join(", ")
+            },
+            self.sessions.runtime().version(),
+            BAKE_MANIFEST_FILE,
+        );
+        if !report.failures.is_empty() || !plan.invalid.is_empty() {
+            eprintln!(
+                "{} entries failed, {} recipes invalid; everything else was written and earlier outputs kept",
+                report.failures.len(),
+                plan.invalid.len()
+            );
+        }
+        Ok(if !plan.invalid.is_empty() {
+            Outcome::BadInput
+        } else if !report.failures.is_empty() {
+            Outcome::Partial
+        } else {
+            Outcome::Success
+        })
+    }
 }
 
 pub fn run(args: &BakeArgs) -> anyhow::Result<Outcome> {
-    let started = Instant::now();
-    let plan = BakePlan::from_dir(&args.recipes)
-        .with_context(|| format!("cannot read recipes folder {}", args.recipes.display()))?;
-    for invalid in &plan.invalid {
-        eprintln!("error: {invalid}");
-    }
-    let jobs = usize::from(args.jobs);
-    let sessions = match SessionCache::new(SessionOptions {
-        policy: args.run.ep,
-        intra_threads: args.run.threads.or_else(|| default_threads(jobs)),
-    }) {
-        Ok(sessions) => sessions,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return Ok(Outcome::Environment);
-        }
+    let setup = match Setup::new(&args.target) {
+        Ok(setup) => setup,
+        Err(outcome) => return Ok(outcome),
     };
-    if let Err(err) = kiln_onnx::check_policy(sessions.runtime(), args.run.ep) {
-        eprintln!("error: {err}");
-        return Ok(Outcome::Environment);
+    let outcome = setup.bake()?;
+    if args.watch {
+        crate::watch::run(&setup)
+    } else {
+        Ok(outcome)
     }
+}
 
-    let bar = ProgressBar::new(plan.jobs.len() as u64).with_style(
-        ProgressStyle::with_template("{spinner} baking [{bar:30}] {pos}/{len} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let registry = ModelRegistry::new(&args.models.models);
-    let baker = Baker {
-        sessions: &sessions,
-        models: &registry,
-        out_dir: &args.out,
-        jobs,
+pub fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
+    let setup = match Setup::new(&args.target) {
+        Ok(setup) => setup,
+        Err(outcome) => return Ok(outcome),
     };
-    let result = baker.bake(&plan.jobs, &|event| match event {
-        BakeEvent::EntryDone { job, .. } => {
-            bar.set_message(format!("{}#{}", job.recipe_label, job.entry_name));
-            bar.inc(1);
-        }
-    });
-    bar.finish_and_clear();
-    let report = match result {
+    let started = Instant::now();
+    let plan = setup.plan()?;
+    let jobs = plan.shard(args.target.shard);
+    let report = match setup.baker().verify(&jobs, args.gpu_tolerance) {
         Ok(report) => report,
         Err(err @ BakeError::Busy { .. }) => {
             eprintln!("error: {err}");
             return Ok(Outcome::Busy);
         }
-        Err(err) => return Err(err).context("the bake could not write its output folder"),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Ok(Outcome::BadInput);
+        }
     };
-
-    for failure in &report.failures {
-        eprintln!(
-            "error: {}#{}: {}",
-            failure.recipe, failure.entry, failure.error
-        );
+    for finding in &report.findings {
+        println!("{finding}");
     }
-    let providers: Vec<String> = report
-        .providers
-        .iter()
-        .map(|(p, n)| format!("{p} ×{n}"))
-        .collect();
+    let failures = report.findings.iter().filter(|f| f.is_failure()).count();
     println!(
-        "baked {} files from {} of {} entries in {:.2}s into {} (execution provider: {}; ONNX Runtime {}; manifest {})",
-        report.written.len(),
-        plan.jobs.len() - report.failures.len(),
-        plan.jobs.len(),
+        "verified {} files of {} entries against {} in {:.2}s: {}",
+        report.files,
+        report.entries,
+        args.target.out.join(BAKE_MANIFEST_FILE).display(),
         started.elapsed().as_secs_f64(),
-        args.out.display(),
-        if providers.is_empty() {
-            "none ran".to_owned()
+        if failures == 0 {
+            "no drift".to_owned()
         } else {
-            providers.join(", ")
-        },
-        sessions.runtime().version(),
-        BAKE_MANIFEST_FILE,
+            format!("{failures} problems")
+        }
     );
-    if !report.failures.is_empty() || !plan.invalid.is_empty() {
-        eprintln!(
-            "{} entries failed, {} recipes invalid; everything else was written",
-            report.failures.len(),
-            plan.invalid.len()
-        );
-    }
     Ok(if !plan.invalid.is_empty() {
         Outcome::BadInput
-    } else if !report.failures.is_empty() {
+    } else if failures > 0 {
         Outcome::Partial
     } else {
         Outcome::Success

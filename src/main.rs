@@ -3,6 +3,7 @@
 mod bake;
 mod doctor;
 mod models;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +27,9 @@ enum Outcome {
 }
 
 const EXIT_CODES: &str = "Exit codes:
-  0  everything was baked / checked
-  1  some entries or models failed; the rest was done and recorded
-  2  invalid input (a recipe or model manifest, or the arguments)
+  0  everything was baked / checked / verified
+  1  some entries or models failed (or `verify` found drift); the rest was done and recorded
+  2  invalid input (a recipe, model manifest, bake manifest or shard, or the arguments)
   3  ONNX Runtime or the required execution provider is unavailable
   4  another `kiln bake` is writing to the same output folder";
 
@@ -44,12 +45,28 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Bake every recipe (*.kiln.ron) below a folder into files plus a provenance manifest.
+    /// Bake every recipe (*.kiln.ron) below a folder into files plus a provenance manifest;
+    /// entries whose recipe, model and versions are unchanged are not generated again.
     Bake(bake::BakeArgs),
+    /// Re-generate what a bake folder's manifest records and report any drift (writes nothing).
+    Verify(bake::VerifyArgs),
+    /// Join the output folders of sharded bakes (`kiln bake --shard I/N`) into one.
+    Merge(MergeArgs),
     /// Report which ONNX Runtime is found, which execution providers load, and whether models match their manifests.
     Doctor(ModelsDir),
     /// List the models and verify each ONNX file's sha256 against its manifest.
     Models(ModelsDir),
+}
+
+/// Arguments of `kiln merge`.
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The shards' output folders.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Folder to merge into (created if needed; entries already there are kept).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Where models live.
@@ -71,6 +88,29 @@ struct RunArgs {
     threads: Option<usize>,
 }
 
+fn merge(args: &MergeArgs) -> anyhow::Result<Outcome> {
+    match kiln_bake::merge(&args.shards, &args.out) {
+        Ok(report) => {
+            println!(
+                "merged {} entries from {} shards into {} ({} files copied)",
+                report.entries,
+                args.shards.len(),
+                args.out.display(),
+                report.copied
+            );
+            Ok(Outcome::Success)
+        }
+        Err(kiln_bake::MergeError::Target(kiln_bake::BakeError::Busy { dir, lock })) => {
+            eprintln!("error: {}", kiln_bake::BakeError::Busy { dir, lock });
+            Ok(Outcome::Busy)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(Outcome::BadInput)
+        }
+    }
+}
+
 fn parse_policy(text: &str) -> Result<ProviderPolicy, String> {
     text.parse()
 }
@@ -89,6 +129,8 @@ fn main() -> ExitCode {
         .init();
     let outcome = match cli.command {
         Command::Bake(args) => bake::run(&args),
+        Command::Verify(args) => bake::verify(&args),
+        Command::Merge(args) => merge(&args),
         Command::Doctor(dir) => doctor::run(&dir.models),
         Command::Models(dir) => models::run(&dir.models),
     };

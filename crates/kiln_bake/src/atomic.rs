@@ -1,6 +1,9 @@
 use std::io::Write;
 use std::path::Path;
 
+/// Name prefix of the temporary files [`write_atomic`] renames into place.
+pub(crate) const PARTIAL_PREFIX: &str = ".kiln-partial-";
+
 /// Writes `bytes` to `path` so that readers see either the old file or the complete new one:
 /// the bytes go to a temporary file in the same folder, are flushed to disk and renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -9,9 +12,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".kiln-partial-")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(PARTIAL_PREFIX);
+    // Like `File::create` (0666 less the umask), not tempfile's private 0600: outputs are
+    // artefacts other users and servers read.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut file = builder.tempfile_in(dir)?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|err| err.error)?;
@@ -34,6 +41,23 @@ mod tests {
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["out.png"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_permissions_of_an_ordinary_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ordinary = dir.path().join("ordinary");
+        std::fs::write(&ordinary, b"x").expect("write");
+        write_atomic(&dir.path().join("atomic"), b"x").expect("write");
+        let mode = |name: &str| {
+            std::fs::metadata(dir.path().join(name))
+                .expect("stat")
+                .permissions()
+                .mode()
+        };
+        assert_eq!(mode("atomic"), mode("ordinary"));
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! Running a bake plan: generate, encode, write atomically, record.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Cursor;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use image::{DynamicImage, ImageFormat};
-use kiln_gen::{GenerateError, ImageGenerator, make_sprites, make_textures};
+use kiln_gen::{GenerateError, ImageGenerator};
 use kiln_onnx::{ModelSession, SessionCache, SessionError, sha256_hex};
-use kiln_recipe::{AssetKind, LoadError, ModelManifest};
+use kiln_recipe::{LoadError, ModelManifest};
 
-use crate::{BakeManifest, FileRecord, Job, KILN_VERSION, ModelRegistry, write_atomic};
+use crate::lockfile::Lockfile;
+use crate::manifest::ManifestError;
+use crate::render::{Output, render};
+use crate::{FileRecord, Job, KILN_VERSION, ModelRegistry, write_atomic};
 
 /// Why one entry was not baked. Other entries are unaffected.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,16 @@ pub enum EntryError {
     /// Generation failed.
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    /// Another entry of the bake writes to the same output folder.
+    #[error(
+        "its output folder {output:?} is also the output of {other}: give one of them another `output`"
+    )]
+    OutputClash {
+        /// The shared output folder.
+        output: String,
+        /// The entry (`<recipe>#<entry>`) that keeps it.
+        other: String,
+    },
     /// An output could not be encoded or written.
     #[error("{path}: cannot write: {message}")]
     Write {
@@ -49,6 +60,9 @@ pub enum BakeError {
         /// The lock file.
         lock: PathBuf,
     },
+    /// The folder's bake manifest is unreadable.
+    #[error("{0}; delete it to re-bake everything")]
+    Manifest(#[from] ManifestError),
     /// The output folder, its lock or its manifest could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -74,17 +88,26 @@ pub struct EntryFailure {
     pub error: EntryError,
 }
 
+/// How an entry ended in a bake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryStatus {
+    /// Generated; this many files written.
+    Baked(usize),
+    /// Its recorded files were made from the same inputs: nothing to do.
+    UpToDate,
+    /// Failed; its previous files, if any, are kept.
+    Failed,
+}
+
 /// Progress of a running bake, for progress bars and logs.
 #[derive(Debug)]
 pub enum BakeEvent<'a> {
-    /// An entry is done; `failed` tells whether it worked.
+    /// An entry is done.
     EntryDone {
         /// The job.
         job: &'a Job,
-        /// Files written for it.
-        files: usize,
-        /// Whether it failed.
-        failed: bool,
+        /// How it ended.
+        status: EntryStatus,
     },
 }
 
@@ -93,10 +116,27 @@ pub enum BakeEvent<'a> {
 pub struct BakeReport {
     /// Files written, relative to the output folder.
     pub written: Vec<String>,
+    /// Entries whose files were already up to date.
+    pub up_to_date: usize,
     /// Entries that failed.
     pub failures: Vec<EntryFailure>,
+    /// Entries removed from the folder because their recipe no longer has them.
+    pub pruned: Vec<String>,
     /// Execution providers that ran, with how many entries each.
     pub providers: Vec<(String, usize)>,
+}
+
+/// Which recorded entries that are not among a bake's jobs it removes, with their files.
+#[derive(Clone, Copy, Debug)]
+pub enum Prune<'p> {
+    /// Keep them (baking a few selected entries).
+    Nothing,
+    /// Remove them, except those of these recipes (ones that failed to load this time: their
+    /// last good outputs stay).
+    Stale {
+        /// Recipe labels whose entries are kept.
+        keep_recipes: &'p [String],
+    },
 }
 
 /// Bakes jobs into an output folder with one session cache.
@@ -113,81 +153,78 @@ pub struct Baker<'a> {
 }
 
 /// Models loaded during one bake, by name.
-type LoadedModels = Mutex<HashMap<String, (ModelManifest, Arc<ModelSession>)>>;
+pub(crate) type LoadedModels = Mutex<HashMap<String, (ModelManifest, Arc<ModelSession>)>>;
 
-struct Done {
-    records: Vec<(String, FileRecord)>,
-    provider: String,
+/// An entry's files, generated in memory with the model that made them.
+pub(crate) struct Generated {
+    pub manifest: ModelManifest,
+    pub session: Arc<ModelSession>,
+    pub outputs: Vec<Output>,
 }
 
 impl Baker<'_> {
-    /// Bakes every job, then rewrites the bake manifest (atomically) with the new records
-    /// merged over the previous ones. Failed entries keep their previous files and records.
+    /// Bakes the jobs that are not up to date, recording each in the folder's manifest as it
+    /// completes (see [`crate::lockfile`]: killed at any moment, the folder stays consistent).
+    /// Failed entries keep their previous files and records.
     pub fn bake(
         &self,
         jobs: &[Job],
+        prune: Prune<'_>,
         on_event: &(dyn Fn(BakeEvent<'_>) + Sync),
     ) -> Result<BakeReport, BakeError> {
-        let io_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| BakeError::Io { path, source }
-        };
-        std::fs::create_dir_all(self.out_dir).map_err(io_error(self.out_dir))?;
-        let lock_path = self.out_dir.join(BAKE_LOCK_FILE);
-        let lock = std::fs::File::create(&lock_path).map_err(io_error(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(BakeError::Busy {
-                    dir: self.out_dir.to_path_buf(),
-                    lock: lock_path,
-                });
-            }
-            Err(std::fs::TryLockError::Error(source)) => {
-                return Err(BakeError::Io {
-                    path: lock_path,
-                    source,
-                });
+        let _lock = lock_folder(self.out_dir)?;
+        remove_partial_files(self.out_dir);
+        let lockfile = Mutex::new(Lockfile::open(self.out_dir)?);
+        let keys = self.keys(jobs);
+        let clashes = output_clashes(jobs);
+
+        let mut report = BakeReport::default();
+        let mut todo = Vec::new();
+        {
+            let lockfile = lock(&lockfile);
+            for (index, job) in jobs.iter().enumerate() {
+                let fresh = keys[index]
+                    .as_ref()
+                    .is_some_and(|key| lockfile.manifest().is_fresh(&job.id(), key, self.out_dir));
+                if fresh && !clashes.contains_key(&index) {
+                    report.up_to_date += 1;
+                    on_event(BakeEvent::EntryDone {
+                        job,
+                        status: EntryStatus::UpToDate,
+                    });
+                } else {
+                    todo.push(index);
+                }
             }
         }
-        let loaded = LoadedModels::default();
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<(usize, Result<Done, EntryError>)>> = Mutex::default();
-        std::thread::scope(|scope| {
-            for _ in 0..self.jobs.clamp(1, jobs.len().max(1)) {
-                scope.spawn(|| {
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(job) = jobs.get(index) else { break };
-                        let result = self.bake_job(job, &loaded);
-                        on_event(BakeEvent::EntryDone {
-                            job,
-                            files: result.as_ref().map_or(0, |done| done.records.len()),
-                            failed: result.is_err(),
-                        });
-                        results
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((index, result));
-                    }
-                });
-            }
-        });
-        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-        results.sort_by_key(|(index, _)| *index);
 
-        let mut manifest = BakeManifest::load_or_default(self.out_dir);
-        manifest.retain_existing(self.out_dir);
-        let mut report = BakeReport::default();
+        let loaded = LoadedModels::default();
+        let results = self.parallel(todo.len(), |n| {
+            let index = todo[n];
+            let job = &jobs[index];
+            let result = match clashes.get(&index) {
+                Some((output, other)) => Err(EntryError::OutputClash {
+                    output: output.clone(),
+                    other: other.clone(),
+                }),
+                None => self.bake_job(job, keys[index].as_deref(), &loaded, &lockfile),
+            };
+            let status = match &result {
+                Ok(baked) => EntryStatus::Baked(baked.files.len()),
+                Err(_) => EntryStatus::Failed,
+            };
+            on_event(BakeEvent::EntryDone { job, status });
+            (index, result)
+        });
+
+        let mut lockfile = lockfile.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut providers: HashMap<String, usize> = HashMap::new();
-        for ((_, result), job) in results.into_iter().zip(jobs) {
+        for (index, result) in results {
+            let job = &jobs[index];
             match result {
-                Ok(done) => {
-                    *providers.entry(done.provider).or_default() += 1;
-                    for (path, record) in done.records {
-                        report.written.push(path.clone());
-                        manifest.files.insert(path, record);
-                    }
+                Ok(baked) => {
+                    *providers.entry(baked.provider).or_default() += 1;
+                    report.written.extend(baked.files);
                 }
                 Err(error) => report.failures.push(EntryFailure {
                     recipe: job.recipe_label.clone(),
@@ -196,45 +233,135 @@ impl Baker<'_> {
                 }),
             }
         }
-        manifest.format = BakeManifest::FORMAT;
-        manifest
-            .save(self.out_dir)
-            .map_err(io_error(&self.out_dir.join(crate::BAKE_MANIFEST_FILE)))?;
+        if let Prune::Stale { keep_recipes } = prune {
+            let baked: HashSet<String> = jobs.iter().map(Job::id).collect();
+            let stale: Vec<String> = lockfile
+                .manifest()
+                .entries
+                .iter()
+                .filter(|(id, entry)| !baked.contains(*id) && !keep_recipes.contains(&entry.recipe))
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in stale {
+                if let Some(entry) = lockfile.forget(&id).map_err(self.io_error(BAKE_JOURNAL))? {
+                    remove_files(self.out_dir, &entry.files, &BTreeMap::new());
+                }
+                report.pruned.push(id);
+            }
+        }
+        lockfile
+            .close()
+            .map_err(self.io_error(crate::BAKE_MANIFEST_FILE))?;
         report.providers = providers.into_iter().collect();
         report.providers.sort();
         Ok(report)
     }
 
+    /// Runs `task(0..count)` on up to [`Baker::jobs`] threads; results in index order.
+    pub(crate) fn parallel<T: Send>(
+        &self,
+        count: usize,
+        task: impl Fn(usize) -> T + Sync,
+    ) -> Vec<T> {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<(usize, T)>> = Mutex::default();
+        std::thread::scope(|scope| {
+            for _ in 0..self.jobs.clamp(1, count.max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= count {
+                            break;
+                        }
+                        let result = task(index);
+                        lock(&results).push((index, result));
+                    }
+                });
+            }
+        });
+        let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    /// Generates `job`'s files in memory, writing nothing.
+    pub(crate) fn generate(
+        &self,
+        job: &Job,
+        loaded: &LoadedModels,
+    ) -> Result<Generated, EntryError> {
+        let (manifest, session) = self.model(&job.entry.model, loaded)?;
+        let generator = ImageGenerator::new(&manifest, Arc::clone(&session))?;
+        let outputs = render(job, &generator)?;
+        Ok(Generated {
+            manifest,
+            session,
+            outputs,
+        })
+    }
+
+    /// Each job's key (see [`Job::key`]), or `None` where its model cannot be read (the job
+    /// then runs, and reports why).
+    pub(crate) fn keys(&self, jobs: &[Job]) -> Vec<Option<String>> {
+        let provider = self.sessions.expected_provider().to_string();
+        let version = self.sessions.runtime().version();
+        let mut model_hashes: HashMap<&str, Option<String>> = HashMap::new();
+        jobs.iter()
+            .map(|job| {
+                let model = model_hashes
+                    .entry(&job.entry.model)
+                    .or_insert_with(|| self.model_file_sha256(&job.entry.model));
+                model.as_deref().map(|sha| job.key(sha, &provider, version))
+            })
+            .collect()
+    }
+
+    fn model_file_sha256(&self, name: &str) -> Option<String> {
+        let (manifest, path) = self.models.load(name).ok()?;
+        let bytes = std::fs::read(manifest.onnx_path(&path)).ok()?;
+        Some(sha256_hex(&bytes))
+    }
+
     /// Model `name`'s manifest and session, read, hashed and checked once per bake however
     /// many entries use it (a failed load is retried by the next entry, which reports it too).
-    fn model(
+    pub(crate) fn model(
         &self,
         name: &str,
         loaded: &LoadedModels,
     ) -> Result<(ModelManifest, Arc<ModelSession>), EntryError> {
-        if let Some(model) = loaded.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+        if let Some(model) = lock(loaded).get(name) {
             return Ok(model.clone());
         }
         let (manifest, manifest_path) = self.models.load(name)?;
         let session = self.sessions.load_model(&manifest, &manifest_path)?;
         let model = (manifest, session);
-        loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), model.clone());
+        lock(loaded).insert(name.to_owned(), model.clone());
         Ok(model)
     }
 
-    fn bake_job(&self, job: &Job, loaded: &LoadedModels) -> Result<Done, EntryError> {
-        let (manifest, session) = self.model(&job.entry.model, loaded)?;
-        let generator = ImageGenerator::new(&manifest, session)?;
-        // Everything is generated and encoded before anything is written, so a failing
-        // variant leaves the entry's previous files untouched.
-        let outputs = render(job, &generator)?;
-        let session = generator.session();
+    fn bake_job(
+        &self,
+        job: &Job,
+        key: Option<&str>,
+        loaded: &LoadedModels,
+        lockfile: &Mutex<Lockfile>,
+    ) -> Result<Baked, EntryError> {
+        // Everything is generated and encoded before anything is touched, so a failing
+        // variant leaves the entry's previous files and record as they were.
+        let Generated {
+            manifest,
+            session,
+            outputs,
+        } = self.generate(job, loaded)?;
+        let id = job.id();
+        let journal_error = |err: std::io::Error| EntryError::Write {
+            path: self.out_dir.join(BAKE_JOURNAL),
+            message: err.to_string(),
+        };
+        let previous = lock(lockfile).forget(&id).map_err(journal_error)?;
         let parameters = serde_json::to_value(&job.entry.kind).unwrap_or(serde_json::Value::Null);
         let provider = session.provider().to_string();
-        let mut records = Vec::with_capacity(outputs.len());
+        let mut records = BTreeMap::new();
         for output in outputs {
             let relative = format!("{}/{}", job.output, output.file);
             let path = self.out_dir.join(&relative);
@@ -242,7 +369,7 @@ impl Baker<'_> {
                 path,
                 message: err.to_string(),
             })?;
-            records.push((
+            records.insert(
                 relative,
                 FileRecord {
                     sha256: sha256_hex(&output.bytes),
@@ -261,92 +388,125 @@ impl Baker<'_> {
                     onnxruntime_version: self.sessions.runtime().version().to_owned(),
                     kiln_version: KILN_VERSION.to_owned(),
                 },
-            ));
+            );
         }
-        Ok(Done { records, provider })
+        if let Some(previous) = previous {
+            remove_files(self.out_dir, &previous.files, &records);
+        }
+        // Keyed by what actually ran (the model bytes the session was made from).
+        let key = key.map_or_else(
+            || {
+                job.key(
+                    session.sha256(),
+                    &provider,
+                    self.sessions.runtime().version(),
+                )
+            },
+            str::to_owned,
+        );
+        let files: Vec<String> = records.keys().cloned().collect();
+        lock(lockfile)
+            .record(&id, &job.recipe_label, &key, records)
+            .map_err(journal_error)?;
+        Ok(Baked { files, provider })
+    }
+
+    pub(crate) fn io_error(&self, file: &str) -> impl FnOnce(std::io::Error) -> BakeError {
+        let path = self.out_dir.join(file);
+        move |source| BakeError::Io { path, source }
     }
 }
 
-/// One file of an entry, encoded and ready to write.
-struct Output {
-    /// File name inside the entry's output folder.
-    file: String,
-    bytes: Vec<u8>,
-    /// The variant it shows; `None` for files combining all variants (sheets).
-    variant: Option<u32>,
-    metrics: BTreeMap<String, f64>,
+use crate::lockfile::BAKE_JOURNAL_FILE as BAKE_JOURNAL;
+
+/// Takes the output folder's bake lock, held until the guard drops.
+pub(crate) fn lock_folder(dir: &Path) -> Result<std::fs::File, BakeError> {
+    std::fs::create_dir_all(dir).map_err(|source| BakeError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let lock_path = dir.join(BAKE_LOCK_FILE);
+    let lock = std::fs::File::create(&lock_path).map_err(|source| BakeError::Io {
+        path: lock_path.clone(),
+        source,
+    })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(BakeError::Busy {
+            dir: dir.to_path_buf(),
+            lock: lock_path,
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(BakeError::Io {
+            path: lock_path,
+            source,
+        }),
+    }
 }
 
-fn render(job: &Job, generator: &ImageGenerator) -> Result<Vec<Output>, EntryError> {
-    let seeds = (0..job.entry.variants.get()).map(|variant| job.seed(variant));
-    let single =
-        |variant: usize, file: String, bytes: Vec<u8>, metrics: BTreeMap<String, f64>| Output {
-            file,
-            bytes,
-            variant: Some(variant as u32),
-            metrics,
-        };
-    let mut outputs = Vec::new();
-    match &job.entry.kind {
-        AssetKind::Texture(params) => {
-            for (variant, texture) in make_textures(generator, params, seeds)?
-                .into_iter()
-                .enumerate()
-            {
-                let metrics = BTreeMap::from([("seam_score".to_owned(), texture.seam_score)]);
-                outputs.push(single(
-                    variant,
-                    format!("{variant}.png"),
-                    encode_png(&texture.image.into()),
-                    metrics,
-                ));
-                if let Some(normal) = texture.normal_map {
-                    outputs.push(single(
-                        variant,
-                        format!("{variant}.normal.png"),
-                        encode_png(&normal.into()),
-                        BTreeMap::new(),
-                    ));
+struct Baked {
+    files: Vec<String>,
+    provider: String,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Jobs (by index) whose output folder an earlier job already uses: the folder, and the id of
+/// the job that keeps it.
+fn output_clashes(jobs: &[Job]) -> HashMap<usize, (String, String)> {
+    let mut owners: HashMap<&str, &Job> = HashMap::new();
+    let mut clashes = HashMap::new();
+    for (index, job) in jobs.iter().enumerate() {
+        match owners.get(job.output.as_str()) {
+            Some(owner) => {
+                clashes.insert(index, (job.output.clone(), owner.id()));
+            }
+            None => {
+                owners.insert(&job.output, job);
+            }
+        }
+    }
+    clashes
+}
+
+/// Deletes `files` (relative to `dir`) that `keep` does not hold, and folders left empty.
+fn remove_files(dir: &Path, files: &[String], keep: &BTreeMap<String, FileRecord>) {
+    for file in files.iter().filter(|file| !keep.contains_key(*file)) {
+        let path = dir.join(file);
+        if std::fs::remove_file(&path).is_ok() {
+            let mut parent = path.parent();
+            while let Some(folder) = parent.filter(|folder| *folder != dir) {
+                if std::fs::remove_dir(folder).is_err() {
+                    break; // not empty
                 }
+                parent = folder.parent();
             }
-        }
-        AssetKind::Sprite(params) => {
-            let set = make_sprites(generator, params, seeds)?;
-            for (variant, (_, sprite)) in set.sprites.into_iter().enumerate() {
-                let metrics = BTreeMap::from([(
-                    "colours".to_owned(),
-                    kiln_gen::sprite::count_colours(&sprite) as f64,
-                )]);
-                outputs.push(single(
-                    variant,
-                    format!("{variant}.png"),
-                    encode_png(&sprite.into()),
-                    metrics,
-                ));
-            }
-            let whole = |file: &str, bytes| Output {
-                file: file.to_owned(),
-                bytes,
-                variant: None,
-                metrics: BTreeMap::new(),
-            };
-            outputs.push(whole(SHEET_FILE, encode_png(&set.sheet.into())));
-            outputs.push(whole(ATLAS_FILE, set.layout.to_ron().into_bytes()));
         }
     }
-    Ok(outputs)
+}
+
+/// Removes temporary files a killed bake left (never complete outputs: those are renamed
+/// into place whole). Only called with the folder's bake lock held.
+pub(crate) fn remove_partial_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            remove_partial_files(&path);
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(crate::atomic::PARTIAL_PREFIX)
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Sprite sheet of all variants of a sprite entry.
 pub const SHEET_FILE: &str = "sheet.png";
 /// Bevy `TextureAtlasLayout` (RON) for [`SHEET_FILE`].
 pub const ATLAS_FILE: &str = "sheet.atlas.ron";
-
-/// PNG bytes of `image` (deterministic: same pixels, same bytes).
-fn encode_png(image: &DynamicImage) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
-        .unwrap_or_else(|err| unreachable!("PNG encoding into memory cannot fail: {err}"));
-    bytes
-}

@@ -1,23 +1,31 @@
 //! Kiln bakes: recipes in, files out.
 //!
-//! [`BakePlan`] finds recipes and resolves their models; [`Baker`] generates every entry
-//! (in parallel), writes each file atomically and records how it was made in a
-//! [`BakeManifest`] next to the outputs. Nothing here knows Bevy.
+//! [`BakePlan`] finds recipes (and splits them into [`Shard`]s); [`Baker`] generates every
+//! entry that is not up to date (in parallel), writes each file atomically and records how it
+//! was made in the folder's [`BakeManifest`], which doubles as the lockfile for incremental
+//! bakes and [`Baker::verify`]. [`merge`] joins sharded bakes. Nothing here knows Bevy.
 
 mod atomic;
 mod bake;
+pub mod lockfile;
 mod manifest;
+mod merge;
 mod models;
 mod plan;
+mod render;
+mod verify;
 
 pub use atomic::write_atomic;
 pub use bake::{
     ATLAS_FILE, BAKE_LOCK_FILE, BakeError, BakeEvent, BakeReport, Baker, EntryError, EntryFailure,
-    SHEET_FILE,
+    EntryStatus, Prune, SHEET_FILE,
 };
-pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, FileRecord};
+pub use lockfile::{BAKE_JOURNAL_FILE, Lockfile};
+pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, EntryLock, FileRecord, ManifestError};
+pub use merge::{MergeError, MergeReport, merge};
 pub use models::{ModelEntry, ModelRegistry};
-pub use plan::{BakePlan, Job};
+pub use plan::{BakePlan, Job, Shard};
+pub use verify::{Finding, VerifyReport};
 
 /// Version of Kiln recorded in every bake manifest.
 pub const KILN_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,4 +1,5 @@
-//! The bake manifest: how every output file was made, for CI to rebuild or verify.
+//! The bake manifest, which is also the bake's lockfile: how every output file was made, and
+//! the key each entry was baked with, so an unchanged entry is never generated twice.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,13 +11,27 @@ use crate::write_atomic;
 /// File name of the bake manifest inside the output folder.
 pub const BAKE_MANIFEST_FILE: &str = "kiln-bake.json";
 
-/// Every output file of a folder, keyed by its `/`-separated path relative to the folder.
+/// Every baked entry and output file of a folder.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BakeManifest {
     /// Manifest format version.
     pub format: u32,
-    /// The files, sorted by path.
+    /// Baked entries by id (`<recipe>#<entry>`): the key they were baked with and their files.
+    #[serde(default)]
+    pub entries: BTreeMap<String, EntryLock>,
+    /// The files, keyed by their `/`-separated path relative to the folder.
     pub files: BTreeMap<String, FileRecord>,
+}
+
+/// What one entry was baked from, and the files it produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryLock {
+    /// Recipe path relative to the recipes folder.
+    pub recipe: String,
+    /// sha256 over everything that decides the entry's bytes (see [`crate::Job::key`]).
+    pub key: String,
+    /// Its files, relative to the folder.
+    pub files: Vec<String>,
 }
 
 /// How one output file was made.
@@ -54,18 +69,77 @@ pub struct FileRecord {
 
 impl BakeManifest {
     /// Current format version.
-    pub const FORMAT: u32 = 1;
+    pub const FORMAT: u32 = 2;
 
-    /// Reads the manifest in `out_dir`; a missing or unreadable one is empty
-    /// (the bake rewrites it whole).
-    pub fn load_or_default(out_dir: &Path) -> Self {
-        std::fs::read(out_dir.join(BAKE_MANIFEST_FILE))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or(Self {
-                format: Self::FORMAT,
-                files: BTreeMap::new(),
-            })
+    /// An empty manifest of the current format.
+    pub fn new() -> Self {
+        Self {
+            format: Self::FORMAT,
+            ..Self::default()
+        }
+    }
+
+    /// Reads the manifest in `out_dir` (missing: empty).
+    pub fn load(out_dir: &Path) -> Result<Self, ManifestError> {
+        let path = out_dir.join(BAKE_MANIFEST_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| ManifestError {
+                path,
+                message: err.to_string(),
+            }),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
+            Err(err) => Err(ManifestError {
+                path,
+                message: err.to_string(),
+            }),
+        }
+    }
+
+    /// Drops an entry and the records of its files.
+    pub fn forget(&mut self, id: &str) -> Option<EntryLock> {
+        let lock = self.entries.remove(id)?;
+        for file in &lock.files {
+            self.files.remove(file);
+        }
+        Some(lock)
+    }
+
+    /// Records a baked entry (replacing what it had before).
+    pub fn record(
+        &mut self,
+        id: &str,
+        recipe: &str,
+        key: &str,
+        files: &BTreeMap<String, FileRecord>,
+    ) {
+        self.forget(id);
+        self.entries.insert(
+            id.to_owned(),
+            EntryLock {
+                recipe: recipe.to_owned(),
+                key: key.to_owned(),
+                files: files.keys().cloned().collect(),
+            },
+        );
+        self.files.extend(
+            files
+                .iter()
+                .map(|(path, record)| (path.clone(), record.clone())),
+        );
+    }
+
+    /// Whether entry `id` was baked with `key` and its files are on disk, byte for byte as
+    /// recorded.
+    pub fn is_fresh(&self, id: &str, key: &str, out_dir: &Path) -> bool {
+        self.entries.get(id).is_some_and(|lock| {
+            lock.key == key
+                && lock.files.iter().all(|file| {
+                    self.files.get(file).is_some_and(|record| {
+                        std::fs::read(out_dir.join(file))
+                            .is_ok_and(|bytes| kiln_onnx::sha256_hex(&bytes) == record.sha256)
+                    })
+                })
+        })
     }
 
     /// Writes the manifest atomically into `out_dir`.
@@ -74,9 +148,14 @@ impl BakeManifest {
         json.push(b'\n');
         write_atomic(&out_dir.join(BAKE_MANIFEST_FILE), &json)
     }
+}
 
-    /// Drops records whose file no longer exists in `out_dir`.
-    pub fn retain_existing(&mut self, out_dir: &Path) {
-        self.files.retain(|path, _| out_dir.join(path).is_file());
-    }
+/// A bake manifest that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: cannot read the bake manifest: {message}")]
+pub struct ManifestError {
+    /// The manifest file.
+    pub path: std::path::PathBuf,
+    /// Why.
+    pub message: String,
 }

@@ -24,6 +24,79 @@ impl Job {
     pub fn seed(&self, index: u32) -> u64 {
         self.entry.seed.wrapping_add(u64::from(index))
     }
+
+    /// The entry's id in bake manifests: `<recipe>#<entry>`.
+    pub fn id(&self) -> String {
+        format!("{}#{}", self.recipe_label, self.entry_name)
+    }
+
+    /// sha256 over everything that decides this entry's bytes: the entry (model name, seed,
+    /// variants, output, kind and parameters), the model file's sha256, the execution provider
+    /// and the ONNX Runtime and Kiln versions. Equal keys bake equal files.
+    pub fn key(&self, model_sha256: &str, provider: &str, onnxruntime_version: &str) -> String {
+        let inputs = serde_json::json!({
+            "id": self.id(),
+            "output": self.output,
+            "entry": self.entry,
+            "model_sha256": model_sha256,
+            "execution_provider": provider,
+            "onnxruntime_version": onnxruntime_version,
+            "kiln_version": crate::KILN_VERSION,
+        });
+        kiln_onnx::sha256_hex(inputs.to_string().as_bytes())
+    }
+
+    /// Which of `count` shards bakes this entry: a hash of its id, so an entry stays on its
+    /// shard when others are added or removed.
+    pub fn shard(&self, count: u32) -> u32 {
+        let hash = kiln_onnx::sha256_hex(self.id().as_bytes());
+        let prefix = u64::from_str_radix(&hash[..16], 16).unwrap_or_default();
+        (prefix % u64::from(count.max(1))) as u32
+    }
+}
+
+/// One part of a plan split for parallel bakes: shard `index` (1-based) of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 1..=count.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The whole plan.
+    pub const ALL: Self = Self { index: 1, count: 1 };
+
+    /// Whether this shard bakes `job`.
+    pub fn contains(self, job: &Job) -> bool {
+        job.shard(self.count) == self.index - 1
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let parsed = text.split_once('/').and_then(|(index, count)| {
+            Some((
+                index.trim().parse::<u32>().ok()?,
+                count.trim().parse::<u32>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((index, count)) if (1..=count).contains(&index) => Ok(Self { index, count }),
+            _ => Err(format!(
+                "invalid shard {text:?}: write I/N with 1 <= I <= N, e.g. 2/4"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// Every job found under a recipes folder, and every recipe that could not be read.
@@ -33,6 +106,8 @@ pub struct BakePlan {
     pub jobs: Vec<Job>,
     /// Recipes that failed to load; their entries are not baked.
     pub invalid: Vec<LoadError>,
+    /// Labels of the recipes in `invalid`: their earlier outputs are kept, not pruned.
+    pub invalid_labels: Vec<String>,
 }
 
 impl BakePlan {
@@ -52,10 +127,22 @@ impl BakePlan {
                 .join("/");
             match Recipe::load(&path) {
                 Ok(recipe) => plan.add_recipe(&path, &label, recipe),
-                Err(err) => plan.invalid.push(err),
+                Err(err) => {
+                    plan.invalid.push(err);
+                    plan.invalid_labels.push(label);
+                }
             }
         }
         Ok(plan)
+    }
+
+    /// The jobs of one shard.
+    pub fn shard(&self, shard: Shard) -> Vec<Job> {
+        self.jobs
+            .iter()
+            .filter(|job| shard.contains(job))
+            .cloned()
+            .collect()
     }
 
     /// Adds every entry of one parsed recipe.

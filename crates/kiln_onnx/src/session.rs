@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use kiln_recipe::ModelManifest;
 use ort::session::Session;
@@ -132,6 +132,7 @@ pub struct SessionCache {
     options: SessionOptions,
     sessions: Mutex<HashMap<String, Arc<ModelSession>>>,
     created: AtomicUsize,
+    expected_provider: OnceLock<Provider>,
 }
 
 impl SessionCache {
@@ -142,6 +143,7 @@ impl SessionCache {
             options,
             sessions: Mutex::default(),
             created: AtomicUsize::new(0),
+            expected_provider: OnceLock::new(),
         })
     }
 
@@ -153,6 +155,22 @@ impl SessionCache {
     /// The options sessions are created with.
     pub fn options(&self) -> SessionOptions {
         self.options
+    }
+
+    /// The provider new sessions will run on, decided without loading a model (checked once):
+    /// what incremental bakes key their outputs by. Under `cuda` it is CUDA even when CUDA
+    /// cannot load, since such sessions fail rather than fall back.
+    pub fn expected_provider(&self) -> Provider {
+        *self
+            .expected_provider
+            .get_or_init(|| match self.options.policy {
+                ProviderPolicy::Cpu => Provider::Cpu,
+                ProviderPolicy::Cuda => Provider::Cuda,
+                ProviderPolicy::Auto => match crate::cuda_status(self.runtime) {
+                    Ok(()) => Provider::Cuda,
+                    Err(_) => Provider::Cpu,
+                },
+            })
     }
 
     /// How many sessions this cache has created (not served from cache).

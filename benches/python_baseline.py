@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""The bake a user would otherwise write: onnxruntime + numpy + Pillow, same recipes, same work.
+
+For every entry of every `*.kiln.ron` under RECIPES it does what `kiln bake` does, with the
+same models: Gaussian latent per variant (batch of one), session.run, conversion to 8-bit
+pixels; for textures the phase-aware seam score and a wrap-around Sobel normal map; for sprites
+hard alpha, median-cut palette, 1-px outline, nearest upscale, a sheet and its atlas; PNG files
+and a JSON manifest with sha256 per file. Pixels differ from Kiln's (numpy's RNG, Pillow's
+quantiser): the workload is what is compared, not the bytes.
+
+    python3 benches/python_baseline.py RECIPES OUT [--models models] [--threads N]
+
+Prints one JSON line: seconds (wall, excluding interpreter start), run_seconds (inside
+session.run), files, entries.
+"""
+
+import argparse
+import hashlib
+import json
+import pathlib
+import re
+import time
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+# --- A small RON reader for recipes and manifests (structs, maps, lists, tuples, enums). ---
+
+TOKEN = re.compile(
+    r'\s*(?:(//[^\n]*)|("(?:[^"\\]|\\.)*")|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+)|([A-Za-z_][A-Za-z0-9_]*)|(.))',
+    re.S,
+)
+
+
+def tokens(text):
+    for comment, string, number, ident, punct in TOKEN.findall(text):
+        if comment:
+            continue
+        if string:
+            yield ("str", json.loads(string))
+        elif number:
+            yield ("num", float(number) if "." in number or "e" in number.lower() else int(number))
+        elif ident:
+            yield ("id", ident)
+        elif punct.strip():
+            yield ("p", punct)
+
+
+def parse_ron(text):
+    toks = list(tokens(text))
+    pos = 0
+
+    def peek():
+        return toks[pos] if pos < len(toks) else ("eof", None)
+
+    def take(expected=None):
+        nonlocal pos
+        tok = toks[pos]
+        pos += 1
+        if expected and tok[1] != expected:
+            raise ValueError(f"expected {expected}, got {tok}")
+        return tok
+
+    def value():
+        kind, v = peek()
+        if kind in ("str", "num"):
+            take()
+            return v
+        if kind == "id":
+            take()
+            if v in ("true", "false"):
+                return v == "true"
+            if v == "None":
+                return None
+            if peek()[1] == "(":
+                inner = group()
+                return inner if v == "Some" else {v: inner}
+            return v
+        if v == "(":
+            return group()
+        if v == "[":
+            take("[")
+            items = []
+            while peek()[1] != "]":
+                items.append(value())
+                if peek()[1] == ",":
+                    take(",")
+            take("]")
+            return items
+        if v == "{":
+            take("{")
+            items = {}
+            while peek()[1] != "}":
+                key = value()
+                take(":")
+                items[key] = value()
+                if peek()[1] == ",":
+                    take(",")
+            take("}")
+            return items
+        raise ValueError(f"unexpected {peek()}")
+
+    def group():
+        # `(a: 1, b: 2)` is a struct, `(1, 2)` a tuple, `(x)` a newtype.
+        take("(")
+        if peek()[0] == "id" and toks[pos + 1][1] == ":":
+            fields = {}
+            while peek()[1] != ")":
+                name = take()[1]
+                take(":")
+                fields[name] = value()
+                if peek()[1] == ",":
+                    take(",")
+            take(")")
+            return fields
+        items = []
+        while peek()[1] != ")":
+            items.append(value())
+            if peek()[1] == ",":
+                take(",")
+        take(")")
+        return items[0] if len(items) == 1 else items
+
+    return value()
+
+
+# --- Generation ---
+
+
+class Model:
+    def __init__(self, folder, threads):
+        self.manifest = parse_ron((folder / "model.ron").read_text())
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        contract = self.manifest["kind"]["ImageGenerator"]
+        self.contract = contract
+        z = next(i for i in self.manifest["inputs"] if i["name"] == contract["latent"])
+        self.z_channels = z["shape"][1]
+        self.run_seconds = 0.0
+
+    def generate(self, seed, size, cls):
+        c = self.contract
+        stride = c.get("stride")
+        shape = [1, self.z_channels] + ([size[1] // stride, size[0] // stride] if stride else [])
+        z = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+        feeds = {c["latent"]: z}
+        if c.get("class_input"):
+            index = c["classes"].index(cls) if cls else 0
+            feeds[c["class_input"]] = np.array([index], dtype=np.int64)
+        started = time.perf_counter()
+        (out,) = self.session.run([c["output"]], feeds)
+        self.run_seconds += time.perf_counter() - started
+        if not np.isfinite(out).all():
+            raise ValueError("non-finite output")
+        low, high = c["value_range"]
+        pixels = np.clip(np.round((out[0] - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(pixels.transpose(1, 2, 0))  # HWC
+
+
+def seam_score(image, period):
+    img = image.astype(np.int32)
+    h, w, _ = img.shape
+    if w < 2 * period or h < 2 * period:
+        return 1.0
+    dx = np.abs(img - np.roll(img, -1, axis=1)).sum(axis=2)
+    dy = np.abs(img - np.roll(img, -1, axis=0)).sum(axis=2)
+    wrap = np.concatenate([dx[:, -1], dy[-1, :]]).mean()
+    cols = [i for i in range(w - 1) if (i + 1) % period == 0]
+    rows = [i for i in range(h - 1) if (i + 1) % period == 0]
+    inner = np.concatenate([dx[:, cols].ravel(), dy[rows, :].ravel()]).mean()
+    return float(wrap / inner) if inner else 1.0
+
+
+def normal_map(image, strength=2.0):
+    lum = (image[..., 0] * 0.2126 + image[..., 1] * 0.7152 + image[..., 2] * 0.0722) / 255.0
+    s = lambda dx, dy: np.roll(np.roll(lum, -dy, axis=0), -dx, axis=1)  # noqa: E731
+    gx = (s(1, -1) + 2 * s(1, 0) + s(1, 1)) - (s(-1, -1) + 2 * s(-1, 0) + s(-1, 1))
+    gy = (s(-1, 1) + 2 * s(0, 1) + s(1, 1)) - (s(-1, -1) + 2 * s(0, -1) + s(1, -1))
+    n = np.stack([-gx / 8 * strength, gy / 8 * strength, np.ones_like(gx)], axis=-1)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    return np.round((n * 0.5 + 0.5) * 255).astype(np.uint8)
+
+
+def post_process_sprite(rgba, palette, outline, scale):
+    opaque = rgba[..., 3] >= 128
+    rgba = np.where(opaque[..., None], np.concatenate([rgba[..., :3], np.full_like(rgba[..., :1], 255)], -1), 0).astype(np.uint8)
+    colours = max(1, palette - (1 if outline else 0))
+    rgb = Image.fromarray(rgba[..., :3])
+    if len(np.unique(rgba[opaque][:, :3], axis=0)) > colours:
+        rgb = rgb.quantize(colors=colours, method=Image.Quantize.MEDIANCUT).convert("RGB")
+    rgba = np.concatenate([np.asarray(rgb), rgba[..., 3:]], -1)
+    if outline:
+        a = rgba[..., 3] == 255
+        p = np.pad(a, 1)
+        touches = p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
+        rgba[~a & touches] = list(outline) + [255]
+    return np.repeat(np.repeat(rgba, scale, 0), scale, 1)
+
+
+def write_png(out, relative, array, manifest, record):
+    path = out / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    manifest[relative] = dict(record, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def bake(recipes, out, models_dir, threads):
+    models, manifest, entries = {}, {}, 0
+    for recipe_path in sorted(recipes.rglob("*.kiln.ron")):
+        recipe = parse_ron(recipe_path.read_text())
+        stem = recipe_path.name[: -len(".kiln.ron")]
+        for name, entry in sorted(recipe["assets"].items()):
+            entries += 1
+            if entry["model"] not in models:
+                models[entry["model"]] = Model(models_dir / entry["model"], threads)
+            model = models[entry["model"]]
+            folder = entry.get("output") or f"{stem}/{name}"
+            kind, params = next(iter(entry["kind"].items()))
+            seeds = [entry["seed"] + i for i in range(entry.get("variants", 1))]
+            record = {"recipe": recipe_path.name, "entry": name, "model": entry["model"], "parameters": params}
+            if kind == "Texture":
+                for i, seed in enumerate(seeds):
+                    image = model.generate(seed, params["size"], params.get("class"))
+                    score = seam_score(image, model.contract.get("stride") or 1)
+                    write_png(out, f"{folder}/{i}.png", image, manifest, dict(record, seed=seed, seam_score=score))
+                    if params.get("normal_map"):
+                        write_png(out, f"{folder}/{i}.normal.png", normal_map(image), manifest, dict(record, seed=seed))
+            else:
+                sprites = []
+                for i, seed in enumerate(seeds):
+                    raw = model.generate(seed, None, params.get("class"))
+                    sprite = post_process_sprite(raw, params.get("palette", 16), params.get("outline"), params.get("scale", 1))
+                    sprites.append(sprite)
+                    write_png(out, f"{folder}/{i}.png", sprite, manifest, dict(record, seed=seed))
+                columns = int(np.ceil(np.sqrt(len(sprites))))
+                rows = -(-len(sprites) // columns)
+                th, tw, _ = sprites[0].shape
+                sheet = np.zeros((rows * th, columns * tw, 4), np.uint8)
+                rects = []
+                for i, sprite in enumerate(sprites):
+                    x, y = (i % columns) * tw, (i // columns) * th
+                    sheet[y : y + th, x : x + tw] = sprite
+                    rects.append(f"(min: ({x}, {y}), max: ({x + tw}, {y + th}))")
+                write_png(out, f"{folder}/sheet.png", sheet, manifest, record)
+                atlas = f"(size: ({columns * tw}, {rows * th}), textures: [{', '.join(rects)}])\n"
+                (out / folder / "sheet.atlas.ron").write_text(atlas)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return models, manifest, entries
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipes", type=pathlib.Path)
+    parser.add_argument("out", type=pathlib.Path)
+    parser.add_argument("--models", type=pathlib.Path, default=pathlib.Path("models"))
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    models, manifest, entries = bake(args.recipes, args.out, args.models, args.threads)
+    seconds = time.perf_counter() - started
+    print(json.dumps({
+        "seconds": round(seconds, 4),
+        "run_seconds": round(sum(m.run_seconds for m in models.values()), 4),
+        "files": len(manifest) + sum(1 for _ in args.out.rglob("*.atlas.ron")),
+        "entries": entries,
+        "onnxruntime": ort.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

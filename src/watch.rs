@@ -1,0 +1,97 @@
+//! `kiln bake --watch`: re-bake when recipes or models change.
+//!
+//! Changes are debounced, then the whole plan is baked again: the lockfile makes that an
+//! incremental bake, so only entries whose recipe entry or model changed are generated.
+//! Errors are printed and the last good outputs stay; the next fix re-bakes.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+
+use crate::Outcome;
+use crate::bake::Setup;
+
+/// How long the folders must be quiet before a re-bake (editors write in several steps).
+const DEBOUNCE: Duration = Duration::from_millis(150);
+
+pub fn run(setup: &Setup<'_>) -> anyhow::Result<Outcome> {
+    let target = setup.target;
+    let (sender, events) = mpsc::channel::<DebounceEventResult>();
+    let mut debouncer =
+        new_debouncer(DEBOUNCE, None, sender).context("cannot start watching for changes")?;
+    let watched = [&target.recipes, &target.models.models];
+    for dir in watched {
+        debouncer
+            .watch(dir, RecursiveMode::Recursive)
+            .with_context(|| format!("cannot watch {}", dir.display()))?;
+    }
+    let out_dir = canonical(&target.out);
+    let models_dir = canonical(&target.models.models);
+    println!(
+        "watching {} and {} for changes (Ctrl-C to stop; a bake cut short leaves complete files only)",
+        target.recipes.display(),
+        target.models.models.display()
+    );
+    for batch in events {
+        let events = match batch {
+            Ok(events) => events,
+            Err(errors) => {
+                for error in errors {
+                    eprintln!("warning: watching: {error}");
+                }
+                continue;
+            }
+        };
+        let changed: Vec<&PathBuf> = events
+            .iter()
+            // Reads (ours included: every bake opens the recipes) are not changes.
+            .filter(|event| !event.kind.is_access() && !event.kind.is_other())
+            .flat_map(|event| &event.paths)
+            .filter(|path| is_input(path, &out_dir, &models_dir))
+            .collect();
+        let Some(first) = changed.first() else {
+            continue;
+        };
+        let noticed = events
+            .iter()
+            .map(|event| event.time)
+            .min()
+            .unwrap_or_else(Instant::now);
+        println!("changed: {}", first.display());
+        // Sessions of replaced models would otherwise live as long as the watch.
+        setup.sessions.retain(|_| false);
+        setup.bake()?;
+        println!(
+            "re-baked {:.0} ms after the change",
+            noticed.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// Whether a changed path is a recipe or a model file (not one of the bake's own outputs).
+fn is_input(path: &Path, out_dir: &Path, models_dir: &Path) -> bool {
+    let path = canonical(path);
+    if path.starts_with(out_dir) {
+        return false;
+    }
+    path.starts_with(models_dir)
+        || path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().ends_with(".kiln.ron"))
+}
+
+/// `path` made absolute and resolved where it exists (a deleted file keeps its parent's form).
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .unwrap_or_else(|_| match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) if !parent.as_os_str().is_empty() => {
+                canonical(parent).join(name)
+            }
+            _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        })
+}
