@@ -42,7 +42,8 @@ pub struct Target {
     /// Output folder; files go to `<out>/<recipe>/<entry>/<variant>.png` with `kiln-bake.json` beside them.
     #[arg(long)]
     pub out: PathBuf,
-    /// Entries generated in parallel.
+    /// Entries generated in parallel (entries of one model still take turns in its session;
+    /// this overlaps encoding and writing with inference).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Only this part of the plan: shard I of N (1-based), e.g. `--shard 2/4` in a CI matrix;
@@ -69,10 +70,11 @@ pub struct Setup<'t> {
 impl<'t> Setup<'t> {
     /// Loads ONNX Runtime and checks the provider policy; `Err` is the exit to take.
     pub fn new(target: &'t Target) -> Result<Self, Outcome> {
-        let jobs = usize::from(target.jobs);
         let sessions = SessionCache::new(SessionOptions {
             policy: target.run.ep,
-            intra_threads: target.run.threads.or_else(|| default_threads(jobs)),
+            // Not divided between jobs: entries of one model share its session, which runs one
+            // batch at a time, so `--jobs` overlaps Kiln's own work with inference instead.
+            intra_threads: target.run.threads,
         })
         .map_err(|err| {
             eprintln!("error: {err}");
@@ -160,7 +162,7 @@ impl<'t> Setup<'t> {
             shard => format!(" (shard {shard} of {} entries)", plan.jobs.len()),
         };
         println!(
-            "baked {} files from {} of {} entries{shard}, {} up to date{} in {:.2}s into {} (execution provider: {}; ONNX Runtime {}; manifest {})",
+            "baked {} files from {} of {} entries{shard}, {} up to date{} in {:.2}s ({:.2}s in session.run) into {} (execution provider: {}; ONNX Runtime {}; manifest {})",
             report.written.len(),
             jobs.len() - report.failures.len() - report.up_to_date,
             jobs.len(),
@@ -171,6 +173,7 @@ impl<'t> Setup<'t> {
                 format!(", {} removed", report.pruned.len())
             },
             started.elapsed().as_secs_f64(),
+            report.inference.as_secs_f64(),
             self.target.out.display(),
             if providers.is_empty() {
                 "none ran".to_owned()
@@ -251,13 +254,5 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
         Outcome::Partial
     } else {
         Outcome::Success
-    })
-}
-
-/// With several jobs, share the cores between them rather than oversubscribing.
-fn default_threads(jobs: usize) -> Option<usize> {
-    (jobs > 1).then(|| {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        (cores / jobs).max(1)
     })
 }

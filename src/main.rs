@@ -83,7 +83,7 @@ struct RunArgs {
     /// Execution provider: `auto` (CUDA if it loads, else CPU with a warning), `cpu`, or `cuda` (required).
     #[arg(long, default_value = "auto", value_parser = parse_policy)]
     ep: ProviderPolicy,
-    /// Threads ONNX Runtime may use per operator (default: all cores, shared between jobs).
+    /// Threads ONNX Runtime may use per operator (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kiln_gen::{GenerateError, ImageGenerator};
 use kiln_onnx::{ModelSession, SessionCache, SessionError, sha256_hex};
@@ -124,6 +125,9 @@ pub struct BakeReport {
     pub pruned: Vec<String>,
     /// Execution providers that ran, with how many entries each.
     pub providers: Vec<(String, usize)>,
+    /// Time spent inside ONNX Runtime's `session.run`, summed over entries (which may run in
+    /// parallel): the rest of a bake's time is Kiln's own work.
+    pub inference: Duration,
 }
 
 /// Which recorded entries that are not among a bake's jobs it removes, with their files.
@@ -160,6 +164,8 @@ pub(crate) struct Generated {
     pub manifest: ModelManifest,
     pub session: Arc<ModelSession>,
     pub outputs: Vec<Output>,
+    /// Time inside `session.run`.
+    pub inference: Duration,
 }
 
 impl Baker<'_> {
@@ -224,6 +230,7 @@ impl Baker<'_> {
             match result {
                 Ok(baked) => {
                     *providers.entry(baked.provider).or_default() += 1;
+                    report.inference += baked.inference;
                     report.written.extend(baked.files);
                 }
                 Err(error) => report.failures.push(EntryFailure {
@@ -297,6 +304,7 @@ impl Baker<'_> {
             manifest,
             session,
             outputs,
+            inference: generator.run_time(),
         })
     }
 
@@ -352,6 +360,7 @@ impl Baker<'_> {
             manifest,
             session,
             outputs,
+            inference,
         } = self.generate(job, loaded)?;
         let id = job.id();
         let journal_error = |err: std::io::Error| EntryError::Write {
@@ -408,7 +417,11 @@ impl Baker<'_> {
         lock(lockfile)
             .record(&id, &job.recipe_label, &key, records)
             .map_err(journal_error)?;
-        Ok(Baked { files, provider })
+        Ok(Baked {
+            files,
+            provider,
+            inference,
+        })
     }
 
     pub(crate) fn io_error(&self, file: &str) -> impl FnOnce(std::io::Error) -> BakeError {
@@ -446,6 +459,7 @@ pub(crate) fn lock_folder(dir: &Path) -> Result<std::fs::File, BakeError> {
 struct Baked {
     files: Vec<String>,
     provider: String,
+    inference: Duration,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Bake benchmarks: Kiln against the Python baseline, throughput, and incremental re-bakes.
+
+    python3 benches/bake_benchmark.py [--runs 5]
+
+Builds `kiln` (release), makes a virtualenv in ~/.cache/kiln-bench-venv with the same ONNX
+Runtime version Kiln uses plus numpy and Pillow, then in one session on this machine:
+
+1. example recipes (assets/, shipped models): `kiln bake` vs benches/python_baseline.py,
+   wall clock of the whole process and each tool's own timer, into a fresh folder each run;
+2. a mixed set 8x larger (the example recipes with 8 seeds each): throughput;
+3. 1,000 entries (fixture models) baked, then re-baked with nothing changed.
+
+Prints a Markdown table of medians for docs/benchmarks.md.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+KILN = REPO / "target" / "release" / "kiln"
+VENV = pathlib.Path.home() / ".cache" / "kiln-bench-venv"
+ORT_VERSION = "1.32.0"
+
+
+def venv_python():
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", f"onnxruntime=={ORT_VERSION}", "numpy", "pillow"],
+            check=True,
+        )
+    return python
+
+
+def timed(command):
+    started = time.perf_counter()
+    result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
+    return time.perf_counter() - started, result.stdout
+
+
+def kiln_internal(stdout):
+    match = re.search(r"in ([\d.]+)s \(([\d.]+)s in session.run\)", stdout)
+    return float(match.group(1)), float(match.group(2))
+
+
+def compare(recipes, runs, python, work, label):
+    rows = {"kiln": [], "kiln2": [], "python": []}
+    for run in range(runs):
+        for name in rows:
+            out = work / f"{name}-{run}"
+            if name == "python":
+                wall, stdout = timed([str(python), "benches/python_baseline.py", str(recipes), str(out)])
+                report = json.loads(stdout)
+                internal, inference, files = report["seconds"], report["run_seconds"], report["files"]
+            else:
+                jobs = "2" if name == "kiln2" else "1"
+                wall, stdout = timed(
+                    [str(KILN), "bake", str(recipes), "--out", str(out), "--ep", "cpu", "--jobs", jobs]
+                )
+                internal, inference = kiln_internal(stdout)
+                files = int(re.search(r"baked (\d+) files", stdout).group(1))
+            rows[name].append((wall, internal, inference, files))
+            shutil.rmtree(out)
+    median = lambda name, i: statistics.median(r[i] for r in rows[name])  # noqa: E731
+    files = rows["kiln"][0][3]
+    print(f"\n### {label} ({files} files, median of {runs})\n")
+    print("| tool | wall clock (process) | own timer | in session.run | overhead (own timer - session.run) | files/s (wall) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    names = {"kiln": "`kiln bake`", "kiln2": "`kiln bake --jobs 2`", "python": "Python baseline"}
+    for name, title in names.items():
+        wall, internal, inference = median(name, 0), median(name, 1), median(name, 2)
+        print(
+            f"| {title} | {wall:.3f} s | {internal:.3f} s | {inference:.3f} s | {internal - inference:.3f} s | {rows[name][0][3] / wall:.0f} |"
+        )
+    print(
+        f"\nPython baseline / `kiln bake`: {median('python', 0) / median('kiln', 0):.2f}x wall clock, "
+        f"{(median('python', 1) - median('python', 2)) / max(median('kiln', 1) - median('kiln', 2), 1e-9):.2f}x overhead"
+    )
+
+
+def mixed_set(work, copies):
+    recipes = work / "mixed"
+    recipes.mkdir()
+    for recipe in sorted((REPO / "assets").glob("*.kiln.ron")):
+        text = recipe.read_text()
+        for copy in range(copies):
+            shifted = re.sub(r"seed: (\d+)", lambda m: f"seed: {int(m.group(1)) + 1000 * copy}", text)
+            shifted = re.sub(r'output: "[^"]*",', "", shifted)  # each copy gets its own folder
+            (recipes / f"{recipe.name[:-9]}_{copy}.kiln.ron").write_text(shifted)
+    return recipes
+
+
+def incremental(work, runs):
+    recipes = work / "thousand"
+    recipes.mkdir()
+    for part in range(10):
+        lines = ["(assets: {"]
+        for entry in range(100):
+            if entry % 2:
+                lines.append(f'"s{entry}": (model: "tiny_sprite", seed: {entry}, variants: 4, kind: Sprite(palette: 6)),')
+            else:
+                lines.append(
+                    f'"t{entry}": (model: "tiny_texture", seed: {entry}, variants: 2, kind: Texture(size: (32, 32), class: "moss", normal_map: true)),'
+                )
+        lines.append("})")
+        (recipes / f"set{part}.kiln.ron").write_text("\n".join(lines))
+    out = work / "thousand-out"
+    models = str(REPO / "tests" / "fixtures" / "models")
+    command = [str(KILN), "bake", str(recipes), "--out", str(out), "--ep", "cpu", "--models", models]
+    first, stdout = timed(command)
+    again = [timed(command) for _ in range(runs)]
+    assert all("1000 up to date" in s for _, s in again), again[0][1]
+    internal = statistics.median(kiln_internal(s)[0] for _, s in again)
+    print(f"\n### Incremental: 1,000 entries (5,000 files, fixture models)\n")
+    print("| bake | wall clock (process) | Kiln's own timer |")
+    print("|---|---:|---:|")
+    print(f"| first bake | {first:.3f} s | {kiln_internal(stdout)[0]:.3f} s |")
+    print(f"| re-bake, nothing changed (median of {runs}) | {statistics.median(w for w, _ in again):.3f} s | {internal:.3f} s |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], check=True, cwd=REPO)
+    python = venv_python()
+    cpu = os.cpu_count()
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu} cores, ONNX Runtime {ORT_VERSION} (both), CPU provider")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = pathlib.Path(tmp)
+        compare(REPO / "assets", args.runs, python, work, "Example recipes (assets/)")
+        compare(mixed_set(work, 8), args.runs, python, work, "Mixed set: the example recipes x 8 seeds")
+        incremental(work, args.runs)
+
+
+if __name__ == "__main__":
+    main()
