@@ -443,3 +443,33 @@ fn watch_rebakes_changes_keeps_the_last_good_outputs_on_errors_and_recovers() {
     child.kill().expect("kill");
     child.wait().expect("reap");
 }
+
+#[test]
+fn a_corrupt_onnx_file_fails_its_entries_and_the_rest_bakes() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.copy_models();
+    // Truncated on disk, with a manifest that agrees (so the hash check passes and ONNX
+    // Runtime itself has to reject it).
+    let path = project.path("models/tiny_sprite/model.onnx");
+    let bytes = std::fs::read(&path).expect("model");
+    let truncated = &bytes[..bytes.len() / 2];
+    std::fs::write(&path, truncated).expect("truncate");
+    let manifest = project.path("models/tiny_sprite/model.ron");
+    let ron = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        ron.replace(&common::fixture_sha("tiny_sprite"), &sha256(truncated)),
+    )
+    .expect("manifest");
+
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dungeon.kiln.ron#hero:")
+            && stderr.contains("tiny_sprite/model.onnx: ONNX Runtime cannot load this model"),
+        "{stderr}"
+    );
+    assert!(project.path("out/dungeon/floor/2.png").is_file());
+    assert!(!project.path("out/chars").exists());
+}

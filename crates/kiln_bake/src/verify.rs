@@ -198,3 +198,33 @@ fn max_channel_difference(a: &[u8], b: &[u8]) -> Option<u8> {
             .unwrap_or(0)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(pixels: [u8; 4]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image::RgbaImage::from_raw(1, 1, pixels.to_vec())
+            .expect("1x1")
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
+            .expect("encode");
+        bytes
+    }
+
+    #[test]
+    fn channel_difference_is_the_largest_per_channel_gap_of_same_sized_images() {
+        assert_eq!(
+            max_channel_difference(&png([10, 20, 30, 255]), &png([12, 17, 30, 255])),
+            Some(3)
+        );
+        assert_eq!(
+            max_channel_difference(&png([1, 2, 3, 4]), &png([1, 2, 3, 4])),
+            Some(0)
+        );
+        assert_eq!(max_channel_difference(b"not a png", &png([0; 4])), None);
+    }
+}
