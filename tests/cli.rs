@@ -168,21 +168,9 @@ fn a_model_returning_nan_fails_its_entry_and_the_rest_bakes() {
     },
 )"#;
     let project = Project::new(&[("dungeon.kiln.ron", recipe)]);
-    for (folder, model) in [("models", "tiny_texture"), ("broken", "nan_sprite")] {
-        let to = project.path("models").join(model);
-        std::fs::create_dir_all(&to).expect("mkdir");
-        for file in ["model.ron", "model.onnx"] {
-            let from = Path::new(REPO)
-                .join("tests/fixtures")
-                .join(folder)
-                .join(model)
-                .join(file);
-            std::fs::copy(from, to.join(file)).expect("copy model");
-        }
-    }
-    let output = project.kiln(&[
-        "bake", "recipes", "--out", "out", "--ep", "cpu", "--models", "models",
-    ]);
+    project.copy_model("models/tiny_texture");
+    project.copy_model("broken/nan_sprite");
+    let output = project.bake("out", &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -72,16 +72,19 @@ impl Project {
 
     /// Copies the fixture models into the project's own `models/`, to be changed by a test.
     pub fn copy_models(&self) {
-        for model in ["tiny_texture", "tiny_sprite"] {
-            let to = self.path("models").join(model);
-            std::fs::create_dir_all(&to).expect("mkdir");
-            for file in ["model.ron", "model.onnx"] {
-                let from = Path::new(REPO)
-                    .join("tests/fixtures/models")
-                    .join(model)
-                    .join(file);
-                std::fs::copy(from, to.join(file)).expect("copy model");
-            }
+        self.copy_model("models/tiny_texture");
+        self.copy_model("models/tiny_sprite");
+    }
+
+    /// Copies one fixture model folder (relative to `tests/fixtures`) into `models/`.
+    pub fn copy_model(&self, fixture: &str) {
+        let from = Path::new(REPO).join("tests/fixtures").join(fixture);
+        let to = self
+            .path("models")
+            .join(from.file_name().expect("model folder"));
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for file in ["model.ron", "model.onnx"] {
+            std::fs::copy(from.join(file), to.join(file)).expect("copy model");
         }
     }
 
