@@ -45,21 +45,28 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
                 format!("MISSING {}: {err}", onnx.display())
             }
         };
-        let ModelKind::ImageGenerator(image) = &manifest.kind;
         println!("{:<20} {verdict}", manifest.name);
         println!("    {}", manifest.description);
-        println!(
-            "    image generator, {:?}, {}; classes: {}",
-            image.channels,
-            image.stride.map_or("fixed size".to_owned(), |s| format!(
-                "any size in steps of {s}px"
-            )),
-            if image.classes.is_empty() {
-                "none".to_owned()
-            } else {
-                image.classes.join(", ")
-            }
-        );
+        match &manifest.kind {
+            ModelKind::ImageGenerator(image) => println!(
+                "    image generator, {:?}, {}; classes: {}",
+                image.channels,
+                image.stride.map_or("fixed size".to_owned(), |s| format!(
+                    "any size in steps of {s}px"
+                )),
+                if image.classes.is_empty() {
+                    "none".to_owned()
+                } else {
+                    image.classes.join(", ")
+                }
+            ),
+            ModelKind::SequenceGenerator(sequence) => println!(
+                "    sequence generator ({}, context {} tokens); conditions: {}",
+                sequence.tokenizer,
+                sequence.context,
+                sequence.conditions.join(", ")
+            ),
+        }
         println!(
             "    licence {}; trained by {}",
             manifest.licence, manifest.provenance.training_script

@@ -7,7 +7,9 @@ use image::GenericImageView;
 use kiln_gen::sprite::count_colours;
 use kiln_gen::{ImageGenerator, make_sprites, make_textures, seam_score};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
-use kiln_recipe::{Bounded, ModelKind, ModelManifest, Size, SpriteParams, TextureParams};
+use kiln_recipe::{
+    Bounded, ImageContract, ModelKind, ModelManifest, Size, SpriteParams, TextureParams,
+};
 
 /// The seam score compares one pixel boundary (the wrap edge) with the average of all the
 /// others, so on its own it varies like any single interior line does: sparse, high-contrast
@@ -35,6 +37,13 @@ fn model(name: &str) -> (ModelManifest, ImageGenerator) {
     (manifest, generator)
 }
 
+fn image_contract(manifest: &ModelManifest) -> &ImageContract {
+    match &manifest.kind {
+        ModelKind::ImageGenerator(contract) => contract,
+        other => panic!("{} is not an image generator: {other:?}", manifest.name),
+    }
+}
+
 fn texture_params(size: u32, class: &str, normal_map: bool) -> TextureParams {
     let side = Bounded::new(size).expect("side");
     TextureParams {
@@ -47,7 +56,7 @@ fn texture_params(size: u32, class: &str, normal_map: bool) -> TextureParams {
 #[test]
 fn textures_tile_seamlessly_at_every_size_and_class() {
     let (manifest, textures) = model("kiln_textures");
-    let ModelKind::ImageGenerator(contract) = &manifest.kind;
+    let contract = image_contract(&manifest);
     assert!(contract.classes.len() >= 6, "{:?}", contract.classes);
     for size in [32, 64, 512] {
         let made =
@@ -128,7 +137,7 @@ fn texture_classes_look_different_and_seeds_reproduce() {
 #[test]
 fn sprites_have_hard_alpha_bounded_palette_and_an_atlas() {
     let (manifest, sprites) = model("kiln_sprites");
-    let ModelKind::ImageGenerator(contract) = &manifest.kind;
+    let contract = image_contract(&manifest);
     assert!(contract.classes.len() >= 2);
     for class in &contract.classes {
         let params = SpriteParams {

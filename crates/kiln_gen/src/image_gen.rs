@@ -90,7 +90,11 @@ impl ImageGenerator {
         manifest: &ModelManifest,
         session: Arc<ModelSession>,
     ) -> Result<Self, GenerateError> {
-        let ModelKind::ImageGenerator(contract) = &manifest.kind;
+        let ModelKind::ImageGenerator(contract) = &manifest.kind else {
+            return Err(GenerateError::NotAnImageModel {
+                model: manifest.name.clone(),
+            });
+        };
         let latent = manifest.input(&contract.latent);
         let output = manifest.output(&contract.output);
         let (Some(latent), Some(output)) = (latent, output) else {

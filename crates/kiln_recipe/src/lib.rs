@@ -24,9 +24,10 @@ pub use bounded::Bounded;
 pub use error::LoadError;
 pub use manifest::{
     ChannelLayout, DataSource, Dim, ElementType, ImageContract, MANIFEST_FILE_NAME, ModelKind,
-    ModelManifest, Provenance, TensorSpec,
+    ModelManifest, Provenance, SequenceContract, TensorSpec,
 };
 pub use recipe::{
-    AssetEntry, AssetKind, OutputPath, PaletteSize, RECIPE_EXTENSION, Recipe, Scale, Side, Size,
-    SpriteParams, TextureParams, VariantCount,
+    AssetEntry, AssetKind, BarCount, Instrument, Instruments, Mode, MusicParams, OutputPath,
+    PaletteSize, RECIPE_EXTENSION, Recipe, Sampling, Scale, Side, Size, SpriteParams, Tempo,
+    TextParams, TextureParams, TokenCount, VariantCount, WordCount,
 };

