@@ -17,9 +17,10 @@ from torch import nn
 
 
 class Block(nn.Module):
-    def __init__(self, dim, heads):
+    def __init__(self, dim, heads, dropout=0.0):
         super().__init__()
         self.heads = heads
+        self.drop = nn.Dropout(dropout)
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -36,18 +37,19 @@ class Block(nn.Module):
         att = (q @ k.transpose(-2, -1)) / math.sqrt(d // h) + mask
         y = F.softmax(att, dim=-1) @ v
         y = y.transpose(1, 2).reshape(b, s, d)
-        x = x + self.proj(y)
-        x = x + self.mlp(self.norm2(x))
+        x = x + self.drop(self.proj(y))
+        x = x + self.drop(self.mlp(self.norm2(x)))
         return x, k, v
 
 
 class Decoder(nn.Module):
-    def __init__(self, vocab, dim=192, layers=4, heads=4, context=256):
+    def __init__(self, vocab, dim=192, layers=4, heads=4, context=256, dropout=0.0):
         super().__init__()
         self.config = dict(vocab=vocab, dim=dim, layers=layers, heads=heads, context=context)
+        self.drop = nn.Dropout(dropout)
         self.tokens = nn.Embedding(vocab, dim)
         self.positions = nn.Embedding(context, dim)
-        self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(layers))
+        self.blocks = nn.ModuleList(Block(dim, heads, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab, bias=False)
         self.head.weight = self.tokens.weight
@@ -67,7 +69,7 @@ class Decoder(nn.Module):
         s = input_ids.shape[1]
         total = attention_mask.shape[1]
         p = total - s
-        x = self.tokens(input_ids) + self.positions(position_ids)
+        x = self.drop(self.tokens(input_ids) + self.positions(position_ids))
         # Causal within the new tokens, everything in the past visible; padding masked.
         i = torch.arange(s).unsqueeze(1) + p
         j = torch.arange(total).unsqueeze(0)
@@ -93,6 +95,7 @@ class Decoder(nn.Module):
 
 def train(model, sequences, minutes, batch=32, lr=3e-3, log=print):
     """Trains on random batches of `sequences` (a [N, S] LongTensor) for about `minutes`."""
+    model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     started = time.time()
     step = 0

@@ -89,7 +89,7 @@ def encode(tokenizer, kind, name, text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=12)
+    parser.add_argument("--minutes", type=float, default=7)
     parser.add_argument("--vocab", type=int, default=2048)
     parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
     args = parser.parse_args()
@@ -107,7 +107,8 @@ def main():
     sequences = torch.zeros(len(rows), CONTEXT, dtype=torch.long)
     for i, row in enumerate(rows):
         sequences[i, : len(row)] = torch.tensor(row)
-    model = Decoder(tokenizer.get_vocab_size(), dim=128, layers=4, heads=4, context=CONTEXT)
+    # Dropout: with about a thousand descriptions the model otherwise learns them by heart.
+    model = Decoder(tokenizer.get_vocab_size(), dim=128, layers=4, heads=4, context=CONTEXT, dropout=0.2)
     steps, loss = train(model, sequences, args.minutes, batch=24)
     torch.save({"state": model.state_dict(), "config": model.config}, checkpoint_path("kiln_flavour"))
     OUT.mkdir(parents=True, exist_ok=True)

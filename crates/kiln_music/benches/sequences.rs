@@ -1,0 +1,107 @@
+//! Sequence benchmark: text tokens per second with and without the KV cache, and the time to
+//! make an 8-bar loop WAV, with the pipeline's own work (everything but `session.run`)
+//! reported separately.
+//!
+//!     cargo bench -p kiln_music --bench sequences
+//!
+//! Uses the shipped models in `models/` and the ONNX Runtime Kiln finds (see README).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use kiln_music::make_loop;
+use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
+use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling};
+use kiln_seq::{Sampler, SequenceModel};
+
+const ITERATIONS: u32 = 10;
+
+fn main() {
+    let sessions = SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: None,
+    })
+    .expect("ONNX Runtime");
+    println!(
+        "ONNX Runtime {} (cpu), {} cores, {ITERATIONS} iterations after 1 warm-up\n",
+        sessions.runtime().version(),
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+
+    let flavour = model(&sessions, "kiln_flavour");
+    let prompt = flavour.prompt("weapon", None).expect("prompt");
+    for tokens in [32, 128] {
+        for kv_cache in [true, false] {
+            let run_before = flavour.run_time();
+            let started = Instant::now();
+            let mut count = 0;
+            for seed in 0..=u64::from(ITERATIONS) {
+                let generated = flavour
+                    .generate(
+                        &prompt,
+                        &mut Sampler::new(Sampling::default(), seed),
+                        tokens,
+                        &[],
+                        &|_, _| true,
+                        kv_cache,
+                    )
+                    .expect("generate");
+                count += generated.tokens.len();
+            }
+            let elapsed = started.elapsed();
+            let run = flavour.run_time() - run_before;
+            println!(
+                "text, {tokens:>3} tokens, {:<11} {:>7.0} tokens/s  ({:.2} ms/token; session.run {:.2} ms, overhead {:.3} ms)",
+                if kv_cache { "KV cache" } else { "no cache" },
+                count as f64 / elapsed.as_secs_f64(),
+                per(elapsed, count),
+                per(run, count),
+                per(elapsed.saturating_sub(run), count),
+            );
+        }
+    }
+
+    let melody = model(&sessions, "kiln_melody");
+    let params = MusicParams {
+        key: "D".to_owned(),
+        mode: Mode::Major,
+        tempo: Bounded::new(120).expect("tempo"),
+        bars: Bounded::new(8).expect("bars"),
+        instruments: Instruments::default(),
+        drums: true,
+        sampling: Sampling::default(),
+    };
+    make_loop(&melody, &params, 0).expect("warm-up");
+    let run_before = melody.run_time();
+    let started = Instant::now();
+    for seed in 1..=u64::from(ITERATIONS) {
+        make_loop(&melody, &params, seed).expect("loop");
+    }
+    let elapsed = started.elapsed() / ITERATIONS;
+    let run = (melody.run_time() - run_before) / ITERATIONS;
+    println!(
+        "\nmusic, 8-bar loop at 120 bpm (16 s, drums): {:.1} ms total, session.run {:.1} ms, \
+         overhead {:.1} ms (arrangement, fundsp synthesis, WAV and MIDI encoding)",
+        ms(elapsed),
+        ms(run),
+        ms(elapsed.saturating_sub(run))
+    );
+}
+
+fn per(duration: Duration, count: usize) -> f64 {
+    ms(duration) / count.max(1) as f64
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn model(sessions: &SessionCache, name: &str) -> SequenceModel {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(name)
+        .join("model.ron");
+    let manifest = ModelManifest::load(&path).expect("shipped model manifest");
+    let session = sessions.load_model(&manifest, &path).expect("session");
+    SequenceModel::new(&manifest, &path, session).expect("sequence model")
+}

@@ -1,0 +1,223 @@
+//! The shipped sequence generators (`kiln_flavour`, `kiln_melody`) through the real ONNX
+//! Runtime: sampling, the KV cache, text limits, and seamless loops.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use kiln_music::{loop_samples, make_loop};
+use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
+use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling, TextParams};
+use kiln_seq::{Sampler, SequenceError, SequenceModel, make_flavour};
+
+fn manifest_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name)
+        .join("model.ron")
+}
+
+fn model_at(path: &Path) -> Result<SequenceModel, SequenceError> {
+    let manifest = ModelManifest::load(path).expect("manifest");
+    let sessions = SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: Some(2),
+    })
+    .expect("ONNX Runtime");
+    let session = sessions
+        .load_model(&manifest, path)
+        .expect("model matches its manifest");
+    SequenceModel::new(&manifest, path, session)
+}
+
+fn model(name: &str) -> SequenceModel {
+    model_at(&manifest_path(name)).expect("sequence model")
+}
+
+fn text_params(kind: &str, name: Option<&str>, min: u32, max: u32) -> TextParams {
+    TextParams {
+        kind: kind.to_owned(),
+        name: name.map(str::to_owned),
+        min_words: Bounded::new(min).expect("min"),
+        max_words: Bounded::new(max).expect("max"),
+        sampling: Sampling::default(),
+    }
+}
+
+#[test]
+fn flavour_text_is_reproducible_within_its_limits_and_ends_its_sentences() {
+    let flavour = model("kiln_flavour");
+    let kinds = flavour.contract().conditions.clone();
+    assert!(kinds.len() >= 6, "{kinds:?}");
+    for kind in &kinds {
+        let params = text_params(kind, None, 5, 30);
+        let texts: Vec<_> = (0..4)
+            .map(|seed| make_flavour(&flavour, &params, seed).expect("text"))
+            .collect();
+        for text in &texts {
+            let words = text.text.split_whitespace().count();
+            assert!((5..=30).contains(&words), "{kind}: {words} words: {text:?}");
+            assert!(text.text.ends_with(['.', '!', '?', '"', ')']), "{text:?}");
+            assert!(!text.name.is_empty(), "{text:?}");
+        }
+        assert_eq!(
+            make_flavour(&flavour, &params, 2).expect("again"),
+            texts[2],
+            "same seed, same text"
+        );
+        assert!(
+            texts.windows(2).any(|pair| pair[0] != pair[1]),
+            "{kind}: variants differ: {texts:?}"
+        );
+    }
+    let named = make_flavour(
+        &flavour,
+        &text_params("weapon", Some("Emberfang"), 3, 40),
+        7,
+    )
+    .expect("named");
+    assert_eq!(named.name, "Emberfang");
+}
+
+#[test]
+fn impossible_limits_fail_with_the_fix() {
+    let flavour = model("kiln_flavour");
+    let mut params = text_params("spell", None, 390, 400);
+    params.sampling.max_tokens = Bounded::new(20).expect("tokens");
+    let error = make_flavour(&flavour, &params, 1).expect_err("20 tokens cannot hold 390 words");
+    assert!(
+        error
+            .to_string()
+            .contains("widen min_words/max_words or raise sampling.max_tokens"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_kv_cache_gives_the_tokens_a_full_recompute_gives() {
+    let flavour = model("kiln_flavour");
+    let prompt = flavour.prompt("potion", None).expect("prompt");
+    let greedy = Sampling {
+        temperature: 0.0,
+        ..Sampling::default()
+    };
+    let run = |kv_cache| {
+        flavour
+            .generate(
+                &prompt,
+                &mut Sampler::new(greedy, 1),
+                40,
+                &[],
+                &|_, _| true,
+                kv_cache,
+            )
+            .expect("generate")
+    };
+    let cached = run(true);
+    assert_eq!(cached.tokens.len(), 40, "max_tokens ends it");
+    assert_eq!(cached.stopped_by, None);
+    assert_eq!(cached, run(false));
+}
+
+#[test]
+fn a_stop_token_ends_generation_and_is_not_returned() {
+    let flavour = model("kiln_flavour");
+    let prompt = flavour.prompt("ring", None).expect("prompt");
+    let everything: Vec<u32> = (0..flavour.vocabulary() as u32).collect();
+    let generation = flavour
+        .generate(
+            &prompt,
+            &mut Sampler::new(Sampling::default(), 3),
+            50,
+            &everything,
+            &|_, _| true,
+            true,
+        )
+        .expect("generate");
+    assert!(generation.tokens.is_empty());
+    assert!(generation.stopped_by.is_some());
+}
+
+#[test]
+fn a_tokenizer_from_another_model_is_rejected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let flavour = manifest_path("kiln_flavour");
+    let folder = flavour.parent().expect("folder");
+    for file in ["model.ron", "model.onnx"] {
+        std::fs::copy(folder.join(file), dir.path().join(file)).expect("copy");
+    }
+    std::fs::copy(
+        manifest_path("kiln_melody").with_file_name("tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .expect("copy the wrong tokenizer");
+    let error = model_at(&dir.path().join("model.ron")).expect_err("mismatched pair");
+    let message = error.to_string();
+    assert!(
+        message.contains("tokenizer.json: this tokenizer has")
+            && message.contains("ship the tokenizer.json that was trained with this model"),
+        "{message}"
+    );
+}
+
+fn music_params(tempo: u32, bars: u32, drums: bool) -> MusicParams {
+    MusicParams {
+        key: "F#".to_owned(),
+        mode: Mode::Minor,
+        tempo: Bounded::new(tempo).expect("tempo"),
+        bars: Bounded::new(bars).expect("bars"),
+        instruments: Instruments::default(),
+        drums,
+        sampling: Sampling::default(),
+    }
+}
+
+#[test]
+fn loops_are_exactly_their_bars_long_seamless_and_looped() {
+    let melody = model("kiln_melody");
+    for (tempo, bars, drums) in [(120, 4, true), (132, 8, false), (90, 12, true)] {
+        let params = music_params(tempo, bars, drums);
+        let made = make_loop(&melody, &params, 5).expect("loop");
+        let expected = loop_samples(bars, tempo, made.sample_rate);
+        assert_eq!(made.samples.len(), expected, "{tempo} bpm, {bars} bars");
+        if tempo == 120 {
+            assert_eq!(expected, bars as usize * 2 * 44_100, "exact at 120 bpm");
+        }
+        assert_eq!(made.arrangement.steps, bars * 16);
+        let jump = kiln_music::synth::seam_jump(&made.samples);
+        assert!(
+            jump <= 1.0,
+            "the seam jumps {jump:.2}x a normal step ({tempo} bpm)"
+        );
+        assert_eq!(
+            kiln_music::wav::loop_points(&made.wav),
+            Some((0, expected as u32 - 1))
+        );
+        let wav = hound::WavReader::new(Cursor::new(&made.wav)).expect("WAV");
+        assert_eq!(wav.len() as usize, expected);
+        let midi = midly::Smf::parse(&made.midi).expect("MIDI");
+        assert_eq!(midi.tracks.len(), 1 + 3 + usize::from(drums));
+    }
+}
+
+#[test]
+fn loops_are_reproducible_and_seeds_differ() {
+    let melody = model("kiln_melody");
+    let params = music_params(100, 4, true);
+    let a = make_loop(&melody, &params, 1).expect("a");
+    let b = make_loop(&melody, &params, 1).expect("b");
+    let c = make_loop(&melody, &params, 2).expect("c");
+    assert_eq!(a.wav, b.wav);
+    assert_eq!(a.midi, b.midi);
+    assert_ne!(a.wav, c.wav);
+}
+
+#[test]
+fn a_hard_cut_loop_is_caught_by_the_seam_measure() {
+    // The measure itself: a sine cut mid-cycle jumps far more than its ordinary steps.
+    let cut: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.05).sin()).collect();
+    assert!(kiln_music::synth::seam_jump(&cut) > 5.0);
+    let whole: Vec<f32> = (0..1000)
+        .map(|i| (i as f32 * std::f32::consts::TAU / 100.0).sin())
+        .collect();
+    assert!(kiln_music::synth::seam_jump(&whole) <= 1.0);
+}
