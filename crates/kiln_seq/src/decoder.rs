@@ -116,10 +116,31 @@ impl SequenceModel {
             .parent()
             .unwrap_or(Path::new("."))
             .join(&contract.tokenizer);
-        let tokenizer = Tokenizer::from_file(&path).map_err(|err| SequenceError::Tokenizer {
+        let bytes = std::fs::read(&path).map_err(|err| SequenceError::Tokenizer {
             path: path.clone(),
             message: err.to_string(),
         })?;
+        Self::with_tokenizer(manifest, &bytes, &path, session)
+    }
+
+    /// Like [`SequenceModel::new`] with the tokenizer's bytes already read from `path`.
+    pub fn with_tokenizer(
+        manifest: &ModelManifest,
+        tokenizer: &[u8],
+        path: &Path,
+        session: Arc<ModelSession>,
+    ) -> Result<Self, SequenceError> {
+        let ModelKind::SequenceGenerator(contract) = &manifest.kind else {
+            return Err(SequenceError::NotASequenceModel {
+                model: manifest.name.clone(),
+            });
+        };
+        let path = path.to_path_buf();
+        let tokenizer =
+            Tokenizer::from_bytes(tokenizer).map_err(|err| SequenceError::Tokenizer {
+                path: path.clone(),
+                message: err.to_string(),
+            })?;
         let logits = match manifest.output("logits").and_then(|spec| spec.shape.get(2)) {
             Some(Dim::Fixed(size)) => *size,
             _ => -1,

@@ -1,6 +1,8 @@
 //! A small scene built from generated content: a floor and walls from `kiln_textures`,
-//! wandering characters from `kiln_sprites`' sheet and atlas. Press R to regenerate everything
-//! with new seeds (off the main thread: the game keeps running while the models work).
+//! wandering characters from `kiln_sprites`' sheet and atlas, flavour-text tooltips from
+//! `kiln_flavour` (hover a character) and a music loop from `kiln_melody`. Press R to
+//! regenerate everything with new seeds (off the main thread: the game keeps running while the
+//! models work).
 //!
 //!     cargo run -p bevy_kiln --example dungeon
 //!
@@ -14,12 +16,15 @@ use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::sprite::SpriteImageMode;
 use bevy_kiln::{
     AssetGenerated, GenerationFailed, KilnLoadSettings, KilnModelSourcePlugin, KilnPlugins,
+    KilnStrings,
 };
 
 const ROOM: Vec2 = Vec2::new(960.0, 576.0);
 const WALL: f32 = 64.0;
 const FLOOR: &str = "dungeon.kiln.ron#floor/0";
 const WALL_TEXTURE: &str = "dungeon.kiln.ron#wall/0";
+const LORE: &str = "lore.kiln.ron#creatures/strings";
+const MUSIC: &str = "music.kiln.ron#tavern/0";
 
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -49,7 +54,14 @@ fn main() {
         .add_systems(Startup, setup)
         .add_systems(
             Update,
-            (regenerate_on_r, wander, show_status, screenshot_when_ready),
+            (
+                regenerate_on_r,
+                regenerate_lore_and_music.after(regenerate_on_r),
+                wander,
+                show_tooltip,
+                show_status,
+                screenshot_when_ready,
+            ),
         )
         .run();
 }
@@ -70,6 +82,18 @@ struct Walker {
 
 #[derive(Component)]
 struct Status;
+
+/// The flavour text shown next to the character under the cursor.
+#[derive(Component)]
+struct Tooltip;
+
+/// The string table the tooltips read (`creatures/<i>`).
+#[derive(Resource)]
+struct Lore(Handle<KilnStrings>);
+
+/// The entity playing the music loop.
+#[derive(Component)]
+struct Music;
 
 fn load<A: Asset>(server: &AssetServer, path: &str, generation: u64) -> Handle<A> {
     server
@@ -149,6 +173,25 @@ fn setup(mut commands: Commands, server: Res<AssetServer>) {
             .with_scale(Vec3::splat(1.5)),
         ));
     }
+    commands.insert_resource(Lore(load(&server, LORE, 0)));
+    commands.spawn((
+        Music,
+        AudioPlayer::new(load(&server, MUSIC, 0)),
+        PlaybackSettings::LOOP,
+    ));
+    commands.spawn((
+        Tooltip,
+        Text::new(""),
+        TextFont::from_font_size(14.0),
+        BackgroundColor(Color::srgba(0.05, 0.04, 0.06, 0.85)),
+        Node {
+            position_type: PositionType::Absolute,
+            max_width: Val::Px(320.0),
+            padding: UiRect::all(Val::Px(6.0)),
+            display: Display::None,
+            ..default()
+        },
+    ));
     commands.spawn((
         Status,
         Text::new("generating..."),
@@ -189,6 +232,25 @@ fn regenerate_on_r(
     }
 }
 
+/// After R: the tooltips' string table and the music loop with the new seeds.
+fn regenerate_lore_and_music(
+    mut commands: Commands,
+    server: Res<AssetServer>,
+    generation: Res<Generation>,
+    mut lore: ResMut<Lore>,
+    music: Query<Entity, With<Music>>,
+) {
+    if !generation.is_changed() || generation.is_added() {
+        return;
+    }
+    lore.0 = load(&server, LORE, generation.0);
+    for entity in &music {
+        commands
+            .entity(entity)
+            .insert(AudioPlayer::new(load(&server, MUSIC, generation.0)));
+    }
+}
+
 fn wander(time: Res<Time>, mut walkers: Query<(&mut Transform, &mut Walker)>) {
     let bounds = ROOM / 2.0 - Vec2::splat(32.0);
     for (mut transform, mut walker) in &mut walkers {
@@ -202,6 +264,45 @@ fn wander(time: Res<Time>, mut walkers: Query<(&mut Transform, &mut Walker)>) {
             at.y = at.y.clamp(-bounds.y, bounds.y);
         }
         transform.translation = at.extend(transform.translation.z);
+    }
+}
+
+/// Shows the flavour text of the character under the cursor (`creatures/<index % variants>`).
+fn show_tooltip(
+    windows: Query<&Window>,
+    cameras: Query<(&Camera, &GlobalTransform)>,
+    walkers: Query<(&Transform, &Walker)>,
+    lore: Res<Lore>,
+    tables: Res<Assets<KilnStrings>>,
+    mut tooltip: Query<(&mut Text, &mut Node), With<Tooltip>>,
+) {
+    let Ok((mut text, mut node)) = tooltip.single_mut() else {
+        return;
+    };
+    let cursor = windows.single().ok().and_then(Window::cursor_position);
+    let world = cursor.and_then(|cursor| {
+        let (camera, transform) = cameras.single().ok()?;
+        Some((cursor, camera.viewport_to_world_2d(transform, cursor).ok()?))
+    });
+    let hovered = world.and_then(|(cursor, at)| {
+        let (_, walker) = walkers
+            .iter()
+            .find(|(transform, _)| transform.translation.truncate().distance(at) < 28.0)?;
+        let table = tables.get(&lore.0)?;
+        let flavour = table
+            .entries
+            .values()
+            .nth(walker.index % table.entries.len().max(1))?;
+        Some((cursor, format!("{}\n{}", flavour.name, flavour.text)))
+    });
+    match hovered {
+        Some((cursor, flavour)) => {
+            text.0 = flavour;
+            node.display = Display::Flex;
+            node.left = Val::Px(cursor.x + 16.0);
+            node.top = Val::Px(cursor.y + 16.0);
+        }
+        None => node.display = Display::None,
     }
 }
 

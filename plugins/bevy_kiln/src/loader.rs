@@ -16,15 +16,20 @@ use bevy::image::{
 use bevy::math::{URect, UVec2};
 use bevy::prelude::*;
 use bevy::tasks::AsyncComputeTaskPool;
-use kiln_gen::{AtlasLayout, GenerateError, ImageGenerator, make_sprites, make_textures};
-use kiln_onnx::{HashCheck, RuntimeError, SessionCache, SessionError, SessionOptions};
-use kiln_recipe::{
-    AssetEntry, AssetKind, LoadError, MANIFEST_FILE_NAME, ModelManifest, RECIPE_EXTENSION, Recipe,
+use kiln_gen::{AtlasLayout, ImageGenerator, make_sprites, make_textures};
+use kiln_music::make_loop;
+use kiln_onnx::{
+    HashCheck, ModelSession, RuntimeError, SessionCache, SessionError, SessionOptions,
 };
+use kiln_recipe::{
+    AssetEntry, AssetKind, LoadError, MANIFEST_FILE_NAME, ModelKind, ModelManifest,
+    RECIPE_EXTENSION, Recipe,
+};
+use kiln_seq::{Flavour, SequenceModel, make_flavour};
 use serde::{Deserialize, Serialize};
 
 use crate::messages::{AssetGenerated, GenerationFailed, Report};
-use crate::plugin::{KilnRecipe, KilnSettings, MODELS_SOURCE, RecipeEntry};
+use crate::plugin::{KilnRecipe, KilnSettings, KilnStrings, MODELS_SOURCE, RecipeEntry};
 
 /// Per-load options:
 /// `asset_server.load_builder().with_settings(|s: &mut KilnLoadSettings| s.seed_offset = 7).load("x.kiln.ron")`.
@@ -65,7 +70,7 @@ pub enum KilnLoadError {
         /// Recipe entry.
         entry: String,
         /// Why.
-        source: GenerateError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -168,6 +173,40 @@ struct ModelFiles {
     manifest: ModelManifest,
     onnx_path: PathBuf,
     onnx: Vec<u8>,
+    /// A sequence model's tokenizer: its path (for messages) and bytes.
+    tokenizer: Option<(PathBuf, Vec<u8>)>,
+    /// sha256 of the tokenizer bytes (empty for image models), so a new tokenizer regenerates.
+    tokenizer_sha256: String,
+}
+
+/// The model of one entry, ready for its kind.
+enum EntryGenerator {
+    Image(ImageGenerator),
+    Sequence(Box<SequenceModel>),
+}
+
+impl EntryGenerator {
+    fn new(
+        files: &ModelFiles,
+        session: Arc<ModelSession>,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(match &files.tokenizer {
+            None => Self::Image(ImageGenerator::new(&files.manifest, session)?),
+            Some((path, bytes)) => Self::Sequence(Box::new(SequenceModel::with_tokenizer(
+                &files.manifest,
+                bytes,
+                path,
+                session,
+            )?)),
+        })
+    }
+
+    fn session(&self) -> &ModelSession {
+        match self {
+            Self::Image(image) => image.session(),
+            Self::Sequence(sequence) => sequence.session(),
+        }
+    }
 }
 
 impl KilnRecipeLoader {
@@ -190,19 +229,21 @@ impl KilnRecipeLoader {
             path: recipe_path.clone(),
             message: err.to_string(),
         })?;
+        #[cfg_attr(
+            feature = "audio",
+            expect(unused_mut, reason = "only filtered without audio")
+        )]
         let mut recipe = Recipe::from_str(&text, &recipe_path)?;
-        // Text and music are baked by `kiln bake` (string tables, WAV/MIDI); the plugin does
-        // not generate them in the running game yet.
+        #[cfg(not(feature = "audio"))]
         recipe.assets.retain(|name, entry| {
-            let image = matches!(entry.kind, AssetKind::Texture(_) | AssetKind::Sprite(_));
-            if !image {
+            let music = matches!(entry.kind, AssetKind::Music(_));
+            if music {
                 warn!(
-                    "{}#{name}: {} entries are not generated in-game yet; bake them with `kiln bake`",
-                    recipe_path.display(),
-                    entry.kind.name()
+                    "{}#{name}: music needs bevy_kiln's `audio` feature; skipped",
+                    recipe_path.display()
                 );
             }
-            image
+            !music
         });
         let sessions = self.engine.sessions()?;
 
@@ -232,12 +273,11 @@ impl KilnRecipeLoader {
                     entry: name.clone(),
                     source,
                 })?;
-            let generator = ImageGenerator::new(&files.manifest, session).map_err(|source| {
-                KilnLoadError::Generate {
+            let generator =
+                EntryGenerator::new(files, session).map_err(|source| KilnLoadError::Generate {
                     entry: name.clone(),
                     source,
-                }
-            })?;
+                })?;
             let seeds: Vec<u64> = (0..u64::from(entry.variants.get()))
                 .map(|i| {
                     entry
@@ -247,19 +287,21 @@ impl KilnRecipeLoader {
                 })
                 .collect();
             let key = format!(
-                "{}|{:?}|{:?}|{seeds:?}",
+                "{}|{}|{:?}|{:?}|{seeds:?}",
                 generator.session().sha256(),
+                files.tokenizer_sha256,
                 sessions.options(),
                 entry.kind
             );
             let slot = self.engine.generation_slot(key);
             let started = Instant::now();
-            let (made, fresh) = generate(slot, generator, entry.clone(), seeds.clone())
-                .await
-                .map_err(|source| KilnLoadError::Generate {
-                    entry: name.clone(),
-                    source,
-                })?;
+            let (made, fresh) =
+                generate(slot, generator, name.clone(), entry.clone(), seeds.clone())
+                    .await
+                    .map_err(|source| KilnLoadError::Generate {
+                        entry: name.clone(),
+                        source,
+                    })?;
             let recipe_entry = made.add_to(load_context, &name, &entry, seeds.clone());
             if !fresh {
                 entries.insert(name, recipe_entry);
@@ -295,10 +337,24 @@ async fn read_model(
     let manifest = ModelManifest::from_str(&text, &manifest_path)?;
     let onnx_path = display(&manifest.onnx);
     let onnx = read_model_file(load_context, model, &manifest.onnx, &onnx_path).await?;
+    let tokenizer = match &manifest.kind {
+        ModelKind::ImageGenerator(_) => None,
+        ModelKind::SequenceGenerator(sequence) => {
+            let path = display(&sequence.tokenizer);
+            let bytes = read_model_file(load_context, model, &sequence.tokenizer, &path).await?;
+            Some((path, bytes))
+        }
+    };
+    let tokenizer_sha256 = tokenizer
+        .as_ref()
+        .map(|(_, bytes)| kiln_onnx::sha256_hex(bytes))
+        .unwrap_or_default();
     Ok(ModelFiles {
         manifest,
         onnx_path,
         onnx,
+        tokenizer,
+        tokenizer_sha256,
     })
 }
 
@@ -323,6 +379,9 @@ async fn read_model_file(
 enum Made {
     Textures(Vec<kiln_gen::Texture>),
     Sprites(kiln_gen::SpriteSet),
+    Strings(BTreeMap<String, Flavour>),
+    /// WAV bytes of each variant.
+    Music(Vec<Vec<u8>>),
 }
 
 #[derive(Debug)]
@@ -337,25 +396,47 @@ struct Generated {
 /// generation made it, or is making it and was waited for).
 async fn generate(
     slot: GenerationSlot,
-    generator: ImageGenerator,
+    generator: EntryGenerator,
+    name: String,
     entry: AssetEntry,
     seeds: Vec<u64>,
-) -> Result<(Arc<Generated>, bool), GenerateError> {
+) -> Result<(Arc<Generated>, bool), Box<dyn std::error::Error + Send + Sync>> {
     AsyncComputeTaskPool::get()
         .spawn(async move {
             let mut done = slot.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(generated) = done.as_ref() {
                 return Ok((Arc::clone(generated), false));
             }
-            let made = match &entry.kind {
-                AssetKind::Texture(params) => {
-                    Made::Textures(make_textures(&generator, params, seeds)?)
+            let made = match (&entry.kind, &generator) {
+                (AssetKind::Texture(params), EntryGenerator::Image(image)) => {
+                    Made::Textures(make_textures(image, params, seeds)?)
                 }
-                AssetKind::Sprite(params) => {
-                    Made::Sprites(make_sprites(&generator, params, seeds)?)
+                (AssetKind::Sprite(params), EntryGenerator::Image(image)) => {
+                    Made::Sprites(make_sprites(image, params, seeds)?)
                 }
-                AssetKind::Text(_) | AssetKind::Music(_) => {
-                    unreachable!("text and music entries are skipped before generation")
+                (AssetKind::Text(params), EntryGenerator::Sequence(model)) => {
+                    let mut table = BTreeMap::new();
+                    for (variant, seed) in seeds.into_iter().enumerate() {
+                        table.insert(
+                            format!("{name}/{variant}"),
+                            make_flavour(model, params, seed)?,
+                        );
+                    }
+                    Made::Strings(table)
+                }
+                (AssetKind::Music(params), EntryGenerator::Sequence(model)) => Made::Music(
+                    seeds
+                        .into_iter()
+                        .map(|seed| make_loop(model, params, seed).map(|music| music.wav))
+                        .collect::<Result<_, _>>()?,
+                ),
+                (kind, _) => {
+                    return Err(format!(
+                        "model {:?} cannot make a {}: choose a model of that kind",
+                        entry.model,
+                        kind.name()
+                    )
+                    .into());
                 }
             };
             let generated = Arc::new(Generated {
@@ -415,6 +496,26 @@ impl Generated {
                         .add_labeled_asset(format!("{name}/atlas"), atlas_layout(&set.layout)),
                 );
             }
+            Made::Strings(table) => {
+                let strings = KilnStrings {
+                    entries: table.clone(),
+                };
+                recipe_entry.strings =
+                    Some(load_context.add_labeled_asset(format!("{name}/strings"), strings));
+            }
+            #[cfg(feature = "audio")]
+            Made::Music(loops) => {
+                for (i, wav) in loops.iter().enumerate() {
+                    let source = bevy::audio::AudioSource {
+                        bytes: wav.as_slice().into(),
+                    };
+                    recipe_entry
+                        .audio
+                        .push(load_context.add_labeled_asset(format!("{name}/{i}"), source));
+                }
+            }
+            #[cfg(not(feature = "audio"))]
+            Made::Music(_) => {}
         }
         recipe_entry
     }

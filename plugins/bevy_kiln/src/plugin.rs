@@ -9,6 +9,7 @@ use bevy::asset::io::AssetSourceBuilder;
 use bevy::image::{Image, TextureAtlasLayout};
 use bevy::prelude::*;
 use kiln_onnx::{ProviderPolicy, SessionOptions};
+use kiln_seq::Flavour;
 
 use crate::loader::{Engine, KilnRecipeLoader};
 use crate::messages::{AssetGenerated, GenerationFailed, forward_reports, report_channel};
@@ -102,6 +103,13 @@ impl Plugin for KilnAssetPlugin {
         {
             app.init_asset::<TextureAtlasLayout>();
         }
+        #[cfg(feature = "audio")]
+        if !app
+            .world()
+            .contains_resource::<Assets<bevy::audio::AudioSource>>()
+        {
+            app.init_asset::<bevy::audio::AudioSource>();
+        }
         let (sender, receiver) = report_channel();
         let engine = Arc::new(Engine::new(
             app.world().resource::<KilnSettings>().clone(),
@@ -110,6 +118,7 @@ impl Plugin for KilnAssetPlugin {
         app.insert_resource(receiver)
             .insert_resource(KilnEngine(Arc::clone(&engine)))
             .init_asset::<KilnRecipe>()
+            .init_asset::<KilnStrings>()
             .register_asset_loader(KilnRecipeLoader { engine });
     }
 }
@@ -153,6 +162,21 @@ pub struct KilnRecipe {
     pub entries: BTreeMap<String, RecipeEntry>,
 }
 
+/// The string table of a text entry (`<entry>/strings`): `"<entry>/<variant>"` → name and text,
+/// the same keys as the `strings.ron` that `kiln bake` writes.
+#[derive(Asset, TypePath, Debug, Default, Clone, PartialEq, Eq)]
+pub struct KilnStrings {
+    /// Name and text by key.
+    pub entries: BTreeMap<String, Flavour>,
+}
+
+impl KilnStrings {
+    /// The text with key `"<entry>/<variant>"`.
+    pub fn get(&self, key: &str) -> Option<&Flavour> {
+        self.entries.get(key)
+    }
+}
+
 /// One generated recipe entry.
 #[derive(Debug, Default, Clone)]
 pub struct RecipeEntry {
@@ -166,6 +190,11 @@ pub struct RecipeEntry {
     pub sheet: Option<Handle<Image>>,
     /// Atlas layout of the sheet (`<entry>/atlas`).
     pub atlas: Option<Handle<TextureAtlasLayout>>,
+    /// String table of a text entry (`<entry>/strings`).
+    pub strings: Option<Handle<KilnStrings>>,
+    /// Music loops (`<entry>/<i>`), WAV with loop points; play with `PlaybackSettings::LOOP`.
+    #[cfg(feature = "audio")]
+    pub audio: Vec<Handle<bevy::audio::AudioSource>>,
     /// Seed of each variant.
     pub seeds: Vec<u64>,
     /// Model name.

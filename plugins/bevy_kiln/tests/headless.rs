@@ -9,6 +9,7 @@ use bevy::image::{ImageAddressMode, ImageSampler, TextureAtlasLayout};
 use bevy::prelude::*;
 use bevy_kiln::{
     AssetGenerated, GenerationFailed, KilnModelSourcePlugin, KilnPlugins, KilnRecipe, KilnSettings,
+    KilnStrings,
 };
 use kiln_onnx::ProviderPolicy;
 
@@ -277,4 +278,55 @@ fn missing_model_is_reported_with_the_fix() {
         failure.error.contains("models/no_such_model/model.ron"),
         "{failure:?}"
     );
+}
+
+#[test]
+fn text_and_music_entries_load_as_a_string_table_and_looping_audio() {
+    let game = Game::new();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    for model in ["kiln_flavour", "kiln_melody"] {
+        let to = game.path("models").join(model);
+        std::fs::create_dir_all(&to).expect("mkdir");
+        for file in ["model.ron", "model.onnx", "tokenizer.json"] {
+            std::fs::copy(shipped.join(model).join(file), to.join(file)).expect("copy");
+        }
+    }
+    std::fs::write(
+        game.path("assets/lore.kiln.ron"),
+        r#"(assets: {
+            "relics": (model: "kiln_flavour", seed: 4, variants: 3, kind: Text(kind: "trinket", max_words: 40)),
+            "theme": (model: "kiln_melody", seed: 2, kind: Music(key: "G", tempo: 120, bars: 2)),
+        })"#,
+    )
+    .expect("recipe");
+    let mut app = game.app();
+    let server = app.world().resource::<AssetServer>().clone();
+    let recipe: Handle<KilnRecipe> = server.load("lore.kiln.ron");
+    let strings: Handle<KilnStrings> = server.load("lore.kiln.ron#relics/strings");
+    let theme: Handle<bevy::audio::AudioSource> = server.load("lore.kiln.ron#theme/0");
+    wait_loaded(&mut app, &recipe);
+
+    let table = app
+        .world()
+        .resource::<Assets<KilnStrings>>()
+        .get(&strings)
+        .expect("string table");
+    assert_eq!(
+        table.entries.keys().collect::<Vec<_>>(),
+        ["relics/0", "relics/1", "relics/2"]
+    );
+    let relic = table.get("relics/1").expect("variant 1");
+    assert!(!relic.name.is_empty() && relic.text.ends_with(['.', '!', '?', '"', ')']));
+    let audio = app
+        .world()
+        .resource::<Assets<bevy::audio::AudioSource>>()
+        .get(&theme)
+        .expect("music loop");
+    // Two bars at 120 bpm: 4 s of 16-bit mono at 44.1 kHz, plus headers and the smpl chunk.
+    let samples = 2 * 2 * 44_100;
+    assert_eq!(
+        kiln_music::wav::loop_points(&audio.bytes),
+        Some((0, samples - 1))
+    );
+    assert!(audio.bytes.len() > samples as usize * 2);
 }
