@@ -3,6 +3,7 @@
 mod bake;
 mod doctor;
 mod models;
+mod studio;
 mod watch;
 
 use std::path::PathBuf;
@@ -56,6 +57,9 @@ enum Command {
     Doctor(ModelsDir),
     /// List the models and verify each ONNX file's sha256 against its manifest.
     Models(ModelsDir),
+    /// Open Kiln studio: the editor panel in a window of its own, with a preview scene
+    /// (runs the separately built `kiln-studio` app; exits with its code).
+    Studio(studio::StudioArgs),
 }
 
 /// Arguments of `kiln merge`.
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let outcome = match cli.command {
+        Command::Studio(args) => return studio::run(&args),
         Command::Bake(args) => bake::run(&args),
         Command::Verify(args) => bake::verify(&args),
         Command::Merge(args) => merge(&args),

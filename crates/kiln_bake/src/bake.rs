@@ -14,7 +14,7 @@ use kiln_seq::{SequenceError, SequenceModel, TextError};
 
 use crate::lockfile::Lockfile;
 use crate::manifest::ManifestError;
-use crate::render::{Generator, Output, render};
+use crate::render::{EntryFile, Generator, render};
 use crate::{FileRecord, Job, KILN_VERSION, ModelRegistry, write_atomic};
 
 /// Why one entry was not baked. Other entries are unaffected.
@@ -151,6 +151,21 @@ pub struct BakeReport {
     pub inference: Duration,
 }
 
+/// An entry generated in memory by [`Baker::preview`].
+#[derive(Clone, Debug)]
+pub struct Preview {
+    /// The files a bake would write, in order.
+    pub files: Vec<EntryFile>,
+    /// Model name.
+    pub model: String,
+    /// sha256 of the model bytes that ran.
+    pub model_sha256: String,
+    /// Execution provider that ran.
+    pub execution_provider: String,
+    /// Time inside `session.run`.
+    pub inference: Duration,
+}
+
 /// Which recorded entries that are not among a bake's jobs it removes, with their files.
 #[derive(Clone, Copy, Debug)]
 pub enum Prune<'p> {
@@ -184,7 +199,7 @@ pub(crate) type LoadedModels = Mutex<HashMap<String, (ModelManifest, PathBuf, Ar
 pub(crate) struct Generated {
     pub manifest: ModelManifest,
     pub session: Arc<ModelSession>,
-    pub outputs: Vec<Output>,
+    pub outputs: Vec<EntryFile>,
     /// Time inside `session.run`.
     pub inference: Duration,
 }
@@ -312,11 +327,29 @@ impl Baker<'_> {
         results.into_iter().map(|(_, result)| result).collect()
     }
 
+    /// Generates `job`'s files in memory exactly as [`Baker::bake`] would write them, touching
+    /// nothing on disk (the editor's gallery). `on_variant(i)` is called as variant `i` starts.
+    pub fn preview(
+        &self,
+        job: &Job,
+        on_variant: &(dyn Fn(u32) + Sync),
+    ) -> Result<Preview, EntryError> {
+        let generated = self.generate(job, &LoadedModels::default(), on_variant)?;
+        Ok(Preview {
+            files: generated.outputs,
+            model: generated.manifest.name,
+            model_sha256: generated.session.sha256().to_owned(),
+            execution_provider: generated.session.provider().to_string(),
+            inference: generated.inference,
+        })
+    }
+
     /// Generates `job`'s files in memory, writing nothing.
     pub(crate) fn generate(
         &self,
         job: &Job,
         loaded: &LoadedModels,
+        on_variant: &(dyn Fn(u32) + Sync),
     ) -> Result<Generated, EntryError> {
         let (manifest, manifest_path, session) = self.model(&job.entry.model, loaded)?;
         let generator = match &job.entry.kind {
@@ -327,7 +360,7 @@ impl Baker<'_> {
                 SequenceModel::new(&manifest, &manifest_path, Arc::clone(&session))?,
             )),
         };
-        let outputs = render(job, &generator)?;
+        let outputs = render(job, &generator, on_variant)?;
         Ok(Generated {
             manifest,
             session,
@@ -397,7 +430,7 @@ impl Baker<'_> {
             session,
             outputs,
             inference,
-        } = self.generate(job, loaded)?;
+        } = self.generate(job, loaded, &|_| {})?;
         let id = job.id();
         let journal_error = |err: std::io::Error| EntryError::Write {
             path: self.out_dir.join(BAKE_JOURNAL),

@@ -18,13 +18,14 @@ mod verify;
 pub use atomic::write_atomic;
 pub use bake::{
     ATLAS_FILE, BAKE_LOCK_FILE, BakeError, BakeEvent, BakeReport, Baker, EntryError, EntryFailure,
-    EntryStatus, Prune, SHEET_FILE,
+    EntryStatus, Preview, Prune, SHEET_FILE,
 };
 pub use lockfile::{BAKE_JOURNAL_FILE, Lockfile};
 pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, EntryLock, FileRecord, ManifestError};
 pub use merge::{MergeError, MergeReport, merge};
 pub use models::{ModelEntry, ModelRegistry};
-pub use plan::{BakePlan, Job, Shard};
+pub use plan::{BakePlan, Job, Shard, recipe_files};
+pub use render::{EntryFile, STRINGS_JSON, STRINGS_RON};
 pub use verify::{Finding, VerifyReport};
 
 /// Version of Kiln recorded in every bake manifest.

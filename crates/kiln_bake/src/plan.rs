@@ -113,18 +113,8 @@ pub struct BakePlan {
 impl BakePlan {
     /// Plans a bake of every `*.kiln.ron` below `dir` (searched recursively, in sorted order).
     pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
-        let mut recipes = Vec::new();
-        find_recipes(dir, &mut recipes)?;
-        recipes.sort();
         let mut plan = Self::default();
-        for path in recipes {
-            let label = path
-                .strip_prefix(dir)
-                .unwrap_or(&path)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+        for (path, label) in recipe_files(dir)? {
             match Recipe::load(&path) {
                 Ok(recipe) => plan.add_recipe(&path, &label, recipe),
                 Err(err) => {
@@ -162,6 +152,27 @@ impl BakePlan {
             });
         }
     }
+}
+
+/// Every `*.kiln.ron` below `dir` (recursively, sorted) with its label: the path relative to
+/// `dir`, `/`-separated, as bake manifests record it.
+pub fn recipe_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let mut recipes = Vec::new();
+    find_recipes(dir, &mut recipes)?;
+    recipes.sort();
+    Ok(recipes
+        .into_iter()
+        .map(|path| {
+            let label = path
+                .strip_prefix(dir)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            (path, label)
+        })
+        .collect())
 }
 
 fn find_recipes(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -14,12 +14,15 @@ use kiln_seq::{Flavour, SequenceModel, make_flavour};
 use crate::{ATLAS_FILE, EntryError, Job, SHEET_FILE};
 
 /// One file of an entry, encoded and ready to write.
-pub(crate) struct Output {
-    /// File name inside the entry's output folder.
+#[derive(Clone, Debug)]
+pub struct EntryFile {
+    /// File name inside the entry's output folder (`0.png`, `sheet.png`, `strings.json`…).
     pub file: String,
+    /// The encoded file.
     pub bytes: Vec<u8>,
-    /// The variant it shows; `None` for files combining all variants (sheets).
+    /// The variant it shows; `None` for files combining all variants (sheets, string tables).
     pub variant: Option<u32>,
+    /// Measurements recorded in the manifest (`seam_score`, `colours`, `seam_jump`…).
     pub metrics: BTreeMap<String, f64>,
 }
 
@@ -46,17 +49,25 @@ pub const STRINGS_RON: &str = "strings.ron";
 /// The same table as JSON.
 pub const STRINGS_JSON: &str = "strings.json";
 
-pub(crate) fn render(job: &Job, generator: &Generator) -> Result<Vec<Output>, EntryError> {
-    let seeds = (0..job.entry.variants.get()).map(|variant| job.seed(variant));
+/// Generates `job`'s files; `on_variant(i)` is called as variant `i` starts.
+pub(crate) fn render(
+    job: &Job,
+    generator: &Generator,
+    on_variant: &(dyn Fn(u32) + Sync),
+) -> Result<Vec<EntryFile>, EntryError> {
+    let seeds = (0..job.entry.variants.get()).map(|variant| {
+        on_variant(variant);
+        job.seed(variant)
+    });
     let single =
-        |variant: usize, file: String, bytes: Vec<u8>, metrics: BTreeMap<String, f64>| Output {
+        |variant: usize, file: String, bytes: Vec<u8>, metrics: BTreeMap<String, f64>| EntryFile {
             file,
             bytes,
             variant: Some(variant as u32),
             metrics,
         };
     let mut outputs = Vec::new();
-    let whole = |file: &str, bytes| Output {
+    let whole = |file: &str, bytes| EntryFile {
         file: file.to_owned(),
         bytes,
         variant: None,

@@ -124,7 +124,7 @@ impl Baker<'_> {
             if keys[index].as_deref() != Some(entry.key.as_str()) {
                 return (0, vec![Finding::Stale { id }]);
             }
-            let generated = match self.generate(job, &loaded) {
+            let generated = match self.generate(job, &loaded, &|_| {}) {
                 Ok(generated) => generated,
                 Err(error) => return (0, vec![Finding::Failed { id, error }]),
             };

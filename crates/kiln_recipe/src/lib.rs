@@ -15,12 +15,14 @@
 //! ```
 
 mod bounded;
+mod edit;
 mod error;
 mod manifest;
 mod recipe;
 mod ron_file;
 
 pub use bounded::Bounded;
+pub use edit::replace_entry;
 pub use error::LoadError;
 pub use manifest::{
     ChannelLayout, DataSource, Dim, ElementType, ImageContract, MANIFEST_FILE_NAME, ModelKind,

@@ -35,8 +35,14 @@ pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
 
 /// Serialises `value` as pretty RON in the style the examples use.
 pub(crate) fn to_string<T: serde::Serialize>(value: &T) -> String {
+    to_string_depth(value, usize::MAX)
+}
+
+/// Like [`to_string`], with values nested deeper than `depth` on one line (0: all on one line).
+pub(crate) fn to_string_depth<T: serde::Serialize>(value: &T, depth: usize) -> String {
     let config = ron::ser::PrettyConfig::new()
         .struct_names(false)
+        .depth_limit(depth)
         .extensions(Extensions::IMPLICIT_SOME | Extensions::UNWRAP_VARIANT_NEWTYPES);
     // Serialising plain data structs to a String cannot fail.
     options()

@@ -1,7 +1,7 @@
 //! Flavour text: a name and a description of whole sentences within a recipe's word limits.
 
 use kiln_recipe::TextParams;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Sampler, SequenceError, SequenceModel};
 
@@ -11,7 +11,7 @@ const ATTEMPTS: u64 = 12;
 const NAME_TOKENS: usize = 12;
 
 /// One piece of flavour text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flavour {
     /// The thing's name (the recipe's, or one the model made).
     pub name: String,

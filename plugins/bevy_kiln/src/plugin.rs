@@ -133,7 +133,8 @@ pub struct KilnSettings {
 }
 
 impl KilnSettings {
-    pub(crate) fn session_options(&self) -> SessionOptions {
+    /// The ONNX Runtime session options these settings mean.
+    pub fn session_options(&self) -> SessionOptions {
         SessionOptions {
             policy: self.provider,
             intra_threads: self.intra_threads,

@@ -1,23 +1,18 @@
-//! A small scene built from generated content: a floor and walls from `kiln_textures`,
-//! wandering characters from `kiln_sprites`' sheet and atlas, flavour-text tooltips from
-//! `kiln_flavour` (hover a character) and a music loop from `kiln_melody`. Press R to
-//! regenerate everything with new seeds (off the main thread: the game keeps running while the
-//! models work).
-//!
-//!     cargo run -p bevy_kiln --example dungeon
-//!
-//! Edit `assets/dungeon.kiln.ron` or replace a `models/*/model.onnx` while it runs: the scene
-//! updates without a restart. With `KILN_EXAMPLE_SCREENSHOT=<file.png>` it saves a screenshot
-//! once everything has been generated and exits (used to check the example under Xvfb).
+//! The example game: a small scene built from generated content — a floor and walls from
+//! `kiln_textures`, wandering characters from `kiln_sprites`' sheet and atlas, flavour-text
+//! tooltips from `kiln_flavour` (hover a character) and a music loop from `kiln_melody` — with
+//! Kiln's editor panel (F2). R regenerates everything with new seeds, off the main thread.
+//! Shared by `main.rs` and the editor's window test.
 
 use bevy::asset::AssetPath;
 use bevy::prelude::*;
-use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::sprite::SpriteImageMode;
+use bevy_egui::input::EguiWantsInput;
 use bevy_kiln::{
     AssetGenerated, GenerationFailed, KilnLoadSettings, KilnModelSourcePlugin, KilnPlugins,
     KilnStrings,
 };
+use bevy_kiln_editor::KilnEditorPlugin;
 
 const ROOM: Vec2 = Vec2::new(960.0, 576.0);
 const WALL: f32 = 64.0;
@@ -26,44 +21,57 @@ const WALL_TEXTURE: &str = "dungeon.kiln.ron#wall/0";
 const LORE: &str = "lore.kiln.ron#creatures/strings";
 const MUSIC: &str = "music.kiln.ron#tavern/0";
 
-fn main() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    App::new()
-        .add_plugins((
-            KilnPlugins {
-                models: KilnModelSourcePlugin {
-                    path: format!("{root}/models"),
-                },
-                ..default()
+/// The repository's root, where `assets/`, `models/` and `baked/` are.
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// The game with Kiln's plugins and editor panel, ready to run.
+pub fn app() -> App {
+    let mut app = App::new();
+    app.add_plugins((
+        KilnPlugins {
+            models: KilnModelSourcePlugin {
+                path: format!("{ROOT}/models"),
             },
-            DefaultPlugins
-                .set(AssetPlugin {
-                    file_path: format!("{root}/assets"),
-                    ..default()
-                })
-                .set(WindowPlugin {
-                    primary_window: Some(Window {
-                        title: "Kiln dungeon".into(),
-                        resolution: (1024, 640).into(),
-                        ..default()
-                    }),
+            ..default()
+        },
+        DefaultPlugins
+            .set(AssetPlugin {
+                file_path: format!("{ROOT}/assets"),
+                ..default()
+            })
+            .set(bevy::log::LogPlugin {
+                // ONNX Runtime logs every allocation at info level.
+                filter: "info,ort=warn,wgpu=error,naga=warn".into(),
+                ..default()
+            })
+            .set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Kiln dungeon (F2: editor, R: regenerate)".into(),
+                    resolution: (1024, 640).into(),
                     ..default()
                 }),
-        ))
-        .insert_resource(Generation(0))
-        .add_systems(Startup, setup)
-        .add_systems(
-            Update,
-            (
-                regenerate_on_r,
-                regenerate_lore_and_music.after(regenerate_on_r),
-                wander,
-                show_tooltip,
-                show_status,
-                screenshot_when_ready,
-            ),
-        )
-        .run();
+                ..default()
+            }),
+    ))
+    .add_plugins(KilnEditorPlugin {
+        assets_dir: format!("{ROOT}/assets").into(),
+        models_dir: format!("{ROOT}/models").into(),
+        bake_dir: format!("{ROOT}/baked").into(),
+        ..default()
+    })
+    .insert_resource(Generation(0))
+    .add_systems(Startup, setup)
+    .add_systems(
+        Update,
+        (
+            regenerate_on_r,
+            regenerate_lore_and_music.after(regenerate_on_r),
+            wander,
+            show_tooltip,
+            show_status,
+        ),
+    );
+    app
 }
 
 /// Seed offset of the content on screen; R increments it.
@@ -198,7 +206,7 @@ fn setup(mut commands: Commands, server: Res<AssetServer>) {
         Node {
             position_type: PositionType::Absolute,
             left: Val::Px(8.0),
-            top: Val::Px(8.0),
+            bottom: Val::Px(8.0),
             ..default()
         },
     ));
@@ -206,12 +214,14 @@ fn setup(mut commands: Commands, server: Res<AssetServer>) {
 
 fn regenerate_on_r(
     keys: Res<ButtonInput<KeyCode>>,
+    egui_input: Res<EguiWantsInput>,
     server: Res<AssetServer>,
     mut generation: ResMut<Generation>,
     mut surfaces: Query<(&mut Sprite, &Surface), Without<Walker>>,
     mut walkers: Query<(&mut Sprite, &Walker), Without<Surface>>,
 ) {
-    if !keys.just_pressed(KeyCode::KeyR) {
+    // Not while the designer types into the editor panel.
+    if !keys.just_pressed(KeyCode::KeyR) || egui_input.wants_any_keyboard_input() {
         return;
     }
     generation.0 += 1;
@@ -328,38 +338,5 @@ fn show_status(
     }
     for message in failed.read() {
         text.0 = format!("{}: {}", message.recipe, message.error);
-    }
-}
-
-/// With `KILN_EXAMPLE_SCREENSHOT` set: once the floor, wall and sprite sheet have been generated,
-/// waits a few frames for them to reach the GPU, saves a screenshot and exits.
-fn screenshot_when_ready(
-    mut commands: Commands,
-    mut generated: MessageReader<AssetGenerated>,
-    mut seen: Local<Vec<String>>,
-    mut frames_since_ready: Local<u32>,
-    mut exit: MessageWriter<AppExit>,
-) {
-    let Some(path) = std::env::var_os("KILN_EXAMPLE_SCREENSHOT") else {
-        return;
-    };
-    seen.extend(generated.read().map(|m| m.entry.clone()));
-    let ready = ["floor", "wall", "villagers"]
-        .iter()
-        .all(|entry| seen.iter().any(|s| s == entry));
-    if !ready {
-        return;
-    }
-    *frames_since_ready += 1;
-    match *frames_since_ready {
-        30 => {
-            commands
-                .spawn(Screenshot::primary_window())
-                .observe(save_to_disk(path));
-        }
-        90 => {
-            exit.write(AppExit::Success);
-        }
-        _ => {}
     }
 }
