@@ -191,7 +191,7 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
                 continue;
             }
             b'"' => {
-                i = string_end(bytes, i + 1)?;
+                i = quoted_end(bytes, i + 1, b'"')?;
                 Kind::Str
             }
             b'r' if matches!(bytes.get(i + 1), Some(b'"' | b'#')) => {
@@ -202,7 +202,7 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
                 Kind::Str
             }
             b'\'' => {
-                i = char_end(bytes, i + 1)?;
+                i = quoted_end(bytes, i + 1, b'\'')?;
                 Kind::Other
             }
             b @ (b'(' | b'[' | b'{') => {
@@ -246,23 +246,12 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
     Some(tokens)
 }
 
-/// Index past the closing quote of a string whose body starts at `i`.
-fn string_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+/// Index past the closing `quote` of a string or char literal whose body starts at `i`.
+fn quoted_end(bytes: &[u8], mut i: usize, quote: u8) -> Option<usize> {
     loop {
-        match bytes.get(i)? {
+        match *bytes.get(i)? {
             b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-}
-
-/// Index past the closing quote of a char literal whose body starts at `i`.
-fn char_end(bytes: &[u8], mut i: usize) -> Option<usize> {
-    loop {
-        match bytes.get(i)? {
-            b'\\' => i += 2,
-            b'\'' => return Some(i + 1),
+            b if b == quote => return Some(i + 1),
             _ => i += 1,
         }
     }

@@ -14,7 +14,7 @@ use kiln_recipe::AssetKind;
 
 use crate::gallery::{Content, Gallery, Variant};
 use crate::params::edit_entry;
-use crate::workbench::Workbench;
+use crate::workbench::{Selection, Workbench};
 
 /// What the user asked for this frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,10 +126,9 @@ fn header(
 
 fn recipes(ui: &mut Ui, workbench: &mut Workbench) {
     let mut select = None;
-    let selected = workbench
-        .selection()
-        .map(|s| (s.recipe.clone(), s.entry.clone()));
-    let catalog = workbench.catalog().clone();
+    let mut checked = std::mem::take(&mut workbench.bake_checked);
+    let selected = workbench.selection().map(Selection::id);
+    let catalog = workbench.catalog();
     if catalog.recipes.is_empty() {
         ui.colored_label(
             ERROR,
@@ -149,25 +148,23 @@ fn recipes(ui: &mut Ui, workbench: &mut Workbench) {
                 }
                 Ok(recipe) => {
                     for (name, entry) in &recipe.assets {
+                        let id = format!("{}#{name}", file.label);
                         ui.horizontal(|ui| {
-                            let id = format!("{}#{name}", file.label);
-                            let mut checked = workbench.bake_checked.contains(&id);
+                            let mut ticked = checked.contains(&id);
                             if ui
-                                .checkbox(&mut checked, "")
+                                .checkbox(&mut ticked, "")
                                 .on_hover_text("bake this entry")
                                 .changed()
                             {
-                                if checked {
-                                    workbench.bake_checked.insert(id);
+                                if ticked {
+                                    checked.insert(id.clone());
                                 } else {
-                                    workbench.bake_checked.remove(&id);
+                                    checked.remove(&id);
                                 }
                             }
-                            let is_selected = selected
-                                .as_ref()
-                                .is_some_and(|(r, e)| *r == file.label && e == name);
                             let text =
                                 format!("{name}  ·  {} · {}", entry.kind.name(), entry.model);
+                            let is_selected = selected.as_ref() == Some(&id);
                             if ui.selectable_label(is_selected, text).clicked() {
                                 select = Some((file.label.clone(), name.clone()));
                             }
@@ -176,6 +173,7 @@ fn recipes(ui: &mut Ui, workbench: &mut Workbench) {
                 }
             });
     }
+    workbench.bake_checked = checked;
     if let Some((recipe, entry)) = select {
         workbench.select(&recipe, &entry);
     }

@@ -117,7 +117,7 @@ fn edit_text(ui: &mut Ui, text: &mut TextParams, choices: &ModelChoices) {
     ComboBox::from_id_salt("kiln_text_kind")
         .selected_text(&text.kind)
         .show_ui(ui, |ui| {
-            for kind in choices.classes.iter().filter(|c| !is_mode(c)) {
+            for kind in &choices.classes {
                 ui.selectable_value(&mut text.kind, kind.clone(), kind);
             }
         });
@@ -257,11 +257,6 @@ fn instrument_name(instrument: Instrument) -> &'static str {
         Instrument::Saw => "saw",
         Instrument::Organ => "organ",
     }
-}
-
-/// Music-only conditions of a shared vocabulary, not text kinds.
-fn is_mode(condition: &str) -> bool {
-    matches!(condition, "major" | "minor")
 }
 
 /// A drag value kept within the type's range.
