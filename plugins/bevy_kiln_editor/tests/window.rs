@@ -141,6 +141,7 @@ impl Driver {
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "a Bevy system's parameters")]
 fn drive(
     mut driver: ResMut<Driver>,
     mut editor: ResMut<KilnEditor>,

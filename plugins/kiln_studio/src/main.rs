@@ -146,7 +146,6 @@ fn show_last_generation(
                     Preview,
                     Text2d::new(format!("{}\n{}", flavour.name, flavour.text)),
                     TextFont::from_font_size(16.0),
-                    TextLayout::new_with_justify(Justify::Left),
                     bevy::text::TextBounds::new_horizontal(area.x * 0.45),
                     Transform::from_xyz(area.x * 0.15, y, 1.0),
                 ));
