@@ -12,7 +12,7 @@ const STUDIO: &str = "kiln-studio";
 #[derive(Debug, clap::Args)]
 pub struct StudioArgs {
     /// Arguments for kiln-studio (`--assets <dir>`, `--models <dir>`, `--out <dir>`; see
-    /// `kiln studio --help` once it is built).
+    /// `kiln-studio --help`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<OsString>,
 }
