@@ -172,9 +172,12 @@ fn draw_panel(
                 playing.iter().for_each(|e| commands.entity(e).despawn());
                 editor.panel.playing = None;
             }
+            // The panel offers Play only with the `audio` feature.
+            #[cfg(not(feature = "audio"))]
+            Action::Play(_) => {}
+            #[cfg(feature = "audio")]
             Action::Play(index) => {
                 playing.iter().for_each(|e| commands.entity(e).despawn());
-                #[cfg(feature = "audio")]
                 if let Some(crate::gallery::Content::Loop { wav, .. }) = editor
                     .workbench
                     .gallery()
