@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kiln_bake::{ModelRegistry, recipe_files};
-use kiln_recipe::{ModelKind, ModelManifest, Recipe};
+use kiln_recipe::{AssetEntry, ModelKind, ModelManifest, Recipe};
 
 /// One recipe file, parsed or with the reason it cannot be.
 #[derive(Clone, Debug)]
@@ -85,5 +85,10 @@ impl Catalog {
     /// The recipe file with `label`.
     pub fn recipe(&self, label: &str) -> Option<&RecipeFile> {
         self.recipes.iter().find(|recipe| recipe.label == label)
+    }
+
+    /// Entry `entry` of the recipe with `label`, if that recipe parses and has it.
+    pub fn entry(&self, label: &str, entry: &str) -> Option<&AssetEntry> {
+        self.recipe(label)?.recipe.as_ref().ok()?.assets.get(entry)
     }
 }

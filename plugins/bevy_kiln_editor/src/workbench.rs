@@ -156,11 +156,7 @@ impl Workbench {
         let Some(selection) = &mut self.selection else {
             return;
         };
-        let on_disk = self
-            .catalog
-            .recipe(&selection.recipe)
-            .and_then(|file| file.recipe.as_ref().ok())
-            .and_then(|recipe| recipe.assets.get(&selection.entry));
+        let on_disk = self.catalog.entry(&selection.recipe, &selection.entry);
         if let Some(saved) = on_disk.filter(|saved| **saved != selection.saved) {
             if !selection.is_dirty() {
                 selection.draft = saved.clone();
@@ -171,12 +167,7 @@ impl Workbench {
 
     /// Selects an entry of a recipe for editing; `false` if there is no such (valid) entry.
     pub fn select(&mut self, recipe: &str, entry: &str) -> bool {
-        let found = self
-            .catalog
-            .recipe(recipe)
-            .and_then(|file| file.recipe.as_ref().ok())
-            .and_then(|parsed| parsed.assets.get(entry));
-        match found {
+        match self.catalog.entry(recipe, entry) {
             Some(saved) => {
                 self.selection = Some(Selection {
                     recipe: recipe.to_owned(),
