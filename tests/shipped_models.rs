@@ -50,6 +50,8 @@ fn texture_params(size: u32, class: &str, normal_map: bool) -> TextureParams {
         size: Size(side, side),
         class: Some(class.to_owned()),
         normal_map,
+        scale: Bounded::new(1).expect("scale"),
+        palette: None,
     }
 }
 
@@ -170,5 +172,109 @@ fn sprites_have_hard_alpha_bounded_palette_and_an_atlas() {
         let rect = set.layout.textures[4];
         let cell = set.sheet.view(rect.min.0, rect.min.1, 96, 96).to_image();
         assert_eq!(cell, set.sprites[4].1);
+    }
+}
+
+#[test]
+fn pixel_art_textures_keep_their_art_scale_and_palette() {
+    let (_, textures) = model("kiln_textures");
+    let params = TextureParams {
+        scale: Bounded::new(4).expect("scale"),
+        palette: Some(Bounded::new(12).expect("palette")),
+        ..texture_params(256, "brick_wall", true)
+    };
+    let made = make_textures(&textures, &params, [7, 8]).expect("generate");
+    for texture in &made {
+        let image = &texture.image;
+        assert_eq!(image.dimensions(), (256, 256));
+        // Every art pixel is a 4×4 block of one colour, in the texture and its normal map.
+        let normal = texture.normal_map.as_ref().expect("normal map");
+        for (x, y, pixel) in image.enumerate_pixels() {
+            assert_eq!(pixel, image.get_pixel(x / 4 * 4, y / 4 * 4), "({x}, {y})");
+            assert_eq!(
+                normal.get_pixel(x, y),
+                normal.get_pixel(x / 4 * 4, y / 4 * 4)
+            );
+        }
+        let colours: std::collections::HashSet<_> = image.pixels().collect();
+        assert!(colours.len() <= 12, "{} colours", colours.len());
+        assert!(
+            colours.len() >= 4,
+            "a flat texture: {} colours",
+            colours.len()
+        );
+        // The seam is measured on the art pixels the model drew.
+        let art = image::imageops::resize(image, 64, 64, image::imageops::FilterType::Nearest);
+        assert_eq!(texture.seam_score, seam_score(&art, 8));
+    }
+    assert_ne!(made[0].image, made[1].image);
+
+    // A side that is a multiple of the stride but not of stride × scale is refused with the fix.
+    let odd = TextureParams {
+        size: Size(
+            Bounded::new(72).expect("side"),
+            Bounded::new(64).expect("side"),
+        ),
+        ..params
+    };
+    let err = make_textures(&textures, &odd, [1]).expect_err("72 is not a multiple of 32");
+    let message = err.to_string();
+    assert!(message.contains("multiple of 32"), "{message}");
+    assert!(message.contains("64x64"), "{message}");
+}
+
+/// Exact seamlessness, which the statistical seam score can only estimate: the texture model is
+/// equivariant to circular shifts of its latent grid. Rolling the latent by one cell rolls the
+/// texture by one stride, so the wrap-around edge is drawn exactly like every interior cell
+/// boundary — there is no seam to find, whatever the content's own structure.
+#[test]
+fn texture_model_is_shift_equivariant_so_every_texture_tiles_exactly() {
+    let (manifest, textures) = model("kiln_textures");
+    let stride = image_contract(&manifest).stride.expect("stride") as usize;
+    let (cells_x, cells_y) = (6_usize, 4_usize);
+    let size = Some(((cells_x * stride) as u32, (cells_y * stride) as u32));
+    let len = textures
+        .latent_shape(size)
+        .expect("shape")
+        .iter()
+        .product::<i64>() as usize;
+    let channels = len / (cells_x * cells_y);
+    let latent = kiln_gen::gaussian(5, len);
+    // Roll the latent one cell right and two cells down (row-major [1, C, h, w]).
+    let mut rolled = vec![0.0; len];
+    for c in 0..channels {
+        for y in 0..cells_y {
+            for x in 0..cells_x {
+                let from = (c * cells_y + y) * cells_x + x;
+                let to = (c * cells_y + (y + 2) % cells_y) * cells_x + (x + 1) % cells_x;
+                rolled[to] = latent[from];
+            }
+        }
+    }
+    for class in ["brick_wall", "stone_floor", "water"] {
+        let plain = textures
+            .generate_from_latent(latent.clone(), size, Some(class))
+            .expect("generate")
+            .to_rgb8();
+        let shifted = textures
+            .generate_from_latent(rolled.clone(), size, Some(class))
+            .expect("generate")
+            .to_rgb8();
+        let (width, height) = plain.dimensions();
+        let mut worst = 0;
+        for (x, y, pixel) in shifted.enumerate_pixels() {
+            let source = plain.get_pixel(
+                (x + width - stride as u32) % width,
+                (y + height - 2 * stride as u32) % height,
+            );
+            for channel in 0..3 {
+                worst = worst.max(pixel[channel].abs_diff(source[channel]));
+            }
+        }
+        // Float summation order may differ by position: at most one step of 8-bit rounding.
+        assert!(
+            worst <= 1,
+            "{class}: rolled latent differs by {worst}/255 from the rolled texture"
+        );
     }
 }

@@ -15,7 +15,7 @@ DATA = Path(os.environ.get("KILN_DATA_DIR", Path.home() / ".cache" / "kiln-data"
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(int(os.environ.get("KILN_TRAIN_THREADS", max(1, (os.cpu_count() or 2) - 1))))
 
 
 def recalibrate_batchnorm(generator: torch.nn.Module, make_inputs, batches: int = 200) -> None:

@@ -1,24 +1,36 @@
 #!/usr/bin/env python3
-"""Seam-score statistics of models/kiln_textures (docs/benchmarks.md): 64 tiles vs 64 windows
-that do not tile. Same formula as kiln_gen::texture::seam_score with the model's stride 8.
+"""Seam-score statistics of models/kiln_textures (docs/quality.md), next to the same score on
+Crawl's own tiles repeated 2×2 — pixel art that is seamless by construction — so the score's
+natural spread on structured art is on the page. Same formula as kiln_gen::texture::seam_score.
 
     pip install onnxruntime numpy && python3 models/train/seam_stats.py
 """
-import numpy as np, onnxruntime as ort
-s=ort.InferenceSession('models/kiln_textures/model.onnx', providers=['CPUExecutionProvider'])
-def score(a, p=8):
-    a=a.astype(float); h,w,_=a.shape
-    dx=np.abs(a[:, 1:]-a[:, :-1]).sum(2); dy=np.abs(a[1:]-a[:-1]).sum(2)
-    ix=[i for i in range(w-1) if (i+1)%p==0]; iy=[i for i in range(h-1) if (i+1)%p==0]
-    inner=(dx[:,ix].sum()+dy[iy,:].sum())/(dx[:,ix].size+dy[iy,:].size)
-    wx=np.abs(a[:,-1]-a[:,0]).sum(1); wy=np.abs(a[-1]-a[0]).sum(1)
-    return ((wx.sum()+wy.sum())/(wx.size+wy.size))/inner
-rng=np.random.default_rng(1); T=[];C=[]
-for c in range(8):
-    z=rng.standard_normal((8,32,32,32)).astype(np.float32)
-    im=s.run(None,{'z':z,'class':np.full(8,c,dtype=np.int64)})[0]
-    im=((np.clip(im,-1,1)+1)*127.5).round().transpose(0,2,3,1)
-    for a in im:
-        T.append(score(a)); y,x=rng.integers(0,256-128,2); y-=y%8; x+=0; C.append(score(a[y:y+128,x:x+128]))
-print('tiles 256px, 64 variants: pct50/90/99/max', np.round(np.percentile(T,[50,90,99,100]),2), 'mean', round(np.mean(T),2))
-print('128px crops (not tiles):  pct1/5/50', np.round(np.percentile(C,[1,5,50]),2), 'mean', round(np.mean(C),2))
+
+import numpy as np
+import onnxruntime as ort
+
+import realism
+import train_textures as textures
+
+
+def summary(scores) -> str:
+    s = np.array(scores)
+    return (f"median {np.median(s):.2f}, p90 {np.percentile(s, 90):.2f}, max {s.max():.2f}, "
+            f"share <= 1.1: {(s <= 1.1).mean():.0%} (n={len(s)})")
+
+
+def main() -> None:
+    session = ort.InferenceSession(str(textures.OUT / "model.onnx"), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(1)
+    for cells in (8, 16, 32):
+        scores = [realism.seam_score(t, textures.STRIDE)
+                  for c in range(len(textures.NAMES)) for t in textures.generate(session, c, 8, cells, rng)]
+        print(f"generated {cells * textures.STRIDE}px art, {len(textures.NAMES)} classes: {summary(scores)}")
+    tiles, _, _, _ = textures.load_pack()
+    repeated = [realism.seam_score(np.roll(np.tile(tile, (2, 2, 1)), (dy, dx), (0, 1)), textures.STRIDE)
+                for tile in tiles for dy in range(0, 32, 8) for dx in range(0, 32, 8)]
+    print(f"Crawl tiles repeated 2x2 (exactly seamless), every stride phase: {summary(repeated)}")
+
+
+if __name__ == "__main__":
+    main()

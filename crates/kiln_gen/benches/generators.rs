@@ -35,6 +35,8 @@ fn main() {
         size: Size(side(256), side(256)),
         class: Some("brick_wall".to_owned()),
         normal_map: false,
+        scale: Bounded::new(1).expect("scale"),
+        palette: None,
     };
     measure("texture 256x256", &textures, |seed| {
         make_textures(&textures, &params, [seed]).expect("texture");
@@ -45,6 +47,15 @@ fn main() {
     };
     measure("texture 256x256 + normal map", &textures, |seed| {
         make_textures(&textures, &with_normals, [seed]).expect("texture");
+    });
+    // As the example recipes bake pixel art: 64x64 art pixels at 4x, 16 colours, normal map.
+    let pixel_art = TextureParams {
+        scale: Bounded::new(4).expect("scale"),
+        palette: Some(Bounded::new(16).expect("palette")),
+        ..with_normals.clone()
+    };
+    measure("texture 256x256 scale 4 + palette", &textures, |seed| {
+        make_textures(&textures, &pixel_art, [seed]).expect("texture");
     });
 
     let sprites = generator(&sessions, "kiln_sprites");

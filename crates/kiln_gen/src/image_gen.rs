@@ -123,6 +123,11 @@ impl ImageGenerator {
         Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
     }
 
+    /// The model's name (its folder under `models/`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Output pixels per latent cell for models that make any size; `None` for fixed-size models.
     pub fn stride(&self) -> Option<u32> {
         self.contract.stride
@@ -200,14 +205,40 @@ impl ImageGenerator {
 
     /// Generates one image; the same request and model bytes give the same pixels on CPU.
     pub fn generate(&self, request: &ImageRequest) -> Result<DynamicImage, GenerateError> {
-        let class = self.class_index(request.class.as_deref())?;
-        let shape = self.latent_shape(request.size)?;
+        let len = self.latent_shape(request.size)?.iter().product::<i64>() as usize;
+        self.generate_from_latent(
+            gaussian(request.seed, len),
+            request.size,
+            request.class.as_deref(),
+        )
+    }
+
+    /// Generates one image from a given latent (row-major, of [`Self::latent_shape`] for
+    /// `size`) instead of a seeded one: for checks such as a texture model's shift
+    /// equivariance, and for callers that choose latents themselves.
+    pub fn generate_from_latent(
+        &self,
+        latent: Vec<f32>,
+        size: Option<(u32, u32)>,
+        class: Option<&str>,
+    ) -> Result<DynamicImage, GenerateError> {
+        let class = self.class_index(class)?;
+        let shape = self.latent_shape(size)?;
         let len = shape.iter().product::<i64>() as usize;
         let run_error = |err: ort::Error| GenerateError::Run {
             model: self.name.clone(),
             message: err.to_string(),
         };
-        let latent = Tensor::from_array((shape, gaussian(request.seed, len))).map_err(run_error)?;
+        if latent.len() != len {
+            return Err(GenerateError::Run {
+                model: self.name.clone(),
+                message: format!(
+                    "latent has {} values, shape {shape:?} needs {len}",
+                    latent.len()
+                ),
+            });
+        }
+        let latent = Tensor::from_array((shape, latent)).map_err(run_error)?;
         let mut session = self.session.lock();
         let started = Instant::now();
         let outputs = match &self.contract.class_input {

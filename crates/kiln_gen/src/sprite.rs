@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use image::{Rgba, RgbaImage, imageops};
+use image::{ImageBuffer, Pixel, Rgba, RgbaImage, imageops};
 use kiln_recipe::SpriteParams;
 use serde::{Deserialize, Serialize};
 
@@ -88,13 +88,17 @@ pub fn post_process(mut sprite: RgbaImage, params: &SpriteParams) -> RgbaImage {
     upscale(&sprite, params.scale.get())
 }
 
-/// Integer nearest-neighbour upscale: each pixel becomes a `scale`×`scale` block.
-pub fn upscale(sprite: &RgbaImage, scale: u32) -> RgbaImage {
+/// Integer nearest-neighbour upscale: each pixel becomes a `scale`×`scale` block (sprites and
+/// pixel-art textures alike).
+pub fn upscale<P: Pixel>(
+    image: &ImageBuffer<P, Vec<P::Subpixel>>,
+    scale: u32,
+) -> ImageBuffer<P, Vec<P::Subpixel>> {
     if scale <= 1 {
-        return sprite.clone();
+        return image.clone();
     }
-    RgbaImage::from_fn(sprite.width() * scale, sprite.height() * scale, |x, y| {
-        *sprite.get_pixel(x / scale, y / scale)
+    ImageBuffer::from_fn(image.width() * scale, image.height() * scale, |x, y| {
+        *image.get_pixel(x / scale, y / scale)
     })
 }
 

@@ -1,8 +1,9 @@
 //! Textures: seamless tiles from a circular-padding image generator, measured and mapped.
 
-use image::{Rgb, RgbImage};
+use image::{DynamicImage, Rgb, RgbImage};
 use kiln_recipe::TextureParams;
 
+use crate::sprite::{reduce_palette, upscale};
 use crate::{GenerateError, ImageGenerator, ImageRequest};
 
 /// One generated texture variant.
@@ -10,36 +11,62 @@ use crate::{GenerateError, ImageGenerator, ImageRequest};
 pub struct Texture {
     /// Seed it was made from.
     pub seed: u64,
-    /// The colour texture.
+    /// The colour texture, at the recipe's size.
     pub image: RgbImage,
-    /// Tangent-space normal map, when asked for.
+    /// Tangent-space normal map, when asked for (derived at art scale, then upscaled with the
+    /// texture so each art pixel keeps one normal).
     pub normal_map: Option<RgbImage>,
-    /// How visible the wrap-around seam is: see [`seam_score`].
+    /// How visible the wrap-around seam is, measured at art scale: see [`seam_score`].
     pub seam_score: f64,
 }
 
-/// Makes one texture per seed.
+/// Makes one texture per seed: the model draws `size / scale` art pixels, which get the
+/// palette (if any), the seam score and the normal map, and are then upscaled (nearest).
 pub fn make_textures(
     generator: &ImageGenerator,
     params: &TextureParams,
     seeds: impl IntoIterator<Item = u64>,
 ) -> Result<Vec<Texture>, GenerateError> {
+    let scale = params.scale.get();
+    let (width, height) = (params.size.width(), params.size.height());
+    if width % scale != 0 || height % scale != 0 {
+        let step = generator.stride().unwrap_or(1) * scale;
+        let round = |v: u32| (v / step).max(1) * step;
+        return Err(GenerateError::Size {
+            model: generator.name().to_owned(),
+            width,
+            height,
+            reason: format!(
+                "with scale {scale}, each side must be a multiple of {step} (the model's stride × scale; nearest: {}x{})",
+                round(width),
+                round(height)
+            ),
+        });
+    }
     seeds
         .into_iter()
         .map(|seed| {
             let request = ImageRequest {
                 seed,
-                size: Some((params.size.width(), params.size.height())),
+                size: Some((width / scale, height / scale)),
                 class: params.class.clone(),
             };
-            let image = generator.generate(&request)?.to_rgb8();
+            let art = generator.generate(&request)?;
+            let art = match params.palette {
+                Some(colours) => {
+                    let mut rgba = art.to_rgba8();
+                    reduce_palette(&mut rgba, colours.get() as usize);
+                    DynamicImage::from(rgba).to_rgb8()
+                }
+                None => art.to_rgb8(),
+            };
             Ok(Texture {
                 seed,
                 normal_map: params
                     .normal_map
-                    .then(|| normal_map(&image, NORMAL_STRENGTH)),
-                seam_score: seam_score(&image, generator.stride().unwrap_or(1)),
-                image,
+                    .then(|| upscale(&normal_map(&art, NORMAL_STRENGTH), scale)),
+                seam_score: seam_score(&art, generator.stride().unwrap_or(1)),
+                image: upscale(&art, scale),
             })
         })
         .collect()

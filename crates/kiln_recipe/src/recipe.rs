@@ -86,7 +86,7 @@ impl AssetKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TextureParams {
-    /// Output size in pixels; must be a multiple of the model's stride.
+    /// Output size in pixels; each side must be a multiple of the model's stride × `scale`.
     pub size: Size,
     /// Material class, one of the model's classes (see `kiln models`); the model's first class when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +94,13 @@ pub struct TextureParams {
     /// Also write a tangent-space normal map derived from the texture's luminance.
     #[serde(default, skip_serializing_if = "is_false")]
     pub normal_map: bool,
+    /// Art pixel size: the model draws `size / scale` pixels, each shown as a `scale`×`scale`
+    /// block (nearest neighbour), so pixel-art materials keep their art scale at any size.
+    #[serde(default = "default_scale", skip_serializing_if = "is_one")]
+    pub scale: Scale,
+    /// Most colours in the texture (median cut, like sprites); unbounded when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub palette: Option<PaletteSize>,
 }
 
 /// Parameters of a [`AssetKind::Sprite`].
@@ -329,7 +336,7 @@ pub type Tempo = Bounded<30, 300>;
 /// Bars in a loop.
 pub type BarCount = Bounded<1, 64>;
 
-/// Number of colours in a sprite palette.
+/// Number of colours in a sprite or texture palette.
 pub type PaletteSize = Bounded<2, 256>;
 
 /// Integer upscale factor.
@@ -345,6 +352,10 @@ fn default_scale() -> Scale {
 
 fn is_false(value: &bool) -> bool {
     !value
+}
+
+fn is_one(scale: &Scale) -> bool {
+    scale.get() == 1
 }
 
 /// One side of an image, in pixels.

@@ -71,15 +71,36 @@ fn edit_texture(ui: &mut Ui, texture: &mut TextureParams, choices: &ModelChoices
     ui.label("class");
     class(ui, &mut texture.class, choices);
     ui.end_row();
-    let stride = choices.stride.unwrap_or(1).max(1);
+    ui.label("scale");
+    bounded(ui, &mut texture.scale).on_hover_text("art pixel size: nearest-neighbour upscale");
+    ui.end_row();
+    // Sides stay multiples of what the model draws in one latent cell, times the art scale.
+    let step = choices.stride.unwrap_or(1).max(1) * texture.scale.get();
     ui.label("size");
     ui.horizontal(|ui| {
-        side(ui, &mut texture.size.0, stride);
+        side(ui, &mut texture.size.0, step);
         ui.label("×");
-        side(ui, &mut texture.size.1, stride);
+        side(ui, &mut texture.size.1, step);
     })
     .response
-    .on_hover_text(format!("multiples of {stride} px"));
+    .on_hover_text(format!("multiples of {step} px"));
+    ui.end_row();
+    ui.label("palette");
+    ui.horizontal(|ui| {
+        let mut bounded_palette = texture.palette.is_some();
+        if ui.checkbox(&mut bounded_palette, "").changed() {
+            texture.palette = bounded_palette
+                .then(|| Bounded::new(16).unwrap_or_else(|err| unreachable!("{err}")));
+        }
+        match &mut texture.palette {
+            Some(colours) => {
+                bounded(ui, colours).on_hover_text("most colours in the texture");
+            }
+            None => {
+                ui.weak("all colours");
+            }
+        }
+    });
     ui.end_row();
     ui.label("normal map");
     ui.checkbox(&mut texture.normal_map, "");
@@ -272,7 +293,7 @@ fn bounded<const MIN: u32, const MAX: u32>(
     response
 }
 
-/// One side of an image, kept a multiple of `stride`.
+/// One side of an image, kept a multiple of `stride` (pixels per latent cell × scale).
 fn side(ui: &mut Ui, value: &mut kiln_recipe::Side, stride: u32) {
     let mut raw = value.get();
     let max = kiln_recipe::Side::MAX / stride * stride;

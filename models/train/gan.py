@@ -1,0 +1,156 @@
+"""The GAN machinery shared by Kiln's image generators (textures, sprites): FiLM-modulated
+convolution blocks, DiffAugment, an EMA of the generator, checkpoints that resume, and one
+hinge-loss training loop with a wall-clock budget. Runs on CUDA when present, else CPU."""
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from common import DATA
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class PixelNorm(nn.Module):
+    """Normalises each pixel's feature vector (ProGAN); unlike BatchNorm it behaves the same
+    in training and for one variant at a time in Kiln."""
+
+    def forward(self, x):
+        return x * torch.rsqrt((x * x).mean(1, keepdim=True) + 1e-8)
+
+
+class ModulatedBlock(nn.Module):
+    """conv → PixelNorm → FiLM from the style vector → LeakyReLU."""
+
+    def __init__(self, cin, cout, style, padding_mode="zeros"):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, padding=1, padding_mode=padding_mode)
+        self.norm = PixelNorm()
+        self.film = nn.Linear(style, 2 * cout)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x, style):
+        gamma, beta = self.film(style)[:, :, None, None].chunk(2, 1)
+        return F.leaky_relu(self.norm(self.conv(x)) * (1 + gamma) + beta, 0.2)
+
+
+class MinibatchStd(nn.Module):
+    """Appends the batch's mean feature standard deviation as one more channel (ProGAN), so the
+    discriminator sees a batch that lacks variety: a guard against mode collapse."""
+
+    def forward(self, x):
+        spread = x.std(0, unbiased=False).mean().expand(x.shape[0], 1, *x.shape[2:])
+        return torch.cat([x, spread], 1)
+
+
+def roll_each(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
+    """Rolls each image of the batch circularly by its own (dy, dx)."""
+    n, c, h, w = x.shape
+    rows = (torch.arange(h, device=x.device)[None, :] - dy[:, None]) % h
+    cols = (torch.arange(w, device=x.device)[None, :] - dx[:, None]) % w
+    return x.gather(2, rows[:, None, :, None].expand(n, c, h, w)).gather(3, cols[:, None, None, :].expand(n, c, h, w))
+
+
+def diff_augment(x: torch.Tensor, shift: int, step: int = 1, cutout: float = 0.25) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) for small data, applied alike to real and generated
+    images: circular translation by a multiple of `step` up to ±`shift` pixels, horizontal
+    flip and a random cutout."""
+    n, c, h, w = x.shape
+    if shift:
+        dy = torch.randint(-shift // step, shift // step + 1, (n,), device=x.device) * step
+        dx = torch.randint(-shift // step, shift // step + 1, (n,), device=x.device) * step
+        x = roll_each(x, dy, dx)
+    flip = torch.rand(n, device=x.device) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    if cutout:
+        ch, cw = int(h * cutout), int(w * cutout)
+        ys = torch.randint(0, h - ch + 1, (n,), device=x.device)
+        xs = torch.randint(0, w - cw + 1, (n,), device=x.device)
+        rows = torch.arange(h, device=x.device)[None, :, None]
+        cols = torch.arange(w, device=x.device)[None, None, :]
+        hole = (rows >= ys[:, None, None]) & (rows < (ys + ch)[:, None, None]) & (cols >= xs[:, None, None]) & (cols < (xs + cw)[:, None, None])
+        x = x * (~hole)[:, None].to(x.dtype)
+    return x
+
+
+def checkpoint_dir(name: str) -> Path:
+    """Where a model's training state is kept (outside git), one file per part so each stays small."""
+    path = DATA / "checkpoints" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity=0.0, lr_g=2e-4, lr_d=2e-4, log_every=500, checkpoint_minutes=1.0):
+    """Hinge-loss GAN training for `minutes` of wall clock, resuming from `checkpoint_dir(name)`
+    when it holds a previous run; returns the EMA generator (what gets exported), on the CPU.
+
+    `sample_real()` -> (images, labels); `sample_latent(labels)` -> generator inputs, latent first.
+    `diversity` > 0 adds the mode-seeking term (Mao et al. 2019) between the batch's two halves,
+    which must carry the same labels: outputs must differ as their latents do."""
+    dev = device()
+    torch.backends.cudnn.benchmark = True
+    g, d = g.to(dev), d.to(dev)
+    ema = copy.deepcopy(g).eval()
+    folder = checkpoint_dir(name)
+    opt_g = torch.optim.Adam(g.parameters(), lr_g, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(d.parameters(), lr_d, betas=(0.0, 0.99))
+    step = 0
+    if (folder / "ema.pt").exists():
+        # The live generator resumes from its own weights, or from the EMA ones where only those were kept.
+        g.load_state_dict(torch.load(folder / ("g.pt" if (folder / "g.pt").exists() else "ema.pt"), map_location=dev))
+        d.load_state_dict(torch.load(folder / "d.pt", map_location=dev))
+        ema.load_state_dict(torch.load(folder / "ema.pt", map_location=dev))
+        if (folder / "opt.pt").exists():
+            state = torch.load(folder / "opt.pt", map_location=dev)
+            opt_g.load_state_dict(state["g"])
+            opt_d.load_state_dict(state["d"])
+        step = int((folder / "step.txt").read_text()) if (folder / "step.txt").exists() else 0
+        print(f"resumed {name} at step {step} from {folder}", flush=True)
+
+    def save():
+        torch.save(g.state_dict(), folder / "g.pt")
+        torch.save(d.state_dict(), folder / "d.pt")
+        torch.save(ema.state_dict(), folder / "ema.pt")
+        torch.save({"g": opt_g.state_dict(), "d": opt_d.state_dict()}, folder / "opt.pt")
+        (folder / "step.txt").write_text(str(step))
+
+    start = last_save = time.time()
+    first = step
+    while time.time() - start < minutes * 60:
+        real, label = sample_real()
+        real, label = real.to(dev, non_blocking=True), label.to(dev)
+        latent = sample_latent(label)
+        fake = g(*latent)
+        loss_d = F.relu(1 - d(augment(real), label)).mean() + F.relu(1 + d(augment(fake.detach()), label)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        loss_g = -d(augment(fake), label).mean()
+        if diversity:
+            half = len(fake) // 2
+            ratio = (fake[:half] - fake[half:]).abs().mean() / (latent[0][:half] - latent[0][half:]).abs().mean()
+            loss_g = loss_g + diversity / (ratio + 1e-5)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        with torch.no_grad():
+            beta = 0.999 if step > 2000 else 0.99
+            for pe, p in zip(ema.parameters(), g.parameters()):
+                pe.lerp_(p, 1 - beta)
+        step += 1
+        if step % log_every == 0:
+            spread = fake.detach().std(0).mean().item()
+            print(f"{name} step {step} {time.time() - start:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} spread {spread:.3f}", flush=True)
+        if time.time() - last_save > checkpoint_minutes * 60:
+            save()
+            last_save = time.time()
+    save()
+    print(f"{name}: {step - first} steps this run ({step} in all) in {time.time() - start:.0f}s on {dev}", flush=True)
+    return ema.cpu().eval(), step
