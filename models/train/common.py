@@ -18,22 +18,6 @@ def seed_everything(seed: int) -> None:
     torch.set_num_threads(int(os.environ.get("KILN_TRAIN_THREADS", max(1, (os.cpu_count() or 2) - 1))))
 
 
-def recalibrate_batchnorm(generator: torch.nn.Module, make_inputs, batches: int = 200) -> None:
-    """Re-estimates BatchNorm running statistics for the final weights (cumulative average over
-    `batches` forward passes), then switches to eval mode. During training the running averages
-    trail the changing weights, and an exported generator uses them: without this, batch-of-one
-    inference in Kiln looks worse than training samples."""
-    norms = [m for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    generator.train()
-    with torch.no_grad():
-        for _ in range(batches):
-            generator(*make_inputs())
-    generator.eval()
-
-
 def checkpoint_path(name: str) -> Path:
     """Where a trained generator's weights are kept (outside git) for re-export."""
     path = DATA / "checkpoints" / f"{name}.pt"

@@ -29,8 +29,8 @@ pub fn make_textures(
 ) -> Result<Vec<Texture>, GenerateError> {
     let scale = params.scale.get();
     let (width, height) = (params.size.width(), params.size.height());
-    if width % scale != 0 || height % scale != 0 {
-        let step = generator.stride().unwrap_or(1) * scale;
+    let step = generator.stride().unwrap_or(1) * scale;
+    if scale > 1 && (width % step != 0 || height % step != 0) {
         let round = |v: u32| (v / step).max(1) * step;
         return Err(GenerateError::Size {
             model: generator.name().to_owned(),

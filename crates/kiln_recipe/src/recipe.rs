@@ -536,6 +536,37 @@ mod tests {
     }
 
     #[test]
+    fn texture_scale_and_palette_parse_and_default_to_unchanged_json() {
+        let recipe = parse(FLOOR).expect("valid recipe");
+        let AssetKind::Texture(plain) = &recipe.assets["floor"].kind else {
+            panic!("floor is a texture")
+        };
+        assert_eq!((plain.scale.get(), plain.palette), (1, None));
+        // Entries without the new fields serialise as before, so their lockfile keys hold.
+        let text = ron::to_string(plain).expect("serialise");
+        assert!(
+            !text.contains("scale") && !text.contains("palette"),
+            "{text}"
+        );
+
+        let pixel_art = FLOOR.replace(
+            r#"class: "brick")"#,
+            r#"class: "brick", scale: 4, palette: 12)"#,
+        );
+        let recipe = parse(&pixel_art).expect("valid recipe");
+        let AssetKind::Texture(params) = &recipe.assets["floor"].kind else {
+            panic!("floor is a texture")
+        };
+        assert_eq!(params.scale.get(), 4);
+        assert_eq!(params.palette.map(Bounded::get), Some(12));
+
+        let (line, _, message) =
+            syntax_error(&FLOOR.replace(r#"class: "brick")"#, r#"class: "brick", scale: 32)"#));
+        assert_eq!(line, 8);
+        assert!(message.contains("between 1 and 16"), "{message}");
+    }
+
+    #[test]
     fn round_trips_through_ron() {
         let recipe = parse(FLOOR).expect("valid recipe");
         let text = recipe.to_ron();
