@@ -147,6 +147,7 @@ fn sprites_have_hard_alpha_bounded_palette_and_an_atlas() {
             palette: Bounded::new(8).expect("palette"),
             outline: Some((10, 10, 10)),
             scale: Bounded::new(3).expect("scale"),
+            despeckle: true,
         };
         let set = make_sprites(&sprites, &params, 0..9).expect("generate");
         for (_, sprite) in &set.sprites {

@@ -64,6 +64,7 @@ fn main() {
         palette: Bounded::new(12).expect("palette"),
         outline: Some((20, 16, 24)),
         scale: Bounded::new(2).expect("scale"),
+        despeckle: true,
     };
     measure("sprite sheet, 64 sprites", &sprites, |seed| {
         make_sprites(&sprites, &sprite_params, seed * 64..seed * 64 + 64).expect("sprites");

@@ -119,6 +119,10 @@ pub struct SpriteParams {
     /// Nearest-neighbour upscale factor.
     #[serde(default = "default_scale")]
     pub scale: Scale,
+    /// Repaint isolated low-contrast pixels (specks no pixel artist draws) with their closest
+    /// neighbour's colour, on the sprite's art grid; on unless `false`.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub despeckle: bool,
 }
 
 /// Parameters of a [`AssetKind::Text`].
@@ -352,6 +356,14 @@ fn default_scale() -> Scale {
 
 fn is_false(value: &bool) -> bool {
     !value
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 fn is_one(scale: &Scale) -> bool {

@@ -128,6 +128,11 @@ fn edit_sprite(ui: &mut Ui, sprite: &mut SpriteParams, choices: &ModelChoices) {
         }
     });
     ui.end_row();
+    ui.label("despeckle");
+    ui.checkbox(&mut sprite.despeckle, "").on_hover_text(
+        "repaint isolated low-contrast pixels with their closest neighbour's colour",
+    );
+    ui.end_row();
     ui.label("scale");
     bounded(ui, &mut sprite.scale).on_hover_text("nearest-neighbour upscale");
     ui.end_row();
