@@ -19,6 +19,7 @@ const RECIPE: &str = r#"(
     assets: {
         "floor": (model: "tiny_texture", seed: 5, variants: 2, kind: Texture(size: (32, 16), class: "moss", normal_map: true)),
         "hero": (model: "tiny_sprite", seed: 1, variants: 3, kind: Sprite(palette: 6, scale: 2)),
+        "tiles": (model: "tiny_texture", seed: 9, kind: Texture(size: (32, 16), scale: 2, palette: 4)),
     },
 )
 "#;
@@ -147,6 +148,7 @@ fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
     let normal: Handle<Image> = server.load("level.kiln.ron#floor/1/normal");
     let sheet: Handle<Image> = server.load("level.kiln.ron#hero/sheet");
     let atlas: Handle<TextureAtlasLayout> = server.load("level.kiln.ron#hero/atlas");
+    let tiles: Handle<Image> = server.load("level.kiln.ron#tiles/0");
     wait_loaded(&mut app, &recipe);
 
     let images = app.world().resource::<Assets<Image>>();
@@ -157,6 +159,23 @@ fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
     };
     assert_eq!(sampler.address_mode_u, ImageAddressMode::Repeat);
     assert_eq!(images.get(&normal).map(|n| n.width()), Some(32));
+    // A pixel-art texture (scale 2, palette 4): the recipe's size, 2×2 blocks, 4 colours at most.
+    let tiles = images.get(&tiles).expect("pixel-art texture");
+    assert_eq!((tiles.width(), tiles.height()), (32, 16));
+    let data = tiles.data.as_ref().expect("pixels");
+    let pixel = |x: usize, y: usize| &data[(y * 32 + x) * 4..(y * 32 + x) * 4 + 4];
+    let mut colours = std::collections::HashSet::new();
+    for y in 0..16 {
+        for x in 0..32 {
+            assert_eq!(pixel(x, y), pixel(x / 2 * 2, y / 2 * 2), "({x}, {y})");
+            colours.insert(pixel(x, y).to_vec());
+        }
+    }
+    assert!(
+        (2..=4).contains(&colours.len()),
+        "{} colours",
+        colours.len()
+    );
     let sheet = images.get(&sheet).expect("sheet");
     assert_eq!(
         (sheet.width(), sheet.height()),
@@ -183,7 +202,7 @@ fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
     let seen = app.world().resource::<Seen>();
     assert_eq!(
         seen.generated.len(),
-        2,
+        3,
         "each entry generated once, however many labels were requested"
     );
     assert!(seen.failed.is_empty());
