@@ -2,6 +2,7 @@
 convolution blocks, DiffAugment, an EMA of the generator, checkpoints that resume, and one
 hinge-loss training loop with a wall-clock budget. Runs on CUDA when present, else CPU."""
 
+import argparse
 import copy
 import time
 from pathlib import Path
@@ -154,3 +155,22 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
     save()
     print(f"{name}: {step - first} steps this run ({step} in all) in {time.time() - start:.0f}s on {dev}", flush=True)
     return ema.cpu().eval(), step
+
+
+def arguments() -> argparse.ArgumentParser:
+    """The command line both image scripts share (a script may add its own options)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=60.0, help="wall-clock training budget (resumes from the checkpoint)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--export-only", action="store_true", help="export the checkpoint's EMA generator and measure it")
+    parser.add_argument("--trained-on", default="", help="where and how long it trained, for the manifest (e.g. '8 min on an NVIDIA H100')")
+    parser.add_argument("--no-export", action="store_true", help="train and checkpoint only (e.g. on a GPU machine)")
+    parser.add_argument("--pack-only", action="store_true", help="write the data pack (to carry to a GPU machine) and stop")
+    return parser
+
+
+def load_exported(name: str, generator: nn.Module) -> int:
+    """Loads the checkpoint's EMA weights into `generator` (CPU); returns the steps trained."""
+    folder = checkpoint_dir(name)
+    generator.load_state_dict(torch.load(folder / "ema.pt", map_location="cpu"))
+    return int((folder / "step.txt").read_text())

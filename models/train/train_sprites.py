@@ -18,7 +18,6 @@ time); spectral-norm projection discriminator with a minibatch standard deviatio
 DiffAugment, a mode-seeking term against collapse; EMA weights exported.
 """
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -248,13 +247,7 @@ def comparison_sheet(sprites, labels):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--export-only", action="store_true", help="export the checkpoint's EMA generator and measure it")
-    parser.add_argument("--trained-on", default="", help="where and how long it trained, for the manifest (e.g. '8 min on an NVIDIA H100')")
-    parser.add_argument("--no-export", action="store_true", help="train and checkpoint only (e.g. on a GPU machine)")
-    parser.add_argument("--pack-only", action="store_true", help="write the data pack (to carry to a GPU machine) and stop")
+    parser = gan.arguments()
     args = parser.parse_args()
     seed_everything(11)
     sprites, labels, held = load_pack()
@@ -264,8 +257,7 @@ def main():
     print("training sprites per class:", {n: int(((labels == c) & ~held).sum()) for c, n in enumerate(NAMES)})
     g = Generator(len(NAMES))
     if args.export_only:
-        g.load_state_dict(torch.load(gan.checkpoint_dir("kiln_sprites") / "ema.pt", map_location="cpu"))
-        steps = int((gan.checkpoint_dir("kiln_sprites") / "step.txt").read_text())
+        steps = gan.load_exported("kiln_sprites", g)
     else:
         dev = gan.device()
         rng = np.random.default_rng(11)

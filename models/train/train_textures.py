@@ -22,7 +22,6 @@ region each, shifted as data rather than as a discriminator augmentation) was tr
 continuation and lost the brick courses (README), so it is off by default.
 """
 
-import argparse
 import json
 import time
 
@@ -234,15 +233,9 @@ def comparison_sheet(tiles, labels, regions):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=60.0)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--export-only", action="store_true", help="export the checkpoint's EMA generator and measure it")
+    parser = gan.arguments()
     parser.add_argument("--single-look", action="store_true",
                         help="real patches from one region each, shifted as data, not as augmentation (an experiment: see README)")
-    parser.add_argument("--trained-on", default="", help="where and how long it trained, for the manifest (e.g. '8 min on an NVIDIA H100')")
-    parser.add_argument("--no-export", action="store_true", help="train and checkpoint only (e.g. on a GPU machine)")
-    parser.add_argument("--pack-only", action="store_true", help="write the data pack (to carry to a GPU machine) and stop")
     args = parser.parse_args()
     seed_everything(7)
     tiles, labels, regions, held = load_pack()
@@ -252,8 +245,7 @@ def main():
     print("training tiles per class:", {n: int(((labels == c) & ~held).sum()) for c, n in enumerate(NAMES)})
     g = Generator(len(NAMES))
     if args.export_only:
-        g.load_state_dict(torch.load(gan.checkpoint_dir("kiln_textures") / "ema.pt", map_location="cpu"))
-        steps = int((gan.checkpoint_dir("kiln_textures") / "step.txt").read_text())
+        steps = gan.load_exported("kiln_textures", g)
     else:
         dev = gan.device()
         rng = np.random.default_rng(7)
