@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use image::GenericImageView;
-use kiln_gen::sprite::count_colours;
+use kiln_gen::pixel_art::count_colours;
 use kiln_gen::{ImageGenerator, make_sprites, make_textures, seam_score};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{

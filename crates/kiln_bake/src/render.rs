@@ -101,7 +101,7 @@ pub(crate) fn render(
             for (variant, (_, sprite)) in set.sprites.into_iter().enumerate() {
                 let metrics = BTreeMap::from([(
                     "colours".to_owned(),
-                    kiln_gen::sprite::count_colours(&sprite) as f64,
+                    kiln_gen::pixel_art::count_colours(&sprite) as f64,
                 )]);
                 outputs.push(single(
                     variant,

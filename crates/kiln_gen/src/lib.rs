@@ -5,6 +5,7 @@
 
 mod image_gen;
 mod noise;
+pub mod pixel_art;
 pub mod sprite;
 pub mod texture;
 

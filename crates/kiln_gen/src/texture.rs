@@ -3,7 +3,7 @@
 use image::{DynamicImage, Rgb, RgbImage};
 use kiln_recipe::TextureParams;
 
-use crate::sprite::{reduce_palette, upscale};
+use crate::pixel_art::{reduce_palette, upscale};
 use crate::{GenerateError, ImageGenerator, ImageRequest};
 
 /// One generated texture variant.
