@@ -88,10 +88,10 @@ fn mean(colours: &[[u8; 3]]) -> [u8; 3] {
 }
 
 /// Two colours closer than this (largest channel difference) count as alike.
-const ALIKE: u8 = 24;
+pub const ALIKE: u8 = 24;
 /// A speck is repainted only if some neighbour is within this contrast: single pixels that
 /// stand out strongly (an eye's highlight) are drawn on purpose.
-const SPECK_CONTRAST: u8 = 64;
+pub const SPECK_CONTRAST: u8 = 64;
 
 /// The art grid of a sprite: the largest of 8, 4, 2 such that every g×g block is one colour
 /// (a model that draws 16×16 art doubled to 32×32 has grid 2); else 1.
