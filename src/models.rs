@@ -71,6 +71,9 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
             "    licence {}; trained by {}",
             manifest.licence, manifest.provenance.training_script
         );
+        if let Some(credit) = &manifest.attribution {
+            println!("    attribution to ship with its output: {credit}");
+        }
     }
     Ok(if bad > 0 {
         Outcome::Partial
