@@ -123,11 +123,6 @@ impl ImageGenerator {
         Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
     }
 
-    /// The model's name (its folder under `models/`).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Output pixels per latent cell for models that make any size; `None` for fixed-size models.
     pub fn stride(&self) -> Option<u32> {
         self.contract.stride
@@ -170,18 +165,8 @@ impl ImageGenerator {
             reason,
         };
         match (self.contract.stride, size) {
-            (Some(stride), Some((width, height))) => {
-                if width % stride != 0 || height % stride != 0 || width == 0 || height == 0 {
-                    let round = |v: u32| (v / stride).max(1) * stride;
-                    return Err(size_error(
-                        (width, height),
-                        format!(
-                            "each side must be a multiple of the model's stride {stride} (nearest: {}x{})",
-                            round(width),
-                            round(height)
-                        ),
-                    ));
-                }
+            (Some(stride), Some(size)) => {
+                let (width, height) = self.art_size(size, 1)?;
                 Ok(vec![
                     1,
                     channels,
@@ -201,6 +186,37 @@ impl ImageGenerator {
                 _ => Ok(vec![1, channels]),
             },
         }
+    }
+
+    /// The size the model draws for an output of `size` whose art pixels are shown as
+    /// `scale`×`scale` blocks: `size / scale`, or why that is impossible (each side must be a
+    /// positive multiple of the model's stride × scale).
+    pub fn art_size(
+        &self,
+        (width, height): (u32, u32),
+        scale: u32,
+    ) -> Result<(u32, u32), GenerateError> {
+        let stride = self.contract.stride.unwrap_or(1);
+        let step = stride * scale.max(1);
+        if width == 0 || height == 0 || width % step != 0 || height % step != 0 {
+            let round = |v: u32| (v / step).max(1) * step;
+            let multiple = if scale > 1 {
+                format!("{step} (the model's stride {stride} × scale {scale})")
+            } else {
+                format!("the model's stride {stride}")
+            };
+            return Err(GenerateError::Size {
+                model: self.name.clone(),
+                width,
+                height,
+                reason: format!(
+                    "each side must be a multiple of {multiple} (nearest: {}x{})",
+                    round(width),
+                    round(height)
+                ),
+            });
+        }
+        Ok((width / scale.max(1), height / scale.max(1)))
     }
 
     /// Generates one image; the same request and model bytes give the same pixels on CPU.

@@ -28,27 +28,13 @@ pub fn make_textures(
     seeds: impl IntoIterator<Item = u64>,
 ) -> Result<Vec<Texture>, GenerateError> {
     let scale = params.scale.get();
-    let (width, height) = (params.size.width(), params.size.height());
-    let step = generator.stride().unwrap_or(1) * scale;
-    if scale > 1 && (width % step != 0 || height % step != 0) {
-        let round = |v: u32| (v / step).max(1) * step;
-        return Err(GenerateError::Size {
-            model: generator.name().to_owned(),
-            width,
-            height,
-            reason: format!(
-                "with scale {scale}, each side must be a multiple of {step} (the model's stride × scale; nearest: {}x{})",
-                round(width),
-                round(height)
-            ),
-        });
-    }
+    let art_size = generator.art_size((params.size.width(), params.size.height()), scale)?;
     seeds
         .into_iter()
         .map(|seed| {
             let request = ImageRequest {
                 seed,
-                size: Some((width / scale, height / scale)),
+                size: Some(art_size),
                 class: params.class.clone(),
             };
             let art = generator.generate(&request)?;
