@@ -3,15 +3,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
-use kiln_bake::{
-    BAKE_MANIFEST_FILE, BakeError, BakeEvent, BakePlan, Baker, EntryStatus, ModelRegistry, Prune,
-    Shard,
-};
-use kiln_onnx::{SessionCache, SessionOptions};
+use kiln_bake::{BAKE_MANIFEST_FILE, BakeEvent, BakePlan, Baker, EntryStatus, Prune, Shard};
+use kiln_engine::{Engine, ModelRegistry, SessionOptions};
 
-use crate::{ModelsDir, Outcome, RunArgs};
+use crate::failure::{Failure, Kind, Outcome};
+use crate::{ModelsDir, RunArgs};
 
 /// Arguments of `kiln bake`.
 #[derive(Debug, clap::Args)]
@@ -60,40 +57,33 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     text.parse()
 }
 
-/// A target's ONNX Runtime sessions and models, set up once (and kept across watch re-bakes).
+/// A target's engine and models, set up once (and kept across watch re-bakes).
 pub struct Setup<'t> {
     pub target: &'t Target,
-    pub sessions: SessionCache,
+    pub engine: Engine,
     pub registry: ModelRegistry,
 }
 
 impl<'t> Setup<'t> {
-    /// Loads ONNX Runtime and checks the provider policy; `Err` is the exit to take.
-    pub fn new(target: &'t Target) -> Result<Self, Outcome> {
-        let sessions = SessionCache::new(SessionOptions {
+    /// Loads ONNX Runtime and checks the provider policy.
+    pub fn new(target: &'t Target) -> Result<Self, Failure> {
+        let engine = Engine::new(SessionOptions {
             policy: target.run.ep,
             // Not divided between jobs: entries of one model share its session, which runs one
             // batch at a time, so `--jobs` overlaps Kiln's own work with inference instead.
             intra_threads: target.run.threads,
-        })
-        .map_err(|err| {
-            eprintln!("error: {err}");
-            Outcome::Environment
         })?;
-        kiln_onnx::check_policy(sessions.runtime(), target.run.ep).map_err(|err| {
-            eprintln!("error: {err}");
-            Outcome::Environment
-        })?;
+        kiln_onnx::check_policy(engine.sessions().runtime(), target.run.ep)?;
         Ok(Self {
             target,
-            sessions,
+            engine,
             registry: ModelRegistry::new(&target.models.models),
         })
     }
 
     pub fn baker(&self) -> Baker<'_> {
         Baker {
-            sessions: &self.sessions,
+            engine: &self.engine,
             models: &self.registry,
             out_dir: &self.target.out,
             jobs: usize::from(self.target.jobs),
@@ -101,10 +91,22 @@ impl<'t> Setup<'t> {
     }
 
     /// The plan, with its invalid recipes reported.
-    pub fn plan(&self) -> anyhow::Result<BakePlan> {
+    pub fn plan(&self) -> Result<BakePlan, Failure> {
         let recipes = &self.target.recipes;
-        let plan = BakePlan::from_dir(recipes)
-            .with_context(|| format!("cannot read recipes folder {}", recipes.display()))?;
+        let plan = BakePlan::from_dir(recipes).map_err(|err| {
+            let fix = if recipes.is_dir() {
+                "check its permissions"
+            } else {
+                "give the folder that holds your *.kiln.ron recipes"
+            };
+            Failure::new(
+                Kind::BadInput,
+                format!(
+                    "{}: cannot read the recipes folder: {err}; {fix}",
+                    recipes.display()
+                ),
+            )
+        })?;
         for invalid in &plan.invalid {
             eprintln!("error: {invalid}");
         }
@@ -112,7 +114,7 @@ impl<'t> Setup<'t> {
     }
 
     /// Bakes the plan's shard once, printing progress and a summary.
-    pub fn bake(&self) -> anyhow::Result<Outcome> {
+    pub fn bake(&self) -> Outcome {
         let started = Instant::now();
         let plan = self.plan()?;
         let jobs = plan.shard(self.target.shard);
@@ -133,18 +135,7 @@ impl<'t> Setup<'t> {
             }
         });
         bar.finish_and_clear();
-        let report = match result {
-            Ok(report) => report,
-            Err(err @ BakeError::Busy { .. }) => {
-                eprintln!("error: {err}");
-                return Ok(Outcome::Busy);
-            }
-            Err(err @ BakeError::Manifest(_)) => {
-                eprintln!("error: {err}");
-                return Ok(Outcome::BadInput);
-            }
-            Err(err) => return Err(err).context("the bake could not write its output folder"),
-        };
+        let report = result?;
 
         for failure in &report.failures {
             eprintln!(
@@ -180,7 +171,7 @@ impl<'t> Setup<'t> {
             } else {
                 providers.join(", ")
             },
-            self.sessions.runtime().version(),
+            self.engine.sessions().runtime().version(),
             BAKE_MANIFEST_FILE,
         );
         for (model, (licence, credit)) in &report.attributions {
@@ -195,48 +186,38 @@ impl<'t> Setup<'t> {
                 plan.invalid.len()
             );
         }
-        Ok(if !plan.invalid.is_empty() {
-            Outcome::BadInput
-        } else if !report.failures.is_empty() {
-            Outcome::Partial
-        } else {
-            Outcome::Success
-        })
+        partial_unless(plan.invalid.is_empty(), report.failures.is_empty())
     }
 }
 
-pub fn run(args: &BakeArgs) -> anyhow::Result<Outcome> {
-    let setup = match Setup::new(&args.target) {
-        Ok(setup) => setup,
-        Err(outcome) => return Ok(outcome),
-    };
-    let outcome = setup.bake()?;
+/// Invalid recipes make a bad-input failure, failed entries a partial one (both already
+/// printed).
+fn partial_unless(all_recipes_valid: bool, nothing_failed: bool) -> Outcome {
+    if !all_recipes_valid {
+        Err(Failure::reported(Kind::BadInput))
+    } else if !nothing_failed {
+        Err(Failure::reported(Kind::Partial))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn run(args: &BakeArgs) -> Outcome {
+    let setup = Setup::new(&args.target)?;
+    let outcome = setup.bake();
     if args.watch {
         crate::watch::run(&setup)
     } else {
-        Ok(outcome)
+        outcome
     }
 }
 
-pub fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
-    let setup = match Setup::new(&args.target) {
-        Ok(setup) => setup,
-        Err(outcome) => return Ok(outcome),
-    };
+pub fn verify(args: &VerifyArgs) -> Outcome {
+    let setup = Setup::new(&args.target)?;
     let started = Instant::now();
     let plan = setup.plan()?;
     let jobs = plan.shard(args.target.shard);
-    let report = match setup.baker().verify(&jobs, args.gpu_tolerance) {
-        Ok(report) => report,
-        Err(err @ BakeError::Busy { .. }) => {
-            eprintln!("error: {err}");
-            return Ok(Outcome::Busy);
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            return Ok(Outcome::BadInput);
-        }
-    };
+    let report = setup.baker().verify(&jobs, args.gpu_tolerance)?;
     for finding in &report.findings {
         println!("{finding}");
     }
@@ -253,11 +234,5 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
             format!("{failures} problems")
         }
     );
-    Ok(if !plan.invalid.is_empty() {
-        Outcome::BadInput
-    } else if failures > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Success
-    })
+    partial_unless(plan.invalid.is_empty(), failures == 0)
 }

@@ -2,24 +2,18 @@
 
 use std::path::Path;
 
-use kiln_bake::ModelRegistry;
-use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
+use kiln_engine::{Engine, HashCheck, ModelRegistry, SessionOptions};
+use kiln_onnx::ProviderPolicy;
 
-use crate::Outcome;
+use crate::failure::{Failure, Kind, Outcome};
 
-pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
-    let sessions = match SessionCache::new(SessionOptions {
+pub fn run(models_dir: &Path) -> Outcome {
+    let engine = Engine::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(1),
-    }) {
-        Ok(sessions) => sessions,
-        Err(err) => {
-            println!("ONNX Runtime: NOT FOUND");
-            eprintln!("error: {err}");
-            return Ok(Outcome::Environment);
-        }
-    };
-    let runtime = sessions.runtime();
+    })
+    .inspect_err(|_| println!("ONNX Runtime: NOT FOUND"))?;
+    let runtime = engine.sessions().runtime();
     println!(
         "ONNX Runtime {} at {} (found: {})",
         runtime.version(),
@@ -41,17 +35,14 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
     println!("models in {} ({}):", models_dir.display(), models.len());
     let mut broken = 0;
     for model in models {
-        let status = model
-            .manifest
-            .map_err(|err| err.to_string())
-            .and_then(|manifest| {
-                sessions
-                    .load_model(&manifest, &model.manifest_path)
-                    .map(|session| {
-                        format!("ok (sha256 {}…, contract matches)", &session.sha256()[..12])
-                    })
-                    .map_err(|err| err.to_string())
-            });
+        let status = registry
+            .read(&model.name)
+            .and_then(|files| engine.load(&files, HashCheck::Strict))
+            .map(|loaded| {
+                let sha256 = loaded.session().sha256();
+                format!("ok (sha256 {}…, contract matches)", &sha256[..12])
+            })
+            .map_err(|err| err.to_string());
         match status {
             Ok(status) => println!("  {:<20} {status}", model.name),
             Err(err) => {
@@ -64,9 +55,8 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(if broken > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Success
-    })
+    if broken > 0 {
+        return Err(Failure::reported(Kind::Partial));
+    }
+    Ok(())
 }

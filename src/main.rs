@@ -2,6 +2,7 @@
 
 mod bake;
 mod doctor;
+mod failure;
 mod models;
 mod studio;
 mod watch;
@@ -12,27 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kiln_onnx::ProviderPolicy;
 
-/// Exit codes, decided here only (documented in the README and `kiln --help`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
-    /// Everything asked for was done.
-    Success = 0,
-    /// Some entries or models failed; everything else was done.
-    Partial = 1,
-    /// Invalid input: a recipe or manifest could not be read, or bad arguments.
-    BadInput = 2,
-    /// ONNX Runtime or the required execution provider is unavailable; nothing was generated.
-    Environment = 3,
-    /// Another bake is writing to the same output folder; nothing was done.
-    Busy = 4,
-}
-
-const EXIT_CODES: &str = "Exit codes:
-  0  everything was baked / checked / verified
-  1  some entries or models failed (or `verify` found drift); the rest was done and recorded
-  2  invalid input (a recipe, model manifest, bake manifest or shard, or the arguments)
-  3  ONNX Runtime or the required execution provider is unavailable
-  4  another `kiln bake` is writing to the same output folder";
+use crate::failure::{EXIT_CODES, Outcome};
 
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, about, after_help = EXIT_CODES)]
@@ -92,27 +73,16 @@ struct RunArgs {
     threads: Option<usize>,
 }
 
-fn merge(args: &MergeArgs) -> anyhow::Result<Outcome> {
-    match kiln_bake::merge(&args.shards, &args.out) {
-        Ok(report) => {
-            println!(
-                "merged {} entries from {} shards into {} ({} files copied)",
-                report.entries,
-                args.shards.len(),
-                args.out.display(),
-                report.copied
-            );
-            Ok(Outcome::Success)
-        }
-        Err(kiln_bake::MergeError::Target(kiln_bake::BakeError::Busy { dir, lock })) => {
-            eprintln!("error: {}", kiln_bake::BakeError::Busy { dir, lock });
-            Ok(Outcome::Busy)
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            Ok(Outcome::BadInput)
-        }
-    }
+fn merge(args: &MergeArgs) -> Outcome {
+    let report = kiln_bake::merge(&args.shards, &args.out)?;
+    println!(
+        "merged {} entries from {} shards into {} ({} files copied)",
+        report.entries,
+        args.shards.len(),
+        args.out.display(),
+        report.copied
+    );
+    Ok(())
 }
 
 fn parse_policy(text: &str) -> Result<ProviderPolicy, String> {
@@ -132,16 +102,52 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let outcome = match cli.command {
-        Command::Studio(args) => return studio::run(&args),
+        Command::Studio(args) => match studio::run(&args) {
+            // The studio app's own exit code, passed on.
+            Ok(code) => return ExitCode::from(code),
+            Err(failure) => Err(failure),
+        },
         Command::Bake(args) => bake::run(&args),
         Command::Verify(args) => bake::verify(&args),
         Command::Merge(args) => merge(&args),
         Command::Doctor(dir) => doctor::run(&dir.models),
         Command::Models(dir) => models::run(&dir.models),
     };
-    let outcome = outcome.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}");
-        Outcome::Environment
-    });
-    ExitCode::from(outcome as u8)
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if let Some(message) = failure.message {
+                eprintln!("error: {message}");
+            }
+            ExitCode::from(failure.kind as u8)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failure::Kind;
+
+    #[test]
+    fn every_kind_has_its_own_code_and_a_line_in_the_help_table() {
+        let kinds = [
+            Kind::Partial,
+            Kind::BadInput,
+            Kind::Unavailable,
+            Kind::Busy,
+            Kind::Output,
+        ];
+        for (expected, kind) in (1u8..).zip(kinds) {
+            assert_eq!(kind as u8, expected);
+            assert!(
+                EXIT_CODES.contains(&format!("\n  {expected}  ")),
+                "{kind:?} is missing from the help table"
+            );
+            assert!(
+                include_str!("../README.md").contains(&format!("\n| {expected} | ")),
+                "{kind:?} is missing from the README's table"
+            );
+        }
+    }
 }

@@ -2,20 +2,22 @@
 
 use std::path::Path;
 
-use kiln_bake::ModelRegistry;
+use kiln_engine::ModelRegistry;
 use kiln_onnx::sha256_hex;
 use kiln_recipe::ModelKind;
 
-use crate::Outcome;
+use crate::failure::{Failure, Kind, Outcome};
 
-pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
+pub fn run(models_dir: &Path) -> Outcome {
     let models = ModelRegistry::new(models_dir).list();
     if models.is_empty() {
-        eprintln!(
-            "error: no models (folders with model.ron) in {}",
-            models_dir.display()
-        );
-        return Ok(Outcome::BadInput);
+        return Err(Failure::new(
+            Kind::BadInput,
+            format!(
+                "no models (folders with model.ron) in {}: give the models folder with --models",
+                models_dir.display()
+            ),
+        ));
     }
     let mut bad = 0;
     for model in models {
@@ -75,9 +77,8 @@ pub fn run(models_dir: &Path) -> anyhow::Result<Outcome> {
             println!("    attribution to ship with its output: {credit}");
         }
     }
-    Ok(if bad > 0 {
-        Outcome::Partial
-    } else {
-        Outcome::Success
-    })
+    if bad > 0 {
+        return Err(Failure::reported(Kind::Partial));
+    }
+    Ok(())
 }

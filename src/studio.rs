@@ -3,7 +3,9 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::Command;
+
+use crate::failure::{Failure, Kind};
 
 /// The studio app's executable name.
 const STUDIO: &str = "kiln-studio";
@@ -17,26 +19,27 @@ pub struct StudioArgs {
     args: Vec<OsString>,
 }
 
-/// Runs `kiln-studio` from beside this executable, else from `PATH`; exits with its code.
-pub fn run(args: &StudioArgs) -> ExitCode {
+/// Runs `kiln-studio` from beside this executable, else from `PATH`; returns its exit code.
+pub fn run(args: &StudioArgs) -> Result<u8, Failure> {
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| Some(exe.parent()?.join(STUDIO)))
         .filter(|path| path.is_file());
     let program = beside.unwrap_or_else(|| PathBuf::from(STUDIO));
     match Command::new(&program).args(&args.args).status() {
-        Ok(status) => status
+        // Killed by a signal: no code of its own.
+        Ok(status) => Ok(status
             .code()
             .and_then(|code| u8::try_from(code).ok())
-            .map_or(ExitCode::FAILURE, ExitCode::from),
-        Err(err) => {
-            eprintln!(
-                "error: cannot start {} ({err}): `kiln studio` runs the kiln-studio app, which \
+            .unwrap_or(1)),
+        Err(err) => Err(Failure::new(
+            Kind::Unavailable,
+            format!(
+                "cannot start {} ({err}): `kiln studio` runs the kiln-studio app, which \
                  needs Bevy and is built separately: `cargo build --release -p kiln_studio` \
                  (puts it next to kiln), or run it directly with `cargo run --release -p kiln_studio`",
                 program.display()
-            );
-            ExitCode::from(3)
-        }
+            ),
+        )),
     }
 }

@@ -8,26 +8,34 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use notify_debouncer_full::notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
-use crate::Outcome;
 use crate::bake::Setup;
+use crate::failure::{Failure, Kind, Outcome};
 
 /// How long the folders must be quiet before a re-bake (editors write in several steps).
 const DEBOUNCE: Duration = Duration::from_millis(150);
 
-pub fn run(setup: &Setup<'_>) -> anyhow::Result<Outcome> {
+pub fn run(setup: &Setup<'_>) -> Outcome {
     let target = setup.target;
     let (sender, events) = mpsc::channel::<DebounceEventResult>();
-    let mut debouncer =
-        new_debouncer(DEBOUNCE, None, sender).context("cannot start watching for changes")?;
+    let mut debouncer = new_debouncer(DEBOUNCE, None, sender).map_err(|err| {
+        Failure::new(
+            Kind::Unavailable,
+            format!("cannot start watching for changes: {err}"),
+        )
+    })?;
     let watched = [&target.recipes, &target.models.models];
     for dir in watched {
         debouncer
             .watch(dir, RecursiveMode::Recursive)
-            .with_context(|| format!("cannot watch {}", dir.display()))?;
+            .map_err(|err| {
+                Failure::new(
+                    Kind::BadInput,
+                    format!("{}: cannot watch: {err}", dir.display()),
+                )
+            })?;
     }
     let out_dir = canonical(&target.out);
     let models_dir = canonical(&target.models.models);
@@ -63,14 +71,21 @@ pub fn run(setup: &Setup<'_>) -> anyhow::Result<Outcome> {
             .unwrap_or_else(Instant::now);
         println!("changed: {}", first.display());
         // Sessions of replaced models would otherwise live as long as the watch.
-        setup.sessions.retain(|_| false);
-        setup.bake()?;
+        setup.engine.sessions().retain(|_| false);
+        // Failures were printed; the watch goes on, and the next fix re-bakes.
+        if let Err(Failure {
+            message: Some(message),
+            ..
+        }) = setup.bake()
+        {
+            eprintln!("error: {message}");
+        }
         println!(
             "re-baked {:.0} ms after the change",
             noticed.elapsed().as_secs_f64() * 1000.0
         );
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Whether a changed path is a recipe or a model file (not one of the bake's own outputs).

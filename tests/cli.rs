@@ -304,3 +304,32 @@ fn nothing_found_and_no_fetch_lists_every_place() {
         assert!(all.contains(place), "{place} missing: {all}");
     }
 }
+
+#[test]
+fn an_output_folder_that_cannot_be_written_exits_5_and_names_it() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    std::fs::write(project.path("out"), "a file where the folder should be").expect("write");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("out: cannot write"), "{stderr}");
+    assert_eq!(stderr.matches("os error").count(), 1, "said once: {stderr}");
+    assert_eq!(
+        std::fs::read_to_string(project.path("out")).expect("still a file"),
+        "a file where the folder should be"
+    );
+}
+
+#[test]
+fn a_missing_recipes_folder_is_invalid_input_and_writes_nothing() {
+    let project = Project::new(&[]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("recipes: cannot read the recipes folder")
+            && stderr.contains("give the folder that holds your *.kiln.ron recipes"),
+        "{stderr}"
+    );
+    assert!(!project.path("out").exists());
+}

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{DUNGEON, Project, REPO, kiln_command, sha256, text};
-use kiln_bake::{BakeManifest, Lockfile};
+use kiln_bake::{BakeManifest, JournaledManifest};
 
 /// Modification times of every file below `out` (a re-write changes them, a skip does not).
 fn mtimes(project: &Project, out: &str) -> BTreeMap<String, SystemTime> {
@@ -334,7 +334,7 @@ fn assert_consistent(out: &Path) {
         return; // killed before the first entry finished
     }
     // What the next bake will believe: the manifest with the journal replayed.
-    let lockfile = Lockfile::open(out).expect("the manifest and journal are readable");
+    let lockfile = JournaledManifest::open(out).expect("the manifest and journal are readable");
     let manifest = lockfile.manifest();
     for (id, entry) in &manifest.entries {
         for file in &entry.files {

@@ -18,14 +18,14 @@ pub struct BakeManifest {
     pub format: u32,
     /// Baked entries by id (`<recipe>#<entry>`): the key they were baked with and their files.
     #[serde(default)]
-    pub entries: BTreeMap<String, EntryLock>,
+    pub entries: BTreeMap<String, EntryRecord>,
     /// The files, keyed by their `/`-separated path relative to the folder.
     pub files: BTreeMap<String, FileRecord>,
 }
 
 /// What one entry was baked from, and the files it produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EntryLock {
+pub struct EntryRecord {
     /// Recipe path relative to the recipes folder.
     pub recipe: String,
     /// sha256 over everything that decides the entry's bytes (see [`crate::Job::key`]).
@@ -99,12 +99,12 @@ impl BakeManifest {
     }
 
     /// Drops an entry and the records of its files.
-    pub fn forget(&mut self, id: &str) -> Option<EntryLock> {
-        let lock = self.entries.remove(id)?;
-        for file in &lock.files {
+    pub fn forget(&mut self, id: &str) -> Option<EntryRecord> {
+        let entry = self.entries.remove(id)?;
+        for file in &entry.files {
             self.files.remove(file);
         }
-        Some(lock)
+        Some(entry)
     }
 
     /// Records a baked entry (replacing what it had before).
@@ -118,7 +118,7 @@ impl BakeManifest {
         self.forget(id);
         self.entries.insert(
             id.to_owned(),
-            EntryLock {
+            EntryRecord {
                 recipe: recipe.to_owned(),
                 key: key.to_owned(),
                 files: files.keys().cloned().collect(),
@@ -134,9 +134,9 @@ impl BakeManifest {
     /// Whether entry `id` was baked with `key` and its files are on disk, byte for byte as
     /// recorded.
     pub fn is_fresh(&self, id: &str, key: &str, out_dir: &Path) -> bool {
-        self.entries.get(id).is_some_and(|lock| {
-            lock.key == key
-                && lock.files.iter().all(|file| {
+        self.entries.get(id).is_some_and(|entry| {
+            entry.key == key
+                && entry.files.iter().all(|file| {
                     self.files.get(file).is_some_and(|record| {
                         std::fs::read(out_dir.join(file))
                             .is_ok_and(|bytes| kiln_onnx::sha256_hex(&bytes) == record.sha256)

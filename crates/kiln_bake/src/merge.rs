@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use kiln_onnx::sha256_hex;
 
-use crate::bake::{lock_folder, remove_partial_files};
-use crate::{BAKE_JOURNAL_FILE, BakeError, BakeManifest, EntryLock, FileRecord, Lockfile};
+use crate::folder::{lock_folder, remove_partial_files};
+use crate::{
+    BAKE_JOURNAL_FILE, BakeError, BakeManifest, EntryRecord, FileRecord, JournaledManifest,
+};
 
 /// Why shard folders cannot be merged. Nothing is written to the target when this happens.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +48,10 @@ pub struct MergeReport {
     pub copied: usize,
 }
 
-/// One entry to merge: where it comes from, its lock and its files' records.
+/// One entry to merge: where it comes from, its record and its files' records.
 struct Incoming {
     shard: PathBuf,
-    lock: EntryLock,
+    record: EntryRecord,
     files: BTreeMap<String, FileRecord>,
 }
 
@@ -69,9 +71,9 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
             )));
         }
         let manifest = BakeManifest::load(shard).map_err(|err| shard_error(err.to_string()))?;
-        for (id, lock) in manifest.entries {
+        for (id, record) in manifest.entries {
             if let Some(other) = incoming.get(&id) {
-                if other.lock.key != lock.key {
+                if other.record.key != record.key {
                     return Err(MergeError::Conflict {
                         first: other.shard.clone(),
                         second: shard.clone(),
@@ -81,21 +83,21 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
                 continue; // the same entry baked identically twice
             }
             let mut files = BTreeMap::new();
-            for path in &lock.files {
-                let record = manifest.files.get(path).ok_or_else(|| {
+            for path in &record.files {
+                let file = manifest.files.get(path).ok_or_else(|| {
                     shard_error(format!(
                         "the manifest lists {path} for {id} without a record"
                     ))
                 })?;
                 let bytes = std::fs::read(shard.join(path))
                     .map_err(|err| shard_error(format!("{path}: {err}")))?;
-                if sha256_hex(&bytes) != record.sha256 {
+                if sha256_hex(&bytes) != file.sha256 {
                     return Err(shard_error(format!(
                         "{path} differs from its record: bake the shard again"
                     )));
                 }
                 if let Some((owner, sha)) = file_owners.get(path)
-                    && *sha != record.sha256
+                    && *sha != file.sha256
                 {
                     return Err(MergeError::Conflict {
                         first: owner.clone(),
@@ -103,14 +105,14 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
                         what: format!("file {path}"),
                     });
                 }
-                file_owners.insert(path.clone(), (shard.clone(), record.sha256.clone()));
-                files.insert(path.clone(), record.clone());
+                file_owners.insert(path.clone(), (shard.clone(), file.sha256.clone()));
+                files.insert(path.clone(), file.clone());
             }
             incoming.insert(
                 id,
                 Incoming {
                     shard: shard.clone(),
-                    lock,
+                    record,
                     files,
                 },
             );
@@ -119,11 +121,11 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
 
     let _lock = lock_folder(target)?;
     remove_partial_files(target);
-    let mut lockfile = Lockfile::open(target).map_err(BakeError::from)?;
+    let mut journal = JournaledManifest::open(target).map_err(BakeError::from)?;
     let io_error = |path: PathBuf| move |source| MergeError::Target(BakeError::Io { path, source });
     let mut report = MergeReport::default();
     for (id, entry) in incoming {
-        lockfile
+        journal
             .forget(&id)
             .map_err(io_error(target.join(BAKE_JOURNAL_FILE)))?;
         for (path, record) in &entry.files {
@@ -137,12 +139,12 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
                 report.copied += 1;
             }
         }
-        lockfile
-            .record(&id, &entry.lock.recipe, &entry.lock.key, entry.files)
+        journal
+            .record(&id, &entry.record.recipe, &entry.record.key, entry.files)
             .map_err(io_error(target.join(BAKE_JOURNAL_FILE)))?;
         report.entries += 1;
     }
-    lockfile
+    journal
         .close()
         .map_err(io_error(target.join(crate::BAKE_MANIFEST_FILE)))?;
     Ok(report)

@@ -1,95 +1,79 @@
-//! The models folder: `models/<name>/model.ron` + the ONNX file it names.
+//! The models of one bake: each read, hashed and loaded once however many entries use it,
+//! and the keys that decide which entries are up to date.
 
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-use kiln_recipe::{LoadError, MANIFEST_FILE_NAME, ModelManifest};
+use kiln_engine::{Engine, EngineError, HashCheck, Made, Model, ModelFiles, ModelRegistry};
 
-/// A folder of model folders.
-#[derive(Clone, Debug)]
-pub struct ModelRegistry {
-    dir: PathBuf,
+use crate::Job;
+use crate::scheduler::locked;
+
+/// Model files and loaded models of one bake, by model name.
+pub(crate) struct BakeModels<'a> {
+    engine: &'a Engine,
+    registry: &'a ModelRegistry,
+    files: Mutex<HashMap<String, Arc<ModelFiles>>>,
+    loaded: Mutex<HashMap<String, Model>>,
 }
 
-/// One model folder and its manifest (or why the manifest cannot be read).
-#[derive(Debug)]
-pub struct ModelEntry {
-    /// Folder name, which recipes use as the model name.
-    pub name: String,
-    /// Path of `model.ron`.
-    pub manifest_path: PathBuf,
-    /// The parsed manifest.
-    pub manifest: Result<ModelManifest, LoadError>,
-}
-
-impl ModelRegistry {
-    /// Models under `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-
-    /// The models folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Path of the manifest of model `name`.
-    pub fn manifest_path(&self, name: &str) -> PathBuf {
-        self.dir.join(name).join(MANIFEST_FILE_NAME)
-    }
-
-    /// Loads model `name`'s manifest, checking that its `name` matches the folder.
-    pub fn load(&self, name: &str) -> Result<(ModelManifest, PathBuf), LoadError> {
-        let path = self.manifest_path(name);
-        if !path.is_file() {
-            let available: Vec<String> = self.list().into_iter().map(|m| m.name).collect();
-            return Err(LoadError::Invalid {
-                path,
-                message: format!(
-                    "no model {name:?} in {} (available: {})",
-                    self.dir.display(),
-                    if available.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        available.join(", ")
-                    }
-                ),
-            });
+impl<'a> BakeModels<'a> {
+    pub(crate) fn new(engine: &'a Engine, registry: &'a ModelRegistry) -> Self {
+        Self {
+            engine,
+            registry,
+            files: Mutex::default(),
+            loaded: Mutex::default(),
         }
-        let manifest = ModelManifest::load(&path)?;
-        if manifest.name != name {
-            return Err(LoadError::Invalid {
-                path,
-                message: format!(
-                    "manifest name {:?} differs from its folder {name:?}: rename one to match",
-                    manifest.name
-                ),
-            });
-        }
-        Ok((manifest, path))
     }
 
-    /// Every model folder (a sub-folder with a `model.ron`), sorted by name.
-    pub fn list(&self) -> Vec<ModelEntry> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().join(MANIFEST_FILE_NAME).is_file())
-            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        names
-            .into_iter()
-            .map(|name| {
-                let manifest_path = self.manifest_path(&name);
-                let manifest = self.load(&name).map(|(m, _)| m);
-                ModelEntry {
-                    name,
-                    manifest_path,
-                    manifest,
-                }
+    /// Model `name`'s files, read once (a failed read is retried by the next entry, which
+    /// reports it too).
+    fn files(&self, name: &str) -> Result<Arc<ModelFiles>, EngineError> {
+        let mut files = locked(&self.files);
+        if let Some(read) = files.get(name) {
+            return Ok(Arc::clone(read));
+        }
+        let read = Arc::new(self.registry.read(name)?);
+        files.insert(name.to_owned(), Arc::clone(&read));
+        Ok(read)
+    }
+
+    /// Each job's key (see [`Job::key`]), or `None` where its model cannot be read or does not
+    /// match its manifest's sha256 (the job then runs, and reports why).
+    pub(crate) fn keys(&self, jobs: &[Job]) -> Vec<Option<String>> {
+        let sessions = self.engine.sessions();
+        let provider = sessions.expected_provider().to_string();
+        let version = sessions.runtime().version();
+        jobs.iter()
+            .map(|job| {
+                let files = self.files(&job.entry.model).ok()?;
+                files
+                    .matches_manifest()
+                    .then(|| job.key(files.content_sha256(), &provider, version))
             })
             .collect()
+    }
+
+    /// Model `name`, loaded once per bake; its bytes must be the ones its manifest names.
+    pub(crate) fn model(&self, name: &str) -> Result<Model, EngineError> {
+        let mut loaded = locked(&self.loaded);
+        if let Some(model) = loaded.get(name) {
+            return Ok(model.clone());
+        }
+        let model = self.engine.load(&*self.files(name)?, HashCheck::Strict)?;
+        loaded.insert(name.to_owned(), model.clone());
+        Ok(model)
+    }
+
+    /// Generates `job`'s variants with its model; `on_variant(i)` is called as variant `i` starts.
+    pub(crate) fn make(
+        &self,
+        job: &Job,
+        on_variant: &(dyn Fn(u32) + Sync),
+    ) -> Result<(Model, Made), EngineError> {
+        let model = self.model(&job.entry.model)?;
+        let made = model.make(&job.entry_name, &job.entry, &job.seeds(), on_variant)?;
+        Ok((model, made))
     }
 }

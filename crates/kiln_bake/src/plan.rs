@@ -20,9 +20,9 @@ pub struct Job {
 }
 
 impl Job {
-    /// The seed of variant `index`.
-    pub fn seed(&self, index: u32) -> u64 {
-        self.entry.seed.wrapping_add(u64::from(index))
+    /// The seed of every variant (see [`kiln_engine::seeds`]).
+    pub fn seeds(&self) -> Vec<u64> {
+        kiln_engine::seeds(&self.entry, 0)
     }
 
     /// The entry's id in bake manifests: `<recipe>#<entry>`.

@@ -4,8 +4,11 @@ use std::fmt;
 
 use kiln_onnx::{Provider, sha256_hex};
 
-use crate::bake::{LoadedModels, lock_folder};
-use crate::{BakeError, Baker, EntryError, Job, Lockfile};
+use crate::encode::encode;
+use crate::folder::lock_folder;
+use crate::models::BakeModels;
+use crate::scheduler::parallel;
+use crate::{BakeError, Baker, EntryError, Job, JournaledManifest};
 
 /// Something `verify` found that differs from the manifest.
 #[derive(Debug)]
@@ -111,11 +114,11 @@ impl Baker<'_> {
     /// Writes nothing.
     pub fn verify(&self, jobs: &[Job], gpu_tolerance: u8) -> Result<VerifyReport, BakeError> {
         let _lock = lock_folder(self.out_dir)?;
-        let lockfile = Lockfile::open(self.out_dir)?;
-        let manifest = lockfile.manifest();
-        let keys = self.keys(jobs);
-        let loaded = LoadedModels::default();
-        let per_job = self.parallel(jobs.len(), |index| {
+        let journal = JournaledManifest::open(self.out_dir)?;
+        let manifest = journal.manifest();
+        let models = BakeModels::new(self.engine, self.models);
+        let keys = models.keys(jobs);
+        let per_job = parallel(self.jobs, jobs.len(), |index| {
             let job = &jobs[index];
             let id = job.id();
             let Some(entry) = manifest.entries.get(&id) else {
@@ -124,13 +127,17 @@ impl Baker<'_> {
             if keys[index].as_deref() != Some(entry.key.as_str()) {
                 return (0, vec![Finding::Stale { id }]);
             }
-            let generated = match self.generate(job, &loaded, &|_| {}) {
-                Ok(generated) => generated,
-                Err(error) => return (0, vec![Finding::Failed { id, error }]),
+            let made = match models.make(job, &|_| {}) {
+                Ok((_, made)) => made,
+                Err(error) => {
+                    let error = error.into();
+                    return (0, vec![Finding::Failed { id, error }]);
+                }
             };
-            let provider = generated.session.provider();
+            let provider = made.execution_provider;
+            let outputs = encode(&made);
             let mut findings = Vec::new();
-            for output in &generated.outputs {
+            for output in &outputs {
                 let path = format!("{}/{}", job.output, output.file);
                 let Some(record) = manifest.files.get(&path) else {
                     findings.push(Finding::Drift {
@@ -170,9 +177,9 @@ impl Baker<'_> {
                     },
                 });
             }
-            (generated.outputs.len(), findings)
+            (outputs.len(), findings)
         });
-        lockfile
+        journal
             .close()
             .map_err(self.io_error(crate::BAKE_MANIFEST_FILE))?;
         let mut report = VerifyReport::default();

@@ -42,7 +42,7 @@ pub enum MusicError {
 }
 
 /// A rendered loop with its files.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct MusicLoop {
     /// The arrangement that was rendered.
     pub arrangement: Arrangement,

@@ -30,6 +30,6 @@ mod plugin;
 pub use loader::{KilnLoadError, KilnLoadSettings, KilnRecipeLoader};
 pub use messages::{AssetGenerated, GenerationFailed};
 pub use plugin::{
-    KilnAssetPlugin, KilnModelSourcePlugin, KilnPlugins, KilnRecipe, KilnSettings, KilnStrings,
-    KilnSystems, MODELS_SOURCE, RecipeEntry,
+    GeneratedEntry, KilnAssetPlugin, KilnModelSourcePlugin, KilnPlugins, KilnRecipe, KilnSettings,
+    KilnStrings, KilnSystems, MODELS_SOURCE,
 };

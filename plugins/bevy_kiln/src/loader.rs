@@ -16,20 +16,13 @@ use bevy::image::{
 use bevy::math::{URect, UVec2};
 use bevy::prelude::*;
 use bevy::tasks::AsyncComputeTaskPool;
-use kiln_gen::{AtlasLayout, ImageGenerator, make_sprites, make_textures};
-use kiln_music::make_loop;
-use kiln_onnx::{
-    HashCheck, ModelSession, RuntimeError, SessionCache, SessionError, SessionOptions,
-};
-use kiln_recipe::{
-    AssetEntry, AssetKind, LoadError, MANIFEST_FILE_NAME, ModelKind, ModelManifest,
-    RECIPE_EXTENSION, Recipe,
-};
-use kiln_seq::{Flavour, SequenceModel, make_flavour};
+use kiln_engine::{Content, EngineError, Engines, HashCheck, Made, Model, ModelFiles, seeds};
+use kiln_gen::AtlasLayout;
+use kiln_recipe::{AssetEntry, LoadError, MANIFEST_FILE_NAME, RECIPE_EXTENSION, Recipe};
 use serde::{Deserialize, Serialize};
 
 use crate::messages::{AssetGenerated, GenerationFailed, Report};
-use crate::plugin::{KilnRecipe, KilnSettings, KilnStrings, MODELS_SOURCE, RecipeEntry};
+use crate::plugin::{GeneratedEntry, KilnRecipe, KilnSettings, KilnStrings, MODELS_SOURCE};
 
 /// Per-load options:
 /// `asset_server.load_builder().with_settings(|s: &mut KilnLoadSettings| s.seed_offset = 7).load("x.kiln.ron")`.
@@ -41,6 +34,7 @@ pub struct KilnLoadSettings {
 
 /// Loading or generating a recipe failed; the previous version of the asset stays in place.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KilnLoadError {
     /// The recipe or a model file could not be read.
     #[error("{path}: cannot read: {message}")]
@@ -53,71 +47,53 @@ pub enum KilnLoadError {
     /// The recipe or a model manifest is invalid (with file, line and column).
     #[error(transparent)]
     Format(#[from] LoadError),
-    /// ONNX Runtime is unavailable.
+    /// ONNX Runtime is unavailable, or a model could not be loaded.
     #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    /// A model could not be loaded into ONNX Runtime or does not match its manifest.
+    Engine(#[from] EngineError),
+    /// An entry could not be generated.
     #[error("{entry}: {source}")]
-    Session {
+    Entry {
         /// Recipe entry.
         entry: String,
         /// Why.
-        source: SessionError,
-    },
-    /// A model failed to generate.
-    #[error("{entry}: {source}")]
-    Generate {
-        /// Recipe entry.
-        entry: String,
-        /// Why.
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: EngineError,
     },
 }
 
-/// Shared between the loader (any thread) and the app: settings and session caches.
+/// Shared between the loader (any thread) and the app: settings, engines, generation results.
 #[derive(Debug)]
-pub(crate) struct Engine {
+pub(crate) struct LoaderState {
     pub(crate) settings: RwLock<KilnSettings>,
-    caches: Mutex<HashMap<SessionOptions, Arc<SessionCache>>>,
+    engines: Engines,
     generated: Mutex<HashMap<String, GenerationSlot>>,
     reports: Mutex<Sender<Report>>,
 }
 
 /// One generation result, filled by whichever load gets there first.
-type GenerationSlot = Arc<Mutex<Option<Arc<Generated>>>>;
+type GenerationSlot = Arc<Mutex<Option<Arc<Made>>>>;
 
 /// Results kept for reuse; past this many the cache starts afresh.
 const GENERATION_CACHE_ENTRIES: usize = 256;
 
-impl Engine {
+impl LoaderState {
     pub(crate) fn new(settings: KilnSettings, reports: Sender<Report>) -> Self {
         Self {
             settings: RwLock::new(settings),
-            caches: Mutex::default(),
+            engines: Engines::default(),
             generated: Mutex::default(),
             reports: Mutex::new(reports),
         }
     }
 
-    /// The session cache for the current settings (one per distinct settings, kept for reuse).
-    fn sessions(&self) -> Result<Arc<SessionCache>, RuntimeError> {
-        let options = self
-            .settings
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .session_options();
-        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(cache) = caches.get(&options) {
-            return Ok(Arc::clone(cache));
-        }
-        let cache = Arc::new(SessionCache::new(options)?);
-        caches.insert(options, Arc::clone(&cache));
-        Ok(cache)
+    /// The engine for the current settings.
+    fn engine(&self) -> Result<Arc<kiln_engine::Engine>, EngineError> {
+        let settings = self.settings.read().unwrap_or_else(|p| p.into_inner());
+        self.engines.get(settings.session_options())
     }
 
     /// The slot for one generation. Bevy starts a separate load of a file for each of its labels
     /// requested before the first load finishes (bevyengine/bevy#12756); sharing results by
-    /// what determines them (model bytes, parameters, seeds, provider) runs each model once.
+    /// [`Model::generation_key`] runs each model once.
     fn generation_slot(&self, key: String) -> GenerationSlot {
         let mut slots = self.generated.lock().unwrap_or_else(|p| p.into_inner());
         if slots.len() >= GENERATION_CACHE_ENTRIES && !slots.contains_key(&key) {
@@ -139,7 +115,7 @@ impl Engine {
 /// Loads `*.kiln.ron` recipes as [`KilnRecipe`]s with every entry's generated sub-assets.
 #[derive(TypePath)]
 pub struct KilnRecipeLoader {
-    pub(crate) engine: Arc<Engine>,
+    pub(crate) state: Arc<LoaderState>,
 }
 
 impl AssetLoader for KilnRecipeLoader {
@@ -155,7 +131,7 @@ impl AssetLoader for KilnRecipeLoader {
     ) -> Result<KilnRecipe, KilnLoadError> {
         let result = self.load_recipe(reader, settings, load_context).await;
         if let Err(error) = &result {
-            self.engine.report(Report::Failed(GenerationFailed {
+            self.state.report(Report::Failed(GenerationFailed {
                 recipe: load_context.path().to_string(),
                 error: error.to_string(),
             }));
@@ -165,47 +141,6 @@ impl AssetLoader for KilnRecipeLoader {
 
     fn extensions(&self) -> &[&str] {
         &[RECIPE_EXTENSION]
-    }
-}
-
-/// A model's manifest, file path (for messages) and bytes, as read through `models://`.
-struct ModelFiles {
-    manifest: ModelManifest,
-    onnx_path: PathBuf,
-    onnx: Vec<u8>,
-    /// A sequence model's tokenizer: its path (for messages) and bytes.
-    tokenizer: Option<(PathBuf, Vec<u8>)>,
-    /// sha256 of the tokenizer bytes (empty for image models), so a new tokenizer regenerates.
-    tokenizer_sha256: String,
-}
-
-/// The model of one entry, ready for its kind.
-enum EntryGenerator {
-    Image(ImageGenerator),
-    Sequence(Box<SequenceModel>),
-}
-
-impl EntryGenerator {
-    fn new(
-        files: &ModelFiles,
-        session: Arc<ModelSession>,
-    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(match &files.tokenizer {
-            None => Self::Image(ImageGenerator::new(&files.manifest, session)?),
-            Some((path, bytes)) => Self::Sequence(Box::new(SequenceModel::with_tokenizer(
-                &files.manifest,
-                bytes,
-                path,
-                session,
-            )?)),
-        })
-    }
-
-    fn session(&self) -> &ModelSession {
-        match self {
-            Self::Image(image) => image.session(),
-            Self::Sequence(sequence) => sequence.session(),
-        }
     }
 }
 
@@ -245,78 +180,59 @@ impl KilnRecipeLoader {
             }
             !music
         });
-        let sessions = self.engine.sessions()?;
+        let engine = self.state.engine()?;
 
         // Read every model first: each read registers a dependency, so a broken model still
         // reloads this recipe once it is fixed.
-        let mut models = HashMap::new();
+        let mut files = HashMap::new();
         for entry in recipe.assets.values() {
-            if !models.contains_key(&entry.model) {
-                models.insert(
+            if !files.contains_key(&entry.model) {
+                files.insert(
                     entry.model.clone(),
                     read_model(load_context, &entry.model).await?,
                 );
             }
         }
 
+        let mut models: HashMap<String, Model> = HashMap::new();
         let mut entries = BTreeMap::new();
         for (name, entry) in recipe.assets {
-            let files = &models[&entry.model];
-            let session = sessions
-                .load_model_bytes(
-                    &files.manifest,
-                    &files.onnx,
-                    &files.onnx_path,
-                    HashCheck::Warn,
-                )
-                .map_err(|source| KilnLoadError::Session {
-                    entry: name.clone(),
-                    source,
-                })?;
-            let generator =
-                EntryGenerator::new(files, session).map_err(|source| KilnLoadError::Generate {
-                    entry: name.clone(),
-                    source,
-                })?;
-            let seeds: Vec<u64> = (0..u64::from(entry.variants.get()))
-                .map(|i| {
-                    entry
-                        .seed
-                        .wrapping_add(settings.seed_offset)
-                        .wrapping_add(i)
-                })
-                .collect();
-            let key = format!(
-                "{}|{}|{:?}|{:?}|{seeds:?}",
-                generator.session().sha256(),
-                files.tokenizer_sha256,
-                sessions.options(),
-                entry.kind
-            );
-            let slot = self.engine.generation_slot(key);
-            let started = Instant::now();
-            let (made, fresh) =
-                generate(slot, generator, name.clone(), entry.clone(), seeds.clone())
-                    .await
-                    .map_err(|source| KilnLoadError::Generate {
-                        entry: name.clone(),
-                        source,
-                    })?;
-            let recipe_entry = made.add_to(load_context, &name, &entry, seeds.clone());
-            if !fresh {
-                entries.insert(name, recipe_entry);
-                continue;
-            }
-            self.engine.report(Report::Generated(AssetGenerated {
-                recipe: load_context.path().to_string(),
+            let entry_error = |source| KilnLoadError::Entry {
                 entry: name.clone(),
-                model: files.manifest.name.clone(),
-                model_sha256: recipe_entry.model_sha256.clone(),
-                execution_provider: recipe_entry.execution_provider.clone(),
-                seeds,
-                elapsed: started.elapsed(),
-            }));
-            entries.insert(name, recipe_entry);
+                source,
+            };
+            let model = match models.get(&entry.model) {
+                Some(model) => model.clone(),
+                None => {
+                    // A model being retrained may not match its manifest's sha256 yet: warn.
+                    let model = engine
+                        .load(&files[&entry.model], HashCheck::Warn)
+                        .map_err(entry_error)?;
+                    models.insert(entry.model.clone(), model.clone());
+                    model
+                }
+            };
+            let seeds = seeds(&entry, settings.seed_offset);
+            let slot = self
+                .state
+                .generation_slot(model.generation_key(&entry, &seeds));
+            let started = Instant::now();
+            let (made, fresh) = generate(slot, model, name.clone(), entry.clone(), seeds)
+                .await
+                .map_err(entry_error)?;
+            let generated = add_assets(load_context, &made, &entry);
+            if fresh {
+                self.state.report(Report::Generated(AssetGenerated {
+                    recipe: load_context.path().to_string(),
+                    entry: name.clone(),
+                    model: made.model.clone(),
+                    model_sha256: made.model_sha256.clone(),
+                    execution_provider: made.execution_provider.to_string(),
+                    seeds: made.seeds.clone(),
+                    elapsed: started.elapsed(),
+                }));
+            }
+            entries.insert(name, generated);
         }
         Ok(KilnRecipe { entries })
     }
@@ -334,28 +250,19 @@ async fn read_model(
         path: manifest_path.clone(),
         message: err.to_string(),
     })?;
-    let manifest = ModelManifest::from_str(&text, &manifest_path)?;
-    let onnx_path = display(&manifest.onnx);
-    let onnx = read_model_file(load_context, model, &manifest.onnx, &onnx_path).await?;
-    let tokenizer = match &manifest.kind {
-        ModelKind::ImageGenerator(_) => None,
-        ModelKind::SequenceGenerator(sequence) => {
-            let path = display(&sequence.tokenizer);
-            let bytes = read_model_file(load_context, model, &sequence.tokenizer, &path).await?;
-            Some((path, bytes))
-        }
+    let manifest = ModelFiles::parse_manifest(model, &text, &manifest_path)?;
+    let onnx = read_model_file(
+        load_context,
+        model,
+        &manifest.onnx,
+        &display(&manifest.onnx),
+    )
+    .await?;
+    let tokenizer = match ModelFiles::tokenizer_file(&manifest) {
+        Some(file) => Some(read_model_file(load_context, model, file, &display(file)).await?),
+        None => None,
     };
-    let tokenizer_sha256 = tokenizer
-        .as_ref()
-        .map(|(_, bytes)| kiln_onnx::sha256_hex(bytes))
-        .unwrap_or_default();
-    Ok(ModelFiles {
-        manifest,
-        onnx_path,
-        onnx,
-        tokenizer,
-        tokenizer_sha256,
-    })
+    Ok(ModelFiles::new(manifest, manifest_path, onnx, tokenizer)?)
 }
 
 async fn read_model_file(
@@ -374,155 +281,95 @@ async fn read_model_file(
         })
 }
 
-/// What one entry generated, before it becomes Bevy assets.
-#[derive(Debug)]
-enum Made {
-    Textures(Vec<kiln_gen::Texture>),
-    Sprites(kiln_gen::SpriteSet),
-    Strings(BTreeMap<String, Flavour>),
-    /// WAV bytes of each variant.
-    #[cfg_attr(
-        not(feature = "audio"),
-        expect(dead_code, reason = "music entries are skipped without audio")
-    )]
-    Music(Vec<Vec<u8>>),
-}
-
-#[derive(Debug)]
-struct Generated {
-    made: Made,
-    model_sha256: String,
-    execution_provider: String,
-}
-
 /// Runs the model on the async compute pool, so neither a frame nor the IO pool waits on it.
 /// Returns the result and whether it was made now (`false`: another load of the same
 /// generation made it, or is making it and was waited for).
 async fn generate(
     slot: GenerationSlot,
-    generator: EntryGenerator,
+    model: Model,
     name: String,
     entry: AssetEntry,
     seeds: Vec<u64>,
-) -> Result<(Arc<Generated>, bool), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(Arc<Made>, bool), EngineError> {
     AsyncComputeTaskPool::get()
         .spawn(async move {
             let mut done = slot.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(generated) = done.as_ref() {
-                return Ok((Arc::clone(generated), false));
+            if let Some(made) = done.as_ref() {
+                return Ok((Arc::clone(made), false));
             }
-            let made = match (&entry.kind, &generator) {
-                (AssetKind::Texture(params), EntryGenerator::Image(image)) => {
-                    Made::Textures(make_textures(image, params, seeds)?)
-                }
-                (AssetKind::Sprite(params), EntryGenerator::Image(image)) => {
-                    Made::Sprites(make_sprites(image, params, seeds)?)
-                }
-                (AssetKind::Text(params), EntryGenerator::Sequence(model)) => {
-                    let mut table = BTreeMap::new();
-                    for (variant, seed) in seeds.into_iter().enumerate() {
-                        table.insert(
-                            format!("{name}/{variant}"),
-                            make_flavour(model, params, seed)?,
-                        );
-                    }
-                    Made::Strings(table)
-                }
-                (AssetKind::Music(params), EntryGenerator::Sequence(model)) => Made::Music(
-                    seeds
-                        .into_iter()
-                        .map(|seed| make_loop(model, params, seed).map(|music| music.wav))
-                        .collect::<Result<_, _>>()?,
-                ),
-                (kind, _) => {
-                    return Err(format!(
-                        "model {:?} cannot make a {}: choose a model of that kind",
-                        entry.model,
-                        kind.name()
-                    )
-                    .into());
-                }
-            };
-            let generated = Arc::new(Generated {
-                made,
-                model_sha256: generator.session().sha256().to_owned(),
-                execution_provider: generator.session().provider().to_string(),
-            });
-            *done = Some(Arc::clone(&generated));
-            Ok((generated, true))
+            let made = Arc::new(model.make(&name, &entry, &seeds, &|_| {})?);
+            *done = Some(Arc::clone(&made));
+            Ok((made, true))
         })
         .await
 }
 
-impl Generated {
-    fn add_to(
-        &self,
-        load_context: &mut LoadContext<'_>,
-        name: &str,
-        entry: &AssetEntry,
-        seeds: Vec<u64>,
-    ) -> RecipeEntry {
-        let mut recipe_entry = RecipeEntry {
-            model: entry.model.clone(),
-            model_sha256: self.model_sha256.clone(),
-            execution_provider: self.execution_provider.clone(),
-            seeds,
-            ..RecipeEntry::default()
-        };
-        match &self.made {
-            Made::Textures(textures) => {
-                for (i, texture) in textures.iter().enumerate() {
-                    let image = bevy_image(texture.image.clone().into(), true, repeat_sampler());
-                    recipe_entry
-                        .images
-                        .push(load_context.add_labeled_asset(format!("{name}/{i}"), image));
-                    recipe_entry.seam_scores.push(texture.seam_score);
-                    if let Some(normal) = &texture.normal_map {
-                        let normal = bevy_image(normal.clone().into(), false, repeat_sampler());
-                        recipe_entry.normal_maps.push(
-                            load_context.add_labeled_asset(format!("{name}/{i}/normal"), normal),
-                        );
-                    }
+/// Adds what one entry made as labelled sub-assets (`<entry>/<i>`, `<entry>/<i>/normal`,
+/// `<entry>/sheet`, `<entry>/atlas`, `<entry>/strings`).
+fn add_assets(
+    load_context: &mut LoadContext<'_>,
+    made: &Made,
+    entry: &AssetEntry,
+) -> GeneratedEntry {
+    let name = &made.entry;
+    let mut generated = GeneratedEntry {
+        model: entry.model.clone(),
+        model_sha256: made.model_sha256.clone(),
+        execution_provider: made.execution_provider.to_string(),
+        seeds: made.seeds.clone(),
+        ..GeneratedEntry::default()
+    };
+    match &made.content {
+        Content::Textures(textures) => {
+            for (i, texture) in textures.iter().enumerate() {
+                let image = bevy_image(texture.image.clone().into(), true, repeat_sampler());
+                generated
+                    .images
+                    .push(load_context.add_labeled_asset(format!("{name}/{i}"), image));
+                generated.seam_scores.push(texture.seam_score);
+                if let Some(normal) = &texture.normal_map {
+                    let normal = bevy_image(normal.clone().into(), false, repeat_sampler());
+                    generated
+                        .normal_maps
+                        .push(load_context.add_labeled_asset(format!("{name}/{i}/normal"), normal));
                 }
             }
-            Made::Sprites(set) => {
-                for (i, (_, sprite)) in set.sprites.iter().enumerate() {
-                    let image = bevy_image(sprite.clone().into(), true, ImageSampler::nearest());
-                    recipe_entry
-                        .images
-                        .push(load_context.add_labeled_asset(format!("{name}/{i}"), image));
-                }
-                let sheet = bevy_image(set.sheet.clone().into(), true, ImageSampler::nearest());
-                recipe_entry.sheet =
-                    Some(load_context.add_labeled_asset(format!("{name}/sheet"), sheet));
-                recipe_entry.atlas = Some(
-                    load_context
-                        .add_labeled_asset(format!("{name}/atlas"), atlas_layout(&set.layout)),
-                );
-            }
-            Made::Strings(table) => {
-                let strings = KilnStrings {
-                    entries: table.clone(),
-                };
-                recipe_entry.strings =
-                    Some(load_context.add_labeled_asset(format!("{name}/strings"), strings));
-            }
-            #[cfg(feature = "audio")]
-            Made::Music(loops) => {
-                for (i, wav) in loops.iter().enumerate() {
-                    let source = bevy::audio::AudioSource {
-                        bytes: wav.as_slice().into(),
-                    };
-                    recipe_entry
-                        .audio
-                        .push(load_context.add_labeled_asset(format!("{name}/{i}"), source));
-                }
-            }
-            #[cfg(not(feature = "audio"))]
-            Made::Music(_) => {}
         }
-        recipe_entry
+        Content::Sprites(set) => {
+            for (i, (_, sprite)) in set.sprites.iter().enumerate() {
+                let image = bevy_image(sprite.clone().into(), true, ImageSampler::nearest());
+                generated
+                    .images
+                    .push(load_context.add_labeled_asset(format!("{name}/{i}"), image));
+            }
+            let sheet = bevy_image(set.sheet.clone().into(), true, ImageSampler::nearest());
+            generated.sheet = Some(load_context.add_labeled_asset(format!("{name}/sheet"), sheet));
+            generated.atlas = Some(
+                load_context.add_labeled_asset(format!("{name}/atlas"), atlas_layout(&set.layout)),
+            );
+        }
+        Content::Strings(_) => {
+            let strings = KilnStrings {
+                entries: made.string_table(),
+            };
+            generated.strings =
+                Some(load_context.add_labeled_asset(format!("{name}/strings"), strings));
+        }
+        #[cfg(feature = "audio")]
+        Content::Loops(loops) => {
+            for (i, music) in loops.iter().enumerate() {
+                let source = bevy::audio::AudioSource {
+                    bytes: music.wav.as_slice().into(),
+                };
+                generated
+                    .audio
+                    .push(load_context.add_labeled_asset(format!("{name}/{i}"), source));
+            }
+        }
+        #[cfg(not(feature = "audio"))]
+        Content::Loops(_) => {}
     }
+    generated
 }
 
 fn repeat_sampler() -> ImageSampler {

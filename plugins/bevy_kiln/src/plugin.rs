@@ -11,7 +11,7 @@ use bevy::prelude::*;
 use kiln_onnx::{ProviderPolicy, SessionOptions};
 use kiln_seq::Flavour;
 
-use crate::loader::{Engine, KilnRecipeLoader};
+use crate::loader::{KilnRecipeLoader, LoaderState};
 use crate::messages::{AssetGenerated, GenerationFailed, forward_reports, report_channel};
 
 /// Name of the asset source over the models folder: `models://<name>/model.onnx`.
@@ -111,15 +111,15 @@ impl Plugin for KilnAssetPlugin {
             app.init_asset::<bevy::audio::AudioSource>();
         }
         let (sender, receiver) = report_channel();
-        let engine = Arc::new(Engine::new(
+        let state = Arc::new(LoaderState::new(
             app.world().resource::<KilnSettings>().clone(),
             sender,
         ));
         app.insert_resource(receiver)
-            .insert_resource(KilnEngine(Arc::clone(&engine)))
+            .insert_resource(KilnLoaderState(Arc::clone(&state)))
             .init_asset::<KilnRecipe>()
             .init_asset::<KilnStrings>()
-            .register_asset_loader(KilnRecipeLoader { engine });
+            .register_asset_loader(KilnRecipeLoader { state });
     }
 }
 
@@ -150,17 +150,17 @@ pub enum KilnSystems {
 }
 
 #[derive(Resource)]
-struct KilnEngine(Arc<Engine>);
+struct KilnLoaderState(Arc<LoaderState>);
 
-fn sync_settings(settings: Res<KilnSettings>, engine: Res<KilnEngine>) {
-    *engine.0.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
+fn sync_settings(settings: Res<KilnSettings>, state: Res<KilnLoaderState>) {
+    *state.0.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
 }
 
 /// A loaded recipe: every entry's generated assets and how they were made.
 #[derive(Asset, TypePath, Debug, Default)]
 pub struct KilnRecipe {
     /// Entries by name.
-    pub entries: BTreeMap<String, RecipeEntry>,
+    pub entries: BTreeMap<String, GeneratedEntry>,
 }
 
 /// The string table of a text entry (`<entry>/strings`): `"<entry>/<variant>"` → name and text,
@@ -178,9 +178,9 @@ impl KilnStrings {
     }
 }
 
-/// One generated recipe entry.
+/// The assets generated from one recipe entry, with how they were made.
 #[derive(Debug, Default, Clone)]
-pub struct RecipeEntry {
+pub struct GeneratedEntry {
     /// Variant images (`<entry>/<i>`).
     pub images: Vec<Handle<Image>>,
     /// Normal maps of texture variants (`<entry>/<i>/normal`), when the recipe asks for them.

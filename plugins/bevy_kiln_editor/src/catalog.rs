@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kiln_bake::{ModelRegistry, recipe_files};
+use kiln_bake::recipe_files;
+use kiln_engine::ModelRegistry;
 use kiln_recipe::{AssetEntry, ModelKind, ModelManifest, Recipe};
 
 /// One recipe file, parsed or with the reason it cannot be.

@@ -28,4 +28,6 @@ mod workbench;
 pub use catalog::{Catalog, ModelChoices, RecipeFile};
 pub use gallery::{Content, Gallery, Variant, WAVEFORM_COLUMNS};
 pub use plugin::{KilnEditor, KilnEditorPlugin, KilnEditorSystems};
-pub use workbench::{BakeSummary, EditorPaths, Notice, Progress, Selection, Workbench};
+pub use workbench::{
+    BakeSummary, EditorError, EditorPaths, Notice, Progress, Selection, Workbench,
+};

@@ -1,16 +1,16 @@
 //! The editor without its UI: catalog, selection and draft, background generation and bakes,
 //! pinning. The panel draws it and calls its actions; tests drive it directly.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kiln_bake::{BakePlan, Baker, Job, ModelRegistry, Prune, write_atomic};
-use kiln_onnx::{SessionCache, SessionOptions};
-use kiln_recipe::{AssetEntry, Recipe, replace_entry};
+use kiln_bake::{BakeError, BakePlan, Baker, Job, Prune, write_atomic};
+use kiln_engine::{EngineError, Engines, HashCheck, ModelRegistry, SessionOptions, seeds};
+use kiln_recipe::{AssetEntry, LoadError, replace_entry};
 
 use crate::catalog::Catalog;
 use crate::gallery::Gallery;
@@ -88,9 +88,61 @@ pub struct BakeSummary {
     pub elapsed: Duration,
 }
 
-enum Outcome {
-    Generated(Result<Gallery, String>),
-    Baked(Result<BakeSummary, String>),
+/// Why an action of the editor failed; shown as a notice.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EditorError {
+    /// Generate was asked for with no entry selected.
+    #[error("select a recipe entry to generate")]
+    NoSelection,
+    /// Bake was asked for with no entry ticked.
+    #[error("tick the entries to bake first")]
+    NothingTicked,
+    /// Pin was asked for before any generation.
+    #[error("generate variants to pin one")]
+    NoGallery,
+    /// Pin was asked for a variant the gallery does not have.
+    #[error("there is no variant {0}")]
+    NoVariant(usize),
+    /// The recipe file was removed since it was scanned.
+    #[error("{0}: no longer exists")]
+    RecipeGone(String),
+    /// Generating an entry failed.
+    #[error("{id}: {source}")]
+    Generate {
+        /// `<recipe>#<entry>`.
+        id: String,
+        /// Why.
+        source: EngineError,
+    },
+    /// The engine could not start (ONNX Runtime unavailable).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The bake could not run.
+    #[error(transparent)]
+    Bake(#[from] BakeError),
+    /// A recipe could not be parsed or edited.
+    #[error(transparent)]
+    Recipe(#[from] LoadError),
+    /// A file or folder could not be read or written.
+    #[error("{path}: cannot {action}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// `read` or `write`.
+        action: &'static str,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The background worker could not start, or panicked.
+    #[error("{0}")]
+    Worker(String),
+}
+
+/// What a background task returns.
+enum TaskResult {
+    Generated(Result<Gallery, EditorError>),
+    Baked(Result<BakeSummary, EditorError>),
 }
 
 struct Task {
@@ -98,10 +150,8 @@ struct Task {
     total: u32,
     started_steps: Arc<AtomicU32>,
     began: Instant,
-    handle: JoinHandle<Outcome>,
+    handle: JoinHandle<TaskResult>,
 }
-
-type SessionCaches = Arc<Mutex<HashMap<SessionOptions, Arc<SessionCache>>>>;
 
 /// The editor's state and actions.
 pub struct Workbench {
@@ -116,7 +166,7 @@ pub struct Workbench {
     last_bake: Option<BakeSummary>,
     notices: Vec<Notice>,
     task: Option<Task>,
-    sessions: SessionCaches,
+    engines: Arc<Engines>,
 }
 
 /// Notices kept; older ones scroll away.
@@ -136,7 +186,7 @@ impl Workbench {
             last_bake: None,
             notices: Vec::new(),
             task: None,
-            sessions: SessionCaches::default(),
+            engines: Arc::default(),
         }
     }
 
@@ -216,6 +266,10 @@ impl Workbench {
         self.notices.clear();
     }
 
+    fn notify_error(&mut self, error: &EditorError) {
+        self.notify(true, error.to_string());
+    }
+
     fn notify(&mut self, error: bool, message: String) {
         if self.notices.len() == NOTICES_KEPT {
             self.notices.remove(0);
@@ -241,51 +295,49 @@ impl Workbench {
     /// Generates the selected entry's draft in the background, as a bake would.
     pub fn generate(&mut self, options: SessionOptions) {
         let Some(selection) = self.selection.clone() else {
-            return self.notify(true, "select a recipe entry to generate".to_owned());
+            return self.notify_error(&EditorError::NoSelection);
         };
         if self.is_busy() {
             return;
         }
-        let Some(file) = self.catalog.recipe(&selection.recipe) else {
-            return self.notify(true, format!("{}: no longer exists", selection.recipe));
-        };
-        let stem = Recipe::stem(&file.path).unwrap_or("recipe");
-        let job = Job {
-            recipe: file.path.clone(),
-            recipe_label: selection.recipe.clone(),
-            output: format!("{stem}/{}", selection.entry),
-            entry_name: selection.entry.clone(),
-            entry: selection.draft.clone(),
-        };
-        let models = self.paths.models.clone();
-        let bake_dir = self.paths.bake.clone();
-        let sessions = Arc::clone(&self.sessions);
+        if self.catalog.recipe(&selection.recipe).is_none() {
+            return self.notify_error(&EditorError::RecipeGone(selection.recipe));
+        }
+        let registry = ModelRegistry::new(&self.paths.models);
+        let engines = Arc::clone(&self.engines);
         self.spawn(
             format!("Generating {}", selection.id()),
             selection.draft.variants.get(),
             move |progress| {
                 let began = Instant::now();
-                let result = sessions_for(&sessions, options).and_then(|sessions| {
-                    let baker = Baker {
-                        sessions: &sessions,
-                        models: &ModelRegistry::new(models),
-                        out_dir: &bake_dir,
-                        jobs: 1,
-                    };
-                    let preview = baker
-                        .preview(&job, &|variant| {
-                            progress.store(variant + 1, Ordering::Relaxed)
-                        })
-                        .map_err(|err| format!("{}: {err}", job.id()))?;
-                    Gallery::from_preview(
-                        &job.recipe_label,
-                        &job.entry_name,
-                        &job.entry,
-                        preview,
+                let entry = &selection.draft;
+                let generate_error = |source| EditorError::Generate {
+                    id: selection.id(),
+                    source,
+                };
+                let made = engines
+                    .get(options)
+                    .map_err(EditorError::Engine)
+                    .and_then(|engine| {
+                        let files = registry.read(&entry.model).map_err(generate_error)?;
+                        let model = engine
+                            .load(&files, HashCheck::Strict)
+                            .map_err(generate_error)?;
+                        model
+                            .make(&selection.entry, entry, &seeds(entry, 0), &|variant| {
+                                progress.store(variant + 1, Ordering::Relaxed)
+                            })
+                            .map_err(generate_error)
+                    });
+                TaskResult::Generated(made.map(|made| {
+                    Gallery::new(
+                        &selection.recipe,
+                        &selection.entry,
+                        entry,
+                        made,
                         began.elapsed(),
                     )
-                });
-                Outcome::Generated(result)
+                }))
             },
         );
     }
@@ -297,7 +349,7 @@ impl Workbench {
             return;
         }
         if self.bake_checked.is_empty() {
-            return self.notify(true, "tick the entries to bake first".to_owned());
+            return self.notify_error(&EditorError::NothingTicked);
         }
         if let Some(selection) = self
             .selection
@@ -312,20 +364,22 @@ impl Workbench {
         }
         let checked = self.bake_checked.clone();
         let paths = self.paths.clone();
-        let sessions = Arc::clone(&self.sessions);
+        let engines = Arc::clone(&self.engines);
         let total = u32::try_from(checked.len()).unwrap_or(u32::MAX);
         self.spawn(
             format!("Baking {} entries", checked.len()),
             total,
             move |progress| {
                 let began = Instant::now();
-                let result = sessions_for(&sessions, options)
-                    .and_then(|sessions| bake(&paths, &sessions, &checked, &progress))
+                let result = engines
+                    .get(options)
+                    .map_err(EditorError::Engine)
+                    .and_then(|engine| bake(&paths, &engine, &checked, &progress))
                     .map(|mut summary| {
                         summary.elapsed = began.elapsed();
                         summary
                     });
-                Outcome::Baked(result)
+                TaskResult::Baked(result)
             },
         );
     }
@@ -334,7 +388,7 @@ impl Workbench {
         &mut self,
         what: String,
         total: u32,
-        work: impl FnOnce(Arc<AtomicU32>) -> Outcome + Send + 'static,
+        work: impl FnOnce(Arc<AtomicU32>) -> TaskResult + Send + 'static,
     ) {
         let started_steps = Arc::new(AtomicU32::new(0));
         let progress = Arc::clone(&started_steps);
@@ -351,7 +405,9 @@ impl Workbench {
                     handle,
                 })
             }
-            Err(err) => self.notify(true, format!("cannot start a worker thread: {err}")),
+            Err(err) => self.notify_error(&EditorError::Worker(format!(
+                "cannot start a worker thread: {err}"
+            ))),
         }
     }
 
@@ -364,11 +420,11 @@ impl Workbench {
             return false;
         };
         match task.handle.join() {
-            Ok(Outcome::Generated(Ok(gallery))) => {
+            Ok(TaskResult::Generated(Ok(gallery))) => {
                 self.gallery = Some(gallery);
                 self.gallery_generation += 1;
             }
-            Ok(Outcome::Baked(Ok(summary))) => {
+            Ok(TaskResult::Baked(Ok(summary))) => {
                 let message = format!(
                     "baked into {}: {} files written, {} entries up to date, {} failed",
                     summary.out_dir.display(),
@@ -382,10 +438,13 @@ impl Workbench {
                 }
                 self.last_bake = Some(summary);
             }
-            Ok(Outcome::Generated(Err(message)) | Outcome::Baked(Err(message))) => {
-                self.notify(true, message);
+            Ok(TaskResult::Generated(Err(error)) | TaskResult::Baked(Err(error))) => {
+                self.notify_error(&error);
             }
-            Err(_) => self.notify(true, format!("{}: the worker thread panicked", task.what)),
+            Err(_) => self.notify_error(&EditorError::Worker(format!(
+                "{}: the worker thread panicked",
+                task.what
+            ))),
         }
         true
     }
@@ -402,27 +461,24 @@ impl Workbench {
     /// Writes gallery variant `index`'s seed and the parameters it was made with into its
     /// recipe file (only that entry's text changes), so hot reload shows it in the game:
     /// the entry's variant 0 becomes this variant. Returns the recipe's path.
-    pub fn pin(&mut self, index: usize) -> Result<PathBuf, String> {
+    pub fn pin(&mut self, index: usize) -> Result<PathBuf, EditorError> {
         let result = self.try_pin(index);
         match &result {
             Ok(path) => {
                 let message = format!("pinned into {}", path.display());
                 self.notify(false, message);
             }
-            Err(message) => self.notify(true, message.clone()),
+            Err(error) => self.notify_error(error),
         }
         result
     }
 
-    fn try_pin(&mut self, index: usize) -> Result<PathBuf, String> {
-        let gallery = self
-            .gallery
-            .as_ref()
-            .ok_or("generate variants to pin one")?;
+    fn try_pin(&mut self, index: usize) -> Result<PathBuf, EditorError> {
+        let gallery = self.gallery.as_ref().ok_or(EditorError::NoGallery)?;
         let variant = gallery
             .variants
             .get(index)
-            .ok_or_else(|| format!("there is no variant {index}"))?;
+            .ok_or(EditorError::NoVariant(index))?;
         let mut entry = gallery.made_with.clone();
         entry.seed = variant.seed;
         let (recipe, name) = (gallery.recipe.clone(), gallery.entry.clone());
@@ -430,7 +486,7 @@ impl Workbench {
             .catalog
             .recipe(&recipe)
             .map(|file| file.path.clone())
-            .ok_or_else(|| format!("{recipe}: no longer exists"))?;
+            .ok_or_else(|| EditorError::RecipeGone(recipe.clone()))?;
         write_entry(&path, &name, &entry)?;
         self.rescan();
         if let Some(selection) = self
@@ -446,37 +502,31 @@ impl Workbench {
 }
 
 /// Replaces entry `name` of the recipe at `path` in place, atomically.
-fn write_entry(path: &Path, name: &str, entry: &AssetEntry) -> Result<(), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("{}: cannot read: {err}", path.display()))?;
-    let edited = replace_entry(&text, path, name, entry).map_err(|err| err.to_string())?;
-    write_atomic(path, edited.as_bytes())
-        .map_err(|err| format!("{}: cannot write: {err}", path.display()))
-}
-
-/// The session cache for `options`, made once and shared by every task.
-fn sessions_for(
-    caches: &SessionCaches,
-    options: SessionOptions,
-) -> Result<Arc<SessionCache>, String> {
-    let mut caches = caches.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(cache) = caches.get(&options) {
-        return Ok(Arc::clone(cache));
-    }
-    let cache = Arc::new(SessionCache::new(options).map_err(|err| err.to_string())?);
-    caches.insert(options, Arc::clone(&cache));
-    Ok(cache)
+fn write_entry(path: &Path, name: &str, entry: &AssetEntry) -> Result<(), EditorError> {
+    let io_error = |action| {
+        move |source| EditorError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    let text = std::fs::read_to_string(path).map_err(io_error("read"))?;
+    let edited = replace_entry(&text, path, name, entry)?;
+    write_atomic(path, edited.as_bytes()).map_err(io_error("write"))
 }
 
 /// Bakes the `checked` entries found under the assets folder.
 fn bake(
     paths: &EditorPaths,
-    sessions: &SessionCache,
+    engine: &kiln_engine::Engine,
     checked: &BTreeSet<String>,
     progress: &AtomicU32,
-) -> Result<BakeSummary, String> {
-    let plan = BakePlan::from_dir(&paths.assets)
-        .map_err(|err| format!("{}: cannot read: {err}", paths.assets.display()))?;
+) -> Result<BakeSummary, EditorError> {
+    let plan = BakePlan::from_dir(&paths.assets).map_err(|source| EditorError::Io {
+        path: paths.assets.clone(),
+        action: "read",
+        source,
+    })?;
     let jobs: Vec<Job> = plan
         .jobs
         .into_iter()
@@ -499,16 +549,14 @@ fn bake(
         format!("{id}: not in the recipe any more (or the recipe is invalid); untick it")
     }));
     let baker = Baker {
-        sessions,
+        engine,
         models: &ModelRegistry::new(&paths.models),
         out_dir: &paths.bake,
         jobs: 1,
     };
-    let report = baker
-        .bake(&jobs, Prune::Nothing, &|_| {
-            progress.fetch_add(1, Ordering::Relaxed);
-        })
-        .map_err(|err| err.to_string())?;
+    let report = baker.bake(&jobs, Prune::Nothing, &|_| {
+        progress.fetch_add(1, Ordering::Relaxed);
+    })?;
     failures.extend(
         report
             .failures

@@ -41,13 +41,13 @@ enum Step {
 
 /// The manifest of an output folder, open for changes that survive a crash.
 #[derive(Debug)]
-pub struct Lockfile {
+pub struct JournaledManifest {
     dir: PathBuf,
     manifest: BakeManifest,
     journal: File,
 }
 
-impl Lockfile {
+impl JournaledManifest {
     /// Opens the folder's manifest, completing any journal a killed bake left behind.
     /// The caller holds the folder's bake lock.
     pub fn open(dir: &Path) -> Result<Self, ManifestError> {
@@ -90,7 +90,7 @@ impl Lockfile {
     }
 
     /// Forgets entry `id` (durably) before its files change; returns what it had.
-    pub fn forget(&mut self, id: &str) -> std::io::Result<Option<crate::EntryLock>> {
+    pub fn forget(&mut self, id: &str) -> std::io::Result<Option<crate::EntryRecord>> {
         if !self.manifest.entries.contains_key(id) {
             return Ok(None);
         }
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn a_journal_left_by_a_killed_bake_is_replayed_up_to_its_torn_line() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut lock = Lockfile::open(dir.path()).expect("open");
+        let mut lock = JournaledManifest::open(dir.path()).expect("open");
         lock.record(
             "r#a",
             "r",
@@ -186,7 +186,7 @@ mod tests {
         lock.close().expect("close");
 
         // A bake that forgot `a`, re-recorded `b`, then died while appending.
-        let mut lock = Lockfile::open(dir.path()).expect("reopen");
+        let mut lock = JournaledManifest::open(dir.path()).expect("reopen");
         lock.forget("r#a").expect("forget");
         lock.record(
             "r#b",
@@ -204,7 +204,7 @@ mod tests {
             .write_all(br#"{"forget":{"id":"r#"#)
             .expect("torn line");
 
-        let lock = Lockfile::open(dir.path()).expect("recover");
+        let lock = JournaledManifest::open(dir.path()).expect("recover");
         let manifest = lock.manifest();
         assert!(!manifest.entries.contains_key("r#a"));
         assert!(!manifest.files.contains_key("a/0.png"));

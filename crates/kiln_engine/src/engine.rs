@@ -1,0 +1,187 @@
+//! Sessions and models: an [`Engine`] per set of session options, a [`Model`] per model.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use kiln_gen::{ImageGenerator, make_sprites, make_textures};
+use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
+use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
+use kiln_seq::{SequenceModel, make_flavour};
+
+use crate::{Content, EngineError, Made, ModelFiles};
+
+/// ONNX Runtime sessions under one set of [`SessionOptions`], and the models loaded into them.
+#[derive(Debug)]
+pub struct Engine {
+    sessions: SessionCache,
+}
+
+impl Engine {
+    /// An engine whose sessions follow `options`; loads ONNX Runtime if needed.
+    pub fn new(options: SessionOptions) -> Result<Self, EngineError> {
+        Ok(Self {
+            sessions: SessionCache::new(options)?,
+        })
+    }
+
+    /// The session cache (runtime, options, expected provider).
+    pub fn sessions(&self) -> &SessionCache {
+        &self.sessions
+    }
+
+    /// Loads `files` into a session (the same ONNX bytes load once) and checks the model
+    /// against its manifest; `check` decides what a sha256 that differs from the manifest does.
+    pub fn load(&self, files: &ModelFiles, check: HashCheck) -> Result<Model, EngineError> {
+        let session = self.sessions.load_model_bytes(
+            files.manifest(),
+            files.onnx(),
+            &files.onnx_path(),
+            check,
+        )?;
+        let model = Model {
+            manifest: Arc::new(files.manifest().clone()),
+            tokenizer: files
+                .tokenizer()
+                .map(|(path, bytes)| (path, Arc::from(bytes))),
+            content_sha256: files.content_sha256().to_owned(),
+            session,
+            options: self.sessions.options(),
+        };
+        // Check now what `make` needs, so a model that cannot generate fails on load.
+        model.generator()?;
+        Ok(model)
+    }
+}
+
+/// One [`Engine`] per set of session options, made when first asked for and then shared:
+/// what the plugin and the editor hold, since their settings can change while they run.
+#[derive(Debug, Default)]
+pub struct Engines {
+    by_options: Mutex<HashMap<SessionOptions, Arc<Engine>>>,
+}
+
+impl Engines {
+    /// The engine for `options`.
+    pub fn get(&self, options: SessionOptions) -> Result<Arc<Engine>, EngineError> {
+        let mut engines = self.by_options.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(engine) = engines.get(&options) {
+            return Ok(Arc::clone(engine));
+        }
+        let engine = Arc::new(Engine::new(options)?);
+        engines.insert(options, Arc::clone(&engine));
+        Ok(engine)
+    }
+}
+
+/// A model loaded into a session, ready to generate the kinds of content it can make.
+#[derive(Clone, Debug)]
+pub struct Model {
+    manifest: Arc<ModelManifest>,
+    /// A sequence model's tokenizer: its path (for messages) and bytes.
+    tokenizer: Option<(PathBuf, Arc<[u8]>)>,
+    content_sha256: String,
+    session: Arc<ModelSession>,
+    options: SessionOptions,
+}
+
+/// The model of one generation, ready for its kind.
+enum Generator {
+    Image(ImageGenerator),
+    Sequence(Box<SequenceModel>),
+}
+
+impl Model {
+    /// The manifest.
+    pub fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    /// The session (sha256 of the bytes that run, provider).
+    pub fn session(&self) -> &ModelSession {
+        &self.session
+    }
+
+    /// See [`ModelFiles::content_sha256`].
+    pub fn content_sha256(&self) -> &str {
+        &self.content_sha256
+    }
+
+    /// A key for what [`Model::make`] returns for `entry` and `seeds`: equal keys, equal
+    /// results (model content, session options, kind and parameters, seeds).
+    pub fn generation_key(&self, entry: &AssetEntry, seeds: &[u64]) -> String {
+        let inputs = serde_json::json!({
+            "model": self.content_sha256(),
+            "provider": self.session.provider().to_string(),
+            "options": format!("{:?}", self.options),
+            "kind": entry.kind,
+            "seeds": seeds,
+        });
+        kiln_onnx::sha256_hex(inputs.to_string().as_bytes())
+    }
+
+    fn generator(&self) -> Result<Generator, EngineError> {
+        let session = Arc::clone(&self.session);
+        Ok(match &self.tokenizer {
+            None => Generator::Image(ImageGenerator::new(self.manifest(), session)?),
+            Some((path, bytes)) => Generator::Sequence(Box::new(SequenceModel::with_tokenizer(
+                self.manifest(),
+                bytes,
+                path,
+                session,
+            )?)),
+        })
+    }
+
+    /// Generates `entry` (called `name` in its recipe) once per seed (see [`crate::seeds`]);
+    /// `on_variant(i)` is called as variant `i` starts.
+    pub fn make(
+        &self,
+        name: &str,
+        entry: &AssetEntry,
+        seeds: &[u64],
+        on_variant: &(dyn Fn(u32) + Sync),
+    ) -> Result<Made, EngineError> {
+        let generator = self.generator()?;
+        let started = seeds.iter().enumerate().map(|(variant, seed)| {
+            on_variant(variant as u32);
+            *seed
+        });
+        let content = match (&entry.kind, &generator) {
+            (AssetKind::Texture(params), Generator::Image(image)) => {
+                Content::Textures(make_textures(image, params, started)?)
+            }
+            (AssetKind::Sprite(params), Generator::Image(image)) => {
+                Content::Sprites(make_sprites(image, params, started)?)
+            }
+            (AssetKind::Text(params), Generator::Sequence(model)) => Content::Strings(
+                started
+                    .map(|seed| make_flavour(model, params, seed))
+                    .collect::<Result<_, _>>()?,
+            ),
+            (AssetKind::Music(params), Generator::Sequence(model)) => Content::Loops(
+                started
+                    .map(|seed| kiln_music::make_loop(model, params, seed))
+                    .collect::<Result<_, _>>()?,
+            ),
+            (kind, _) => {
+                return Err(EngineError::WrongModel {
+                    model: entry.model.clone(),
+                    kind: kind.name(),
+                });
+            }
+        };
+        Ok(Made {
+            entry: name.to_owned(),
+            model: self.manifest().name.clone(),
+            model_sha256: self.session.sha256().to_owned(),
+            execution_provider: self.session.provider(),
+            inference: match &generator {
+                Generator::Image(image) => image.run_time(),
+                Generator::Sequence(sequence) => sequence.run_time(),
+            },
+            seeds: seeds.to_vec(),
+            content,
+        })
+    }
+}

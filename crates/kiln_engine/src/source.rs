@@ -1,0 +1,235 @@
+//! Where a model's files come from: a models folder on disk ([`ModelRegistry`]) or bytes
+//! read by someone else (Bevy's `models://` source), both ending as [`ModelFiles`].
+
+use std::path::{Path, PathBuf};
+
+use kiln_onnx::sha256_hex;
+use kiln_recipe::{LoadError, MANIFEST_FILE_NAME, ModelKind, ModelManifest};
+
+use crate::EngineError;
+
+/// A model's manifest and the bytes of the files it names, checked to belong together.
+#[derive(Clone, Debug)]
+pub struct ModelFiles {
+    manifest: ModelManifest,
+    manifest_path: PathBuf,
+    onnx: Vec<u8>,
+    tokenizer: Option<Vec<u8>>,
+    onnx_sha256: String,
+    content_sha256: String,
+}
+
+impl ModelFiles {
+    /// Parses the manifest of the model in folder `folder` (read from `path`, named in
+    /// messages) and checks that its `name` is the folder's.
+    pub fn parse_manifest(
+        folder: &str,
+        text: &str,
+        path: &Path,
+    ) -> Result<ModelManifest, LoadError> {
+        let manifest = ModelManifest::from_str(text, path)?;
+        if manifest.name != folder {
+            return Err(LoadError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "manifest name {:?} differs from its folder {folder:?}: rename one to match",
+                    manifest.name
+                ),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// The tokenizer file a manifest names (sequence models), relative to its folder.
+    pub fn tokenizer_file(manifest: &ModelManifest) -> Option<&str> {
+        match &manifest.kind {
+            ModelKind::ImageGenerator(_) => None,
+            ModelKind::SequenceGenerator(sequence) => Some(&sequence.tokenizer),
+        }
+    }
+
+    /// A model from its manifest (read from `manifest_path`) and the bytes of its ONNX file and,
+    /// for sequence models, its tokenizer ([`ModelFiles::tokenizer_file`]).
+    pub fn new(
+        manifest: ModelManifest,
+        manifest_path: PathBuf,
+        onnx: Vec<u8>,
+        tokenizer: Option<Vec<u8>>,
+    ) -> Result<Self, EngineError> {
+        let onnx_sha256 = sha256_hex(&onnx);
+        let content_sha256 = match (Self::tokenizer_file(&manifest), &tokenizer) {
+            (None, None) => onnx_sha256.clone(),
+            (Some(_), Some(tokenizer)) => {
+                let both = format!("{onnx_sha256}:{}", sha256_hex(tokenizer));
+                sha256_hex(both.as_bytes())
+            }
+            (Some(file), None) => {
+                return Err(EngineError::Read {
+                    path: beside(&manifest_path, file),
+                    message: "the tokenizer's bytes were not given".to_owned(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(EngineError::Read {
+                    path: manifest_path,
+                    message: "an image model has no tokenizer".to_owned(),
+                });
+            }
+        };
+        Ok(Self {
+            manifest,
+            manifest_path,
+            onnx,
+            tokenizer,
+            onnx_sha256,
+            content_sha256,
+        })
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    /// Where the manifest was read (for messages).
+    pub fn manifest_path(&self) -> &Path {
+        &self.manifest_path
+    }
+
+    /// Path of the ONNX file (for messages).
+    pub fn onnx_path(&self) -> PathBuf {
+        self.manifest.onnx_path(&self.manifest_path)
+    }
+
+    /// The ONNX file's bytes.
+    pub fn onnx(&self) -> &[u8] {
+        &self.onnx
+    }
+
+    /// The tokenizer's path (for messages) and bytes, for sequence models.
+    pub fn tokenizer(&self) -> Option<(PathBuf, &[u8])> {
+        let file = Self::tokenizer_file(&self.manifest)?;
+        Some((
+            beside(&self.manifest_path, file),
+            self.tokenizer.as_deref()?,
+        ))
+    }
+
+    /// Whether the ONNX file's sha256 is the one the manifest names (sessions refuse it
+    /// otherwise, unless told to only warn).
+    pub fn matches_manifest(&self) -> bool {
+        self.onnx_sha256.eq_ignore_ascii_case(&self.manifest.sha256)
+    }
+
+    /// sha256 of everything of the model that decides its output: the ONNX file, and for
+    /// sequence models its tokenizer too. Equal hashes generate equal content.
+    pub fn content_sha256(&self) -> &str {
+        &self.content_sha256
+    }
+}
+
+/// A folder of model folders: `<dir>/<name>/model.ron` + the files it names.
+#[derive(Clone, Debug)]
+pub struct ModelRegistry {
+    dir: PathBuf,
+}
+
+/// One model folder and its manifest (or why the manifest cannot be read).
+#[derive(Debug)]
+pub struct ModelEntry {
+    /// Folder name, which recipes use as the model name.
+    pub name: String,
+    /// Path of `model.ron`.
+    pub manifest_path: PathBuf,
+    /// The parsed manifest.
+    pub manifest: Result<ModelManifest, LoadError>,
+}
+
+impl ModelRegistry {
+    /// Models under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The models folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Path of the manifest of model `name`.
+    pub fn manifest_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name).join(MANIFEST_FILE_NAME)
+    }
+
+    /// Loads model `name`'s manifest, checking that its `name` matches the folder.
+    pub fn load(&self, name: &str) -> Result<(ModelManifest, PathBuf), LoadError> {
+        let path = self.manifest_path(name);
+        if !path.is_file() {
+            let available: Vec<String> = self.list().into_iter().map(|m| m.name).collect();
+            return Err(LoadError::Invalid {
+                path,
+                message: format!(
+                    "no model {name:?} in {} (available: {})",
+                    self.dir.display(),
+                    if available.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        available.join(", ")
+                    }
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(|err| LoadError::Io {
+            path: path.clone(),
+            source: err,
+        })?;
+        Ok((ModelFiles::parse_manifest(name, &text, &path)?, path))
+    }
+
+    /// Reads model `name`: its checked manifest and the files it names.
+    pub fn read(&self, name: &str) -> Result<ModelFiles, EngineError> {
+        let (manifest, manifest_path) = self.load(name)?;
+        let read = |file: &str| {
+            let path = beside(&manifest_path, file);
+            std::fs::read(&path).map_err(|err| EngineError::Read {
+                path,
+                message: err.to_string(),
+            })
+        };
+        let onnx = read(&manifest.onnx)?;
+        let tokenizer = ModelFiles::tokenizer_file(&manifest)
+            .map(read)
+            .transpose()?;
+        ModelFiles::new(manifest, manifest_path, onnx, tokenizer)
+    }
+
+    /// Every model folder (a sub-folder with a `model.ron`), sorted by name.
+    pub fn list(&self) -> Vec<ModelEntry> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join(MANIFEST_FILE_NAME).is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let manifest_path = self.manifest_path(&name);
+                let manifest = self.load(&name).map(|(m, _)| m);
+                ModelEntry {
+                    name,
+                    manifest_path,
+                    manifest,
+                }
+            })
+            .collect()
+    }
+}
+
+/// `file` (relative to the model folder) beside the manifest at `manifest_path`.
+fn beside(manifest_path: &Path, file: &str) -> PathBuf {
+    manifest_path.parent().unwrap_or(Path::new(".")).join(file)
+}
