@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{DUNGEON, Project, REPO, fixture_sha, kiln_command, sha256, text};
+use common::{DUNGEON, Models, Project, REPO, fixture_sha, kiln_command, sha256, text};
 
 #[test]
 fn bake_writes_pngs_and_a_provenance_manifest() {
@@ -208,8 +208,8 @@ fn a_model_returning_nan_fails_its_entry_and_the_rest_bakes() {
     },
 )"#;
     let project = Project::new(&[("dungeon.kiln.ron", recipe)]);
-    project.copy_model("models/tiny_texture");
-    project.copy_model("broken/nan_sprite");
+    project.copy_model(Models::Fixtures, "tiny_texture");
+    project.copy_model_folder("tests/fixtures/broken/nan_sprite");
     let output = project.bake("out", &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -251,7 +251,7 @@ fn ort_dylib_path_wins_and_a_bad_one_is_an_error() {
             .join(kiln_onnx::discovery::PINNED_VERSION),
     );
     if let Some(library) = cached {
-        let output = kiln_command(project.dir.path())
+        let output = kiln_command(project.root())
             .arg("doctor")
             .env("ORT_DYLIB_PATH", &library)
             .output()
@@ -262,7 +262,7 @@ fn ort_dylib_path_wins_and_a_bad_one_is_an_error() {
             text(&output)
         );
     }
-    let output = kiln_command(project.dir.path())
+    let output = kiln_command(project.root())
         .arg("doctor")
         .env("ORT_DYLIB_PATH", project.path("nowhere/libonnxruntime.so"))
         .output()
@@ -278,7 +278,7 @@ fn ort_dylib_path_wins_and_a_bad_one_is_an_error() {
 #[test]
 fn nothing_found_and_no_fetch_lists_every_place() {
     let project = Project::new(&[]);
-    let output = kiln_command(project.dir.path())
+    let output = kiln_command(project.root())
         .arg("doctor")
         .env("KILN_CACHE_DIR", project.path("empty-cache"))
         .env("KILN_NO_FETCH", "1")

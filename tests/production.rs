@@ -308,7 +308,7 @@ fn a_bake_killed_at_any_moment_leaves_complete_files_and_a_consistent_lockfile()
 
     let mut kills = 0;
     for step in 1..=8u32 {
-        let mut child = kiln_command(project.dir.path())
+        let mut child = kiln_command(project.root())
             .args(project.args("bake", "out", &["--jobs", "2"]))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -347,9 +347,7 @@ fn assert_consistent(out: &Path) {
             );
         }
     }
-    let mut files = BTreeMap::new();
-    common::collect(out, out, &mut files);
-    for (file, bytes) in files {
+    for (file, bytes) in common::files_below(out) {
         if file.ends_with(".png") && !file.contains(".kiln-partial-") {
             image::load_from_memory(&bytes)
                 .unwrap_or_else(|err| panic!("{file} is not a complete PNG: {err}"));
@@ -393,7 +391,7 @@ fn wait_for(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
 fn watch_rebakes_changes_keeps_the_last_good_outputs_on_errors_and_recovers() {
     let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
     project.copy_models();
-    let mut child = kiln_command(project.dir.path())
+    let mut child = kiln_command(project.root())
         .args(project.args("bake", "out", &["--watch"]))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

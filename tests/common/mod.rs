@@ -1,9 +1,11 @@
 //! Helpers shared by the integration tests: a temporary project and the `kiln` binary run in it.
 // Each test binary uses its own subset.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+pub use kiln_testkit::{Models, files_below};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -18,29 +20,32 @@ pub const DUNGEON: &str = r#"(
 )
 "#;
 
-/// A temporary project: `recipes/` with the given files, fixture models, and an output folder.
+/// A temporary project (see [`kiln_testkit::Project`]) with `recipes/`, run with the `kiln`
+/// binary.
 pub struct Project {
-    pub dir: tempfile::TempDir,
+    pub project: kiln_testkit::Project,
+}
+
+impl std::ops::Deref for Project {
+    type Target = kiln_testkit::Project;
+
+    fn deref(&self) -> &Self::Target {
+        &self.project
+    }
 }
 
 impl Project {
     pub fn new(recipes: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let project = kiln_testkit::Project::new();
         for (name, text) in recipes {
-            let path = dir.path().join("recipes").join(name);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, text).expect("write recipe");
+            project.write(&format!("recipes/{name}"), text);
         }
-        Self { dir }
-    }
-
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
+        Self { project }
     }
 
     /// `kiln <args>` in the project folder, using the repository's ONNX Runtime cache.
     pub fn kiln(&self, args: &[impl AsRef<std::ffi::OsStr>]) -> Output {
-        kiln_command(self.dir.path())
+        kiln_command(self.root())
             .args(args)
             .output()
             .expect("run kiln")
@@ -57,7 +62,7 @@ impl Project {
         let models = if self.path("models").is_dir() {
             self.path("models")
         } else {
-            Path::new(REPO).join("tests/fixtures/models")
+            Models::Fixtures.dir()
         };
         let mut args: Vec<String> = [command, "recipes", "--out", out, "--models"]
             .map(str::to_owned)
@@ -72,33 +77,14 @@ impl Project {
 
     /// Copies the fixture models into the project's own `models/`, to be changed by a test.
     pub fn copy_models(&self) {
-        self.copy_model("models/tiny_texture");
-        self.copy_model("models/tiny_sprite");
-    }
-
-    /// Copies one fixture model folder (relative to `tests/fixtures`) into `models/`.
-    pub fn copy_model(&self, fixture: &str) {
-        let from = Path::new(REPO).join("tests/fixtures").join(fixture);
-        let to = self
-            .path("models")
-            .join(from.file_name().expect("model folder"));
-        std::fs::create_dir_all(&to).expect("mkdir");
-        for file in ["model.ron", "model.onnx"] {
-            std::fs::copy(from.join(file), to.join(file)).expect("copy model");
-        }
+        self.copy_model(Models::Fixtures, "tiny_texture");
+        self.copy_model(Models::Fixtures, "tiny_sprite");
     }
 
     pub fn manifest(&self, out: &str) -> BTreeMap<String, Value> {
         let text = std::fs::read(self.path(out).join("kiln-bake.json")).expect("bake manifest");
         let manifest: Value = serde_json::from_slice(&text).expect("json");
         serde_json::from_value(manifest["files"].clone()).expect("files map")
-    }
-
-    /// Every file below `out`, relative, with its bytes.
-    pub fn files(&self, out: &str) -> BTreeMap<String, Vec<u8>> {
-        let mut files = BTreeMap::new();
-        collect(&self.path(out), &self.path(out), &mut files);
-        files
     }
 }
 
@@ -112,22 +98,6 @@ pub fn kiln_command(cwd: &Path) -> Command {
     command
 }
 
-pub fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
-    for entry in std::fs::read_dir(dir).expect("ls") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            collect(root, &path, files);
-        } else {
-            let relative = path
-                .strip_prefix(root)
-                .expect("inside")
-                .to_string_lossy()
-                .replace('\\', "/");
-            files.insert(relative, std::fs::read(&path).expect("read"));
-        }
-    }
-}
-
 pub fn text(output: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -138,10 +108,7 @@ pub fn text(output: &Output) -> String {
 }
 
 pub fn fixture_sha(name: &str) -> String {
-    let path = Path::new(REPO)
-        .join("tests/fixtures/models")
-        .join(name)
-        .join("model.ron");
+    let path = Models::Fixtures.dir().join(name).join("model.ron");
     kiln_recipe::ModelManifest::load(&path)
         .expect("fixture")
         .sha256

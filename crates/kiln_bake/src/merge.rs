@@ -12,6 +12,7 @@ use crate::{
 
 /// Why shard folders cannot be merged. Nothing is written to the target when this happens.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MergeError {
     /// A shard folder's bake did not finish (its journal is still there) or its manifest is
     /// unreadable.

@@ -52,3 +52,23 @@ pub enum EngineError {
         kind: &'static str,
     },
 }
+
+/// An engine error about one recipe entry, named in the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{entry}: {source}")]
+pub struct EntryFailed {
+    /// The entry: its name, or `<recipe>#<entry>`.
+    pub entry: String,
+    /// Why.
+    pub source: EngineError,
+}
+
+impl EngineError {
+    /// This error, about `entry`.
+    pub fn in_entry(self, entry: impl Into<String>) -> EntryFailed {
+        EntryFailed {
+            entry: entry.into(),
+            source: self,
+        }
+    }
+}

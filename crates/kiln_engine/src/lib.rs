@@ -36,7 +36,7 @@ mod made;
 mod source;
 
 pub use engine::{Engine, Engines, Model};
-pub use error::EngineError;
+pub use error::{EngineError, EntryFailed};
 pub use made::{Content, Made};
 pub use source::{ModelEntry, ModelFiles, ModelRegistry};
 

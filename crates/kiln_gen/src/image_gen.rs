@@ -13,6 +13,7 @@ use crate::noise::gaussian;
 
 /// Generating an image failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GenerateError {
     /// The manifest does not describe an image generator.
     #[error("model {model:?} is not an image generator")]

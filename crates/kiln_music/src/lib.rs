@@ -24,6 +24,7 @@ pub const STEPS_PER_BAR: u32 = 16;
 
 /// Why a loop could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MusicError {
     /// The melody model failed.
     #[error(transparent)]

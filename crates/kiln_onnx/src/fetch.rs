@@ -16,6 +16,7 @@ use crate::discovery::{LIBRARY_NAME, PINNED_VERSION, library_in};
 
 /// Fetching ONNX Runtime failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FetchError {
     /// pip could not be started or exited with an error.
     #[error(

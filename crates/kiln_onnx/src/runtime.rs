@@ -11,6 +11,7 @@ pub const NO_FETCH_ENV: &str = "KILN_NO_FETCH";
 
 /// ONNX Runtime could not be made ready.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     /// No usable library anywhere Kiln looks, and fetching was not allowed.
     #[error(

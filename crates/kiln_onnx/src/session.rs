@@ -33,6 +33,7 @@ pub enum HashCheck {
 
 /// Loading a model into a session failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SessionError {
     /// ONNX Runtime itself is not available.
     #[error(transparent)]

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 /// Loading a recipe or a model manifest failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read.
     #[error("{path}: cannot read: {source}")]

@@ -15,6 +15,7 @@ use crate::Sampler;
 
 /// Why a sequence model cannot be used or run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SequenceError {
     /// The manifest does not describe a sequence generator.
     #[error("model {model:?} is not a sequence generator")]

@@ -21,6 +21,7 @@ pub struct Flavour {
 
 /// Why no text came out.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TextError {
     /// The model failed.
     #[error(transparent)]

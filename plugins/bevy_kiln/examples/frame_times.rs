@@ -8,18 +8,13 @@ use std::time::{Duration, Instant};
 
 use bevy::asset::LoadState;
 use bevy::prelude::*;
-use bevy_kiln::{KilnModelSourcePlugin, KilnPlugins, KilnRecipe};
+use bevy_kiln::{KilnPlugins, KilnRecipe};
 
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let mut app = App::new();
     app.add_plugins((
-        KilnPlugins {
-            models: KilnModelSourcePlugin {
-                path: format!("{root}/models"),
-            },
-            ..default()
-        },
+        KilnPlugins::with_models(format!("{root}/models")),
         MinimalPlugins,
         AssetPlugin {
             file_path: format!("{root}/assets"),

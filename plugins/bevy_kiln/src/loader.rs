@@ -3,7 +3,7 @@
 //! the async compute pool.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -16,7 +16,9 @@ use bevy::image::{
 use bevy::math::{URect, UVec2};
 use bevy::prelude::*;
 use bevy::tasks::AsyncComputeTaskPool;
-use kiln_engine::{Content, EngineError, Engines, HashCheck, Made, Model, ModelFiles, seeds};
+use kiln_engine::{
+    Content, EngineError, Engines, EntryFailed, HashCheck, Made, Model, ModelFiles, seeds,
+};
 use kiln_gen::AtlasLayout;
 use kiln_recipe::{AssetEntry, LoadError, MANIFEST_FILE_NAME, RECIPE_EXTENSION, Recipe};
 use serde::{Deserialize, Serialize};
@@ -36,28 +38,26 @@ pub struct KilnLoadSettings {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KilnLoadError {
-    /// The recipe or a model file could not be read.
-    #[error("{path}: cannot read: {message}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
-    /// The recipe or a model manifest is invalid (with file, line and column).
+    /// The recipe cannot be read or is invalid; the message names the file, line and
+    /// column.
     #[error(transparent)]
-    Format(#[from] LoadError),
-    /// ONNX Runtime is unavailable, or a model could not be loaded.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// An entry could not be generated.
-    #[error("{entry}: {source}")]
-    Entry {
-        /// Recipe entry.
-        entry: String,
+    Recipe(#[from] LoadError),
+    /// A model's files cannot be read, or its manifest is invalid.
+    #[error("model {model:?}: {source}")]
+    Model {
+        /// The model's name (its folder under `models/`).
+        model: String,
         /// Why.
+        #[source]
         source: EngineError,
     },
+    /// ONNX Runtime is unavailable.
+    #[error(transparent)]
+    Runtime(EngineError),
+    /// An entry could not be generated (its model does not load, or fails); the message
+    /// names the entry.
+    #[error(transparent)]
+    Entry(#[from] EntryFailed),
 }
 
 /// Shared between the loader (any thread) and the app: settings, engines, generation results.
@@ -156,13 +156,13 @@ impl KilnRecipeLoader {
         reader
             .read_to_end(&mut bytes)
             .await
-            .map_err(|err| KilnLoadError::Read {
+            .map_err(|source| LoadError::Io {
                 path: recipe_path.clone(),
-                message: err.to_string(),
+                source,
             })?;
-        let text = String::from_utf8(bytes).map_err(|err| KilnLoadError::Read {
+        let text = String::from_utf8(bytes).map_err(|err| LoadError::Invalid {
             path: recipe_path.clone(),
-            message: err.to_string(),
+            message: format!("not UTF-8 text: {err}"),
         })?;
         #[cfg_attr(
             feature = "audio",
@@ -171,7 +171,7 @@ impl KilnRecipeLoader {
         let mut recipe = Recipe::from_str(&text, &recipe_path)?;
         #[cfg(not(feature = "audio"))]
         recipe.assets.retain(|name, entry| {
-            let music = matches!(entry.kind, AssetKind::Music(_));
+            let music = matches!(entry.kind, kiln_recipe::AssetKind::Music(_));
             if music {
                 warn!(
                     "{}#{name}: music needs bevy_kiln's `audio` feature; skipped",
@@ -180,27 +180,26 @@ impl KilnRecipeLoader {
             }
             !music
         });
-        let engine = self.state.engine()?;
+        let engine = self.state.engine().map_err(KilnLoadError::Runtime)?;
 
         // Read every model first: each read registers a dependency, so a broken model still
         // reloads this recipe once it is fixed.
         let mut files = HashMap::new();
         for entry in recipe.assets.values() {
             if !files.contains_key(&entry.model) {
-                files.insert(
-                    entry.model.clone(),
-                    read_model(load_context, &entry.model).await?,
-                );
+                let read = read_model(load_context, &entry.model).await;
+                let read = read.map_err(|source| KilnLoadError::Model {
+                    model: entry.model.clone(),
+                    source,
+                })?;
+                files.insert(entry.model.clone(), read);
             }
         }
 
         let mut models: HashMap<String, Model> = HashMap::new();
         let mut entries = BTreeMap::new();
         for (name, entry) in recipe.assets {
-            let entry_error = |source| KilnLoadError::Entry {
-                entry: name.clone(),
-                source,
-            };
+            let entry_error = |error: EngineError| error.in_entry(&name);
             let model = match models.get(&entry.model) {
                 Some(model) => model.clone(),
                 None => {
@@ -241,14 +240,14 @@ impl KilnRecipeLoader {
 async fn read_model(
     load_context: &mut LoadContext<'_>,
     model: &str,
-) -> Result<ModelFiles, KilnLoadError> {
+) -> Result<ModelFiles, EngineError> {
     let display = |file: &str| Path::new("models").join(model).join(file);
     let manifest_path = display(MANIFEST_FILE_NAME);
     let manifest_bytes =
         read_model_file(load_context, model, MANIFEST_FILE_NAME, &manifest_path).await?;
-    let text = String::from_utf8(manifest_bytes).map_err(|err| KilnLoadError::Read {
+    let text = String::from_utf8(manifest_bytes).map_err(|err| EngineError::Read {
         path: manifest_path.clone(),
-        message: err.to_string(),
+        message: format!("not UTF-8 text: {err}"),
     })?;
     let manifest = ModelFiles::parse_manifest(model, &text, &manifest_path)?;
     let onnx = read_model_file(
@@ -262,7 +261,7 @@ async fn read_model(
         Some(file) => Some(read_model_file(load_context, model, file, &display(file)).await?),
         None => None,
     };
-    Ok(ModelFiles::new(manifest, manifest_path, onnx, tokenizer)?)
+    ModelFiles::new(manifest, manifest_path, onnx, tokenizer)
 }
 
 async fn read_model_file(
@@ -270,15 +269,13 @@ async fn read_model_file(
     model: &str,
     file: &str,
     display: &Path,
-) -> Result<Vec<u8>, KilnLoadError> {
+) -> Result<Vec<u8>, EngineError> {
     let path = AssetPath::from(format!("{model}/{file}")).with_source(MODELS_SOURCE);
-    load_context
-        .read_asset_bytes(path)
-        .await
-        .map_err(|err| KilnLoadError::Read {
-            path: display.to_path_buf(),
-            message: format!("{err} (is there a model folder {model:?} under models/?)"),
-        })
+    let read = load_context.read_asset_bytes(path).await;
+    read.map_err(|err| EngineError::Read {
+        path: display.to_path_buf(),
+        message: format!("{err} (is there a model folder {model:?} under models/?)"),
+    })
 }
 
 /// Runs the model on the async compute pool, so neither a frame nor the IO pool waits on it.

@@ -29,6 +29,17 @@ pub struct KilnPlugins {
     pub settings: KilnSettings,
 }
 
+impl KilnPlugins {
+    /// Kiln with models from `path` (relative to the working directory, or absolute) and
+    /// default settings.
+    pub fn with_models(path: impl Into<String>) -> Self {
+        Self {
+            models: KilnModelSourcePlugin { path: path.into() },
+            ..Self::default()
+        }
+    }
+}
+
 impl PluginGroup for KilnPlugins {
     fn build(self) -> PluginGroupBuilder {
         PluginGroupBuilder::start::<Self>()

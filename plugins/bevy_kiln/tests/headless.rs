@@ -1,7 +1,7 @@
 //! The plugin headless (`MinimalPlugins` + `AssetPlugin`, no window, audio or GPU), against the
 //! real ONNX Runtime and the tiny fixture models, with Bevy's file watcher for hot reload.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bevy::asset::{AssetPlugin, LoadState};
@@ -12,8 +12,7 @@ use bevy_kiln::{
     KilnStrings,
 };
 use kiln_onnx::ProviderPolicy;
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
+use kiln_testkit::{Models, Project};
 
 const RECIPE: &str = r#"(
     assets: {
@@ -26,30 +25,21 @@ const RECIPE: &str = r#"(
 
 /// A temporary game folder: `assets/` with the recipe, `models/` with copies of the fixtures.
 struct Game {
-    dir: tempfile::TempDir,
+    project: Project,
 }
 
 impl Game {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let project = Project::new();
         for model in ["tiny_texture", "tiny_sprite"] {
-            let to = dir.path().join("models").join(model);
-            std::fs::create_dir_all(&to).expect("mkdir");
-            for file in ["model.ron", "model.onnx"] {
-                std::fs::copy(
-                    Path::new(FIXTURES).join("models").join(model).join(file),
-                    to.join(file),
-                )
-                .expect("copy");
-            }
+            project.copy_model(Models::Fixtures, model);
         }
-        std::fs::create_dir_all(dir.path().join("assets")).expect("mkdir");
-        std::fs::write(dir.path().join("assets/level.kiln.ron"), RECIPE).expect("recipe");
-        Self { dir }
+        project.write("assets/level.kiln.ron", RECIPE);
+        Self { project }
     }
 
     fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
+        self.project.path(relative)
     }
 
     /// An app with the recipe loaded, and the first floor variant.
@@ -215,7 +205,7 @@ fn replacing_a_model_file_regenerates_its_assets() {
     let before = pixels(&app, &floor);
 
     std::fs::copy(
-        Path::new(FIXTURES).join("tiny_texture_retrained.onnx"),
+        kiln_testkit::repo().join("tests/fixtures/tiny_texture_retrained.onnx"),
         game.path("models/tiny_texture/model.onnx"),
     )
     .expect("replace model");
@@ -228,7 +218,8 @@ fn replacing_a_model_file_regenerates_its_assets() {
         .get(&recipe)
         .expect("recipe");
     let retrained = kiln_onnx::sha256_hex(
-        &std::fs::read(Path::new(FIXTURES).join("tiny_texture_retrained.onnx")).expect("read"),
+        &std::fs::read(kiln_testkit::repo().join("tests/fixtures/tiny_texture_retrained.onnx"))
+            .expect("read"),
     );
     assert_eq!(
         recipe.entries["floor"].model_sha256, retrained,
@@ -302,13 +293,8 @@ fn missing_model_is_reported_with_the_fix() {
 #[test]
 fn text_and_music_entries_load_as_a_string_table_and_looping_audio() {
     let game = Game::new();
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
     for model in ["kiln_flavour", "kiln_melody"] {
-        let to = game.path("models").join(model);
-        std::fs::create_dir_all(&to).expect("mkdir");
-        for file in ["model.ron", "model.onnx", "tokenizer.json"] {
-            std::fs::copy(shipped.join(model).join(file), to.join(file)).expect("copy");
-        }
+        game.project.copy_model(Models::Shipped, model);
     }
     std::fs::write(
         game.path("assets/lore.kiln.ron"),

@@ -9,7 +9,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kiln_bake::{BakeError, BakePlan, Baker, Job, Prune, write_atomic};
-use kiln_engine::{EngineError, Engines, HashCheck, ModelRegistry, SessionOptions, seeds};
+use kiln_engine::{
+    EngineError, Engines, EntryFailed, HashCheck, ModelRegistry, SessionOptions, seeds,
+};
 use kiln_recipe::{AssetEntry, LoadError, replace_entry};
 
 use crate::catalog::Catalog;
@@ -95,35 +97,30 @@ pub enum EditorError {
     /// Generate was asked for with no entry selected.
     #[error("select a recipe entry to generate")]
     NoSelection,
+    /// Generating the selected entry failed (its model, or the generation itself).
+    #[error(transparent)]
+    Generate(#[from] EntryFailed),
     /// Bake was asked for with no entry ticked.
     #[error("tick the entries to bake first")]
     NothingTicked,
+    /// The bake could not run (its folder is busy or cannot be written).
+    #[error(transparent)]
+    Bake(#[from] BakeError),
     /// Pin was asked for before any generation.
     #[error("generate variants to pin one")]
     NoGallery,
     /// Pin was asked for a variant the gallery does not have.
     #[error("there is no variant {0}")]
     NoVariant(usize),
-    /// The recipe file was removed since it was scanned.
-    #[error("{0}: no longer exists")]
-    RecipeGone(String),
-    /// Generating an entry failed.
-    #[error("{id}: {source}")]
-    Generate {
-        /// `<recipe>#<entry>`.
-        id: String,
-        /// Why.
-        source: EngineError,
-    },
-    /// The engine could not start (ONNX Runtime unavailable).
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// The bake could not run.
-    #[error(transparent)]
-    Bake(#[from] BakeError),
     /// A recipe could not be parsed or edited.
     #[error(transparent)]
     Recipe(#[from] LoadError),
+    /// The recipe file was removed since it was scanned.
+    #[error("{0}: no longer exists")]
+    RecipeGone(String),
+    /// The engine could not start (ONNX Runtime unavailable).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     /// A file or folder could not be read or written.
     #[error("{path}: cannot {action}: {source}")]
     Io {
@@ -153,7 +150,32 @@ struct Task {
     handle: JoinHandle<TaskResult>,
 }
 
-/// The editor's state and actions.
+/// The editor's state and actions, without a UI: what the panel draws and calls.
+///
+/// ```
+/// use bevy_kiln_editor::{Content, EditorPaths, Workbench};
+/// use kiln_onnx::{ProviderPolicy, SessionOptions};
+/// use kiln_testkit::{Models, Project};
+///
+/// let project = Project::new();
+/// project.write(
+///     "assets/level.kiln.ron",
+///     r#"(assets: { "floor": (model: "tiny_texture", seed: 1, variants: 2,
+///            kind: Texture(size: (32, 16), class: "moss")) })"#,
+/// );
+/// let mut workbench = Workbench::new(EditorPaths {
+///     assets: project.path("assets"),
+///     models: Models::Fixtures.dir(),
+///     bake: project.path("baked"),
+/// });
+/// assert!(workbench.select("level.kiln.ron", "floor"));
+/// workbench.generate(SessionOptions { policy: ProviderPolicy::Cpu, intra_threads: Some(1) });
+/// workbench.wait(); // a panel polls instead
+/// let gallery = workbench.gallery().expect("two variants");
+/// assert!(matches!(gallery.variants[1].content, Content::Image { size: [32, 16], .. }));
+/// workbench.pin(1).expect("the recipe now holds variant 1's seed");
+/// assert_eq!(workbench.selection().unwrap().saved.seed, 2);
+/// ```
 pub struct Workbench {
     paths: EditorPaths,
     catalog: Catalog,
@@ -311,10 +333,8 @@ impl Workbench {
             move |progress| {
                 let began = Instant::now();
                 let entry = &selection.draft;
-                let generate_error = |source| EditorError::Generate {
-                    id: selection.id(),
-                    source,
-                };
+                let generate_error =
+                    |error: EngineError| EditorError::from(error.in_entry(selection.id()));
                 let made = engines
                     .get(options)
                     .map_err(EditorError::Engine)

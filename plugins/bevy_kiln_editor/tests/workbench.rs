@@ -1,12 +1,13 @@
 //! The editor's actions without a window, on the shipped models and the real ONNX Runtime:
 //! generate into a gallery, pin into the recipe file, bake through the bake engine, errors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kiln_onnx::{ProviderPolicy, SessionOptions};
 use kiln_recipe::{AssetKind, Bounded, Recipe};
 
 use bevy_kiln_editor::{Content, EditorPaths, WAVEFORM_COLUMNS, Workbench};
+use kiln_testkit::Models;
 
 const RECIPE: &str = r#"// A recipe the editor edits.
 (
@@ -27,31 +28,28 @@ const RECIPE: &str = r#"// A recipe the editor edits.
 
 const LABEL: &str = "test.kiln.ron";
 
-struct Project {
-    dir: tempfile::TempDir,
-}
+/// A project folder with the recipe under `assets/`, baking to `baked/`, with the shipped models.
+struct Project(kiln_testkit::Project);
 
 impl Project {
     fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir(dir.path().join("assets")).expect("assets folder");
-        std::fs::write(dir.path().join("assets").join(LABEL), RECIPE).expect("recipe");
-        Self { dir }
+        let project = kiln_testkit::Project::new();
+        project.write(&format!("assets/{LABEL}"), RECIPE);
+        Self(project)
     }
 
     fn recipe_path(&self) -> PathBuf {
-        self.dir.path().join("assets").join(LABEL)
+        self.0.path("assets").join(LABEL)
     }
 
     fn bake_dir(&self) -> PathBuf {
-        self.dir.path().join("baked")
+        self.0.path("baked")
     }
 
     fn workbench(&self) -> Workbench {
-        let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
         Workbench::new(EditorPaths {
-            assets: self.dir.path().join("assets"),
-            models,
+            assets: self.0.path("assets"),
+            models: Models::Shipped.dir(),
             bake: self.bake_dir(),
         })
     }

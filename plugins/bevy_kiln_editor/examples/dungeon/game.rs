@@ -8,10 +8,7 @@ use bevy::asset::AssetPath;
 use bevy::prelude::*;
 use bevy::sprite::SpriteImageMode;
 use bevy_egui::input::EguiWantsInput;
-use bevy_kiln::{
-    AssetGenerated, GenerationFailed, KilnLoadSettings, KilnModelSourcePlugin, KilnPlugins,
-    KilnStrings,
-};
+use bevy_kiln::{AssetGenerated, GenerationFailed, KilnLoadSettings, KilnPlugins, KilnStrings};
 use bevy_kiln_editor::KilnEditorPlugin;
 
 const ROOM: Vec2 = Vec2::new(960.0, 576.0);
@@ -28,12 +25,7 @@ const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 pub fn app() -> App {
     let mut app = App::new();
     app.add_plugins((
-        KilnPlugins {
-            models: KilnModelSourcePlugin {
-                path: format!("{ROOT}/models"),
-            },
-            ..default()
-        },
+        KilnPlugins::with_models(format!("{ROOT}/models")),
         DefaultPlugins
             .set(AssetPlugin {
                 file_path: format!("{ROOT}/assets"),
