@@ -71,7 +71,7 @@ impl<'t> Setup<'t> {
             policy: target.run.ep,
             // Not divided between jobs: entries of one model share its session, which runs one
             // batch at a time, so `--jobs` overlaps Kiln's own work with inference instead.
-            intra_threads: target.run.threads,
+            intra_threads: target.run.threads.map(usize::from),
         })?;
         kiln_onnx::check_policy(engine.sessions().runtime(), target.run.ep)?;
         Ok(Self {

@@ -7,6 +7,7 @@ mod models;
 mod studio;
 mod watch;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,9 +69,9 @@ struct RunArgs {
     /// Execution provider: `auto` (CUDA if it loads, else CPU with a warning), `cpu`, or `cuda` (required).
     #[arg(long, default_value = "auto", value_parser = parse_policy)]
     ep: ProviderPolicy,
-    /// Threads ONNX Runtime may use per operator (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    /// Threads ONNX Runtime may use per operator (default: all cores; at most 256).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: Option<u16>,
 }
 
 fn merge(args: &MergeArgs) -> Outcome {
@@ -98,6 +99,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| level.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .without_time()
         .with_target(false)
         .init();

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::ManifestError;
+use crate::manifest::{ManifestError, check_inside};
 use crate::{BAKE_MANIFEST_FILE, BakeManifest, FileRecord};
 
 /// Journal of a bake in progress, next to the manifest.
@@ -51,29 +51,13 @@ impl JournaledManifest {
     /// Opens the folder's manifest, completing any journal a killed bake left behind.
     /// The caller holds the folder's bake lock.
     pub fn open(dir: &Path) -> Result<Self, ManifestError> {
-        let mut manifest = BakeManifest::load(dir)?;
         let journal_path = dir.join(BAKE_JOURNAL_FILE);
         let error = |err: std::io::Error| ManifestError {
             path: journal_path.clone(),
             message: err.to_string(),
         };
-        if let Ok(file) = File::open(&journal_path) {
-            for line in BufReader::new(file).lines() {
-                let Ok(step) = serde_json::from_str::<Step>(&line.map_err(error)?) else {
-                    break; // torn by a kill: this step and anything after it never happened
-                };
-                match step {
-                    Step::Forget { id } => {
-                        manifest.forget(&id);
-                    }
-                    Step::Record {
-                        id,
-                        recipe,
-                        key,
-                        files,
-                    } => manifest.record(&id, &recipe, &key, &files),
-                }
-            }
+        let (manifest, replayed) = replay(dir)?;
+        if replayed {
             save(dir, &manifest).map_err(error)?;
         }
         let journal = File::create(&journal_path).map_err(error)?;
@@ -82,6 +66,12 @@ impl JournaledManifest {
             manifest,
             journal,
         })
+    }
+
+    /// The folder's manifest with any journal a killed bake left replayed over it, read
+    /// only: nothing is written, locked or created (what `kiln verify` reads).
+    pub fn read(dir: &Path) -> Result<BakeManifest, ManifestError> {
+        replay(dir).map(|(manifest, _)| manifest)
     }
 
     /// The manifest as it stands.
@@ -140,6 +130,39 @@ fn save(dir: &Path, manifest: &BakeManifest) -> std::io::Result<()> {
     let mut json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
     json.push(b'\n');
     crate::write_atomic(&dir.join(BAKE_MANIFEST_FILE), &json)
+}
+
+/// The manifest in `dir` with its journal's steps applied, and whether there was a journal.
+fn replay(dir: &Path) -> Result<(BakeManifest, bool), ManifestError> {
+    let mut manifest = BakeManifest::load(dir)?;
+    let journal_path = dir.join(BAKE_JOURNAL_FILE);
+    let Ok(file) = File::open(&journal_path) else {
+        return Ok((manifest, false));
+    };
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|err| ManifestError {
+            path: journal_path.clone(),
+            message: err.to_string(),
+        })?;
+        let Ok(step) = serde_json::from_str::<Step>(&line) else {
+            break; // torn by a kill: this step and anything after it never happened
+        };
+        match step {
+            Step::Forget { id } => {
+                manifest.forget(&id);
+            }
+            Step::Record {
+                id,
+                recipe,
+                key,
+                files,
+            } => {
+                check_inside(&journal_path, files.keys())?;
+                manifest.record(&id, &recipe, &key, &files);
+            }
+        }
+    }
+    Ok((manifest, true))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use kiln_recipe::OutputPath;
 use serde::{Deserialize, Serialize};
 
 use crate::write_atomic;
@@ -82,14 +83,22 @@ impl BakeManifest {
         }
     }
 
-    /// Reads the manifest in `out_dir` (missing: empty).
+    /// Reads the manifest in `out_dir` (missing: empty). A manifest naming any path outside
+    /// the folder (absolute, `..`: tampered, or restored from somewhere else) is refused, so
+    /// nothing outside the folder is ever read, overwritten or deleted on its word.
     pub fn load(out_dir: &Path) -> Result<Self, ManifestError> {
         let path = out_dir.join(BAKE_MANIFEST_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| ManifestError {
-                path,
-                message: err.to_string(),
-            }),
+            Ok(bytes) => {
+                let manifest: Self =
+                    serde_json::from_slice(&bytes).map_err(|err| ManifestError {
+                        path: path.clone(),
+                        message: err.to_string(),
+                    })?;
+                let listed = manifest.entries.values().flat_map(|entry| &entry.files);
+                check_inside(&path, manifest.files.keys().chain(listed))?;
+                Ok(manifest)
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
             Err(err) => Err(ManifestError {
                 path,
@@ -150,6 +159,27 @@ impl BakeManifest {
         let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         json.push(b'\n');
         write_atomic(&out_dir.join(BAKE_MANIFEST_FILE), &json)
+    }
+}
+
+/// Refuses `paths` (as listed by the manifest or journal at `listed_in`) unless every one is
+/// a relative path inside the folder.
+pub(crate) fn check_inside<'a>(
+    listed_in: &Path,
+    paths: impl IntoIterator<Item = &'a String>,
+) -> Result<(), ManifestError> {
+    match paths
+        .into_iter()
+        .find(|path| OutputPath::new(path).is_err())
+    {
+        Some(outside) => Err(ManifestError {
+            path: listed_in.to_path_buf(),
+            message: format!(
+                "it lists {outside:?}, which is not a path inside the output folder (tampered with, \
+                 or restored from another place?)"
+            ),
+        }),
+        None => Ok(()),
     }
 }
 

@@ -115,6 +115,16 @@ impl BakePlan {
     pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
         let mut plan = Self::default();
         for (path, label) in recipe_files(dir)? {
+            if Recipe::stem(&path).is_none() {
+                plan.invalid.push(LoadError::Invalid {
+                    message: format!(
+                        "its name gives no folder for its outputs: rename it like \"dungeon.{RECIPE_EXTENSION}\""
+                    ),
+                    path,
+                });
+                plan.invalid_labels.push(label);
+                continue;
+            }
             match Recipe::load(&path) {
                 Ok(recipe) => plan.add_recipe(&path, &label, recipe),
                 Err(err) => {
@@ -135,7 +145,8 @@ impl BakePlan {
             .collect()
     }
 
-    /// Adds every entry of one parsed recipe.
+    /// Adds every entry of one parsed recipe (whose file name has a [`Recipe::stem`]; entries
+    /// without an `output` of their own go to `recipe/<entry>` otherwise).
     pub fn add_recipe(&mut self, path: &Path, label: &str, recipe: Recipe) {
         let stem = Recipe::stem(path).unwrap_or("recipe").to_owned();
         for (entry_name, entry) in recipe.assets {

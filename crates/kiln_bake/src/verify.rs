@@ -5,7 +5,6 @@ use std::fmt;
 use kiln_onnx::{Provider, sha256_hex};
 
 use crate::encode::encode;
-use crate::folder::lock_folder;
 use crate::models::BakeModels;
 use crate::scheduler::parallel;
 use crate::{BakeError, Baker, EntryError, Job, JournaledManifest};
@@ -111,11 +110,10 @@ impl Baker<'_> {
     /// Regenerates every job recorded in the output folder and compares with the manifest:
     /// bit-exact where both runs were on CPU; where a GPU provider made either, images may
     /// differ by up to `gpu_tolerance` per channel (reported as [`Finding::WithinTolerance`]).
-    /// Writes nothing.
+    /// Read-only: takes no lock and writes nothing (works on a read-only folder, and beside a
+    /// running bake).
     pub fn verify(&self, jobs: &[Job], gpu_tolerance: u8) -> Result<VerifyReport, BakeError> {
-        let _lock = lock_folder(self.out_dir)?;
-        let journal = JournaledManifest::open(self.out_dir)?;
-        let manifest = journal.manifest();
+        let manifest = &JournaledManifest::read(self.out_dir)?;
         let models = BakeModels::new(self.engine, self.models);
         let keys = models.keys(jobs);
         let per_job = parallel(self.jobs, jobs.len(), |index| {
@@ -179,9 +177,6 @@ impl Baker<'_> {
             }
             (outputs.len(), findings)
         });
-        journal
-            .close()
-            .map_err(self.io_error(crate::BAKE_MANIFEST_FILE))?;
         let mut report = VerifyReport::default();
         for (files, findings) in per_job {
             report.entries += usize::from(files > 0);

@@ -407,10 +407,14 @@ impl OutputPath {
         if path.is_empty() || path.contains('\\') {
             return Err(format!("output path {path:?} is not allowed: {fix}"));
         }
+        // Checked part by part: `Path::components` would quietly drop a `.` in the middle,
+        // letting "shared/./b" pass for a different folder than "shared/b".
         let clean = Path::new(path)
             .components()
             .all(|part| matches!(part, Component::Normal(_)))
-            && !path.split('/').any(str::is_empty);
+            && path
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
         if clean {
             Ok(Self(path.to_owned()))
         } else {
@@ -461,7 +465,7 @@ impl Recipe {
             .to_str()?
             .strip_suffix(RECIPE_EXTENSION)?
             .strip_suffix('.')
-            .filter(|stem| !stem.is_empty())
+            .filter(|stem| OutputPath::new(stem).is_ok_and(|_| !stem.contains('/')))
     }
 
     /// What serde cannot check: names usable as folders, and value relations.
@@ -610,7 +614,18 @@ mod tests {
 
     #[test]
     fn output_paths_cannot_escape() {
-        for bad in ["../up", "/abs", "a/../../b", "a//b", "", "./x", "a\\b"] {
+        for bad in [
+            "../up",
+            "/abs",
+            "a/../../b",
+            "a//b",
+            "",
+            "./x",
+            "a\\b",
+            "shared/./b",
+            "a/.",
+            "a/",
+        ] {
             assert!(OutputPath::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(OutputPath::new("textures/floor").is_ok());
@@ -634,5 +649,8 @@ mod tests {
         );
         assert_eq!(Recipe::stem(Path::new("a/dungeon.ron")), None);
         assert_eq!(Recipe::stem(Path::new(".kiln.ron")), None);
+        // "...kiln.ron" and "..kiln.ron" would name the folders ".." and ".".
+        assert_eq!(Recipe::stem(Path::new("a/...kiln.ron")), None);
+        assert_eq!(Recipe::stem(Path::new("a/..kiln.ron")), None);
     }
 }

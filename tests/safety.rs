@@ -1,0 +1,148 @@
+//! A bake stays inside `--out` and reads its inputs defensively: tampered manifests and
+//! shards, recipe names and outputs that would leave or alias folders, runaway arguments;
+//! `verify` is read-only; messages carry no colour codes when stderr is not a terminal.
+
+mod common;
+
+use common::{DUNGEON, Project, text};
+
+/// Adds to the folder's manifest an entry of no recipe whose only file is `path`.
+fn list_in_manifest(project: &Project, out: &str, path: &str) {
+    let manifest_path = project.path(out).join("kiln-bake.json");
+    let text = std::fs::read_to_string(&manifest_path).expect("manifest");
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let record = manifest["files"]
+        .as_object()
+        .and_then(|files| files.values().next())
+        .cloned()
+        .expect("a file record");
+    manifest["files"][path] = record;
+    manifest["entries"]["gone.kiln.ron#old"] =
+        serde_json::json!({ "recipe": "gone.kiln.ron", "key": "k", "files": [path] });
+    std::fs::write(&manifest_path, manifest.to_string()).expect("write manifest");
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_manifest_listing_a_path_outside_the_folder_is_refused_and_nothing_outside_is_touched() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    let victim = project.write("victim.txt", "keep me");
+    list_in_manifest(&project, "out", "../victim.txt");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("\"../victim.txt\", which is not a path inside the output folder")
+            && stderr(&output).contains("delete it to re-bake everything"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(victim).expect("still there"),
+        "keep me"
+    );
+}
+
+#[test]
+fn merge_refuses_a_shard_whose_manifest_lists_a_path_outside_it() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("shard", &[]).status.code(), Some(0));
+    list_in_manifest(&project, "shard", "../escaped.txt");
+    std::fs::write(project.path("escaped.txt"), "original").expect("write");
+    let output = project.kiln(&["merge", "shard", "--out", "merged"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("not a path inside"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.path("escaped.txt")).expect("kept"),
+        "original"
+    );
+    assert!(!project.path("merged").join("kiln-bake.json").exists());
+}
+
+#[test]
+fn recipe_names_and_outputs_that_would_leave_or_alias_a_folder_are_invalid() {
+    let aliased = DUNGEON.replace("\"chars/hero\"", "\"chars/./hero\"");
+    let project = Project::new(&[
+        ("...kiln.ron", DUNGEON),
+        ("alias.kiln.ron", &aliased),
+        ("dungeon.kiln.ron", DUNGEON),
+    ]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = stderr(&output);
+    assert!(
+        stderr.contains("...kiln.ron: its name gives no folder for its outputs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"chars/./hero\" would leave the output folder"),
+        "{stderr}"
+    );
+    // The valid recipe still baked, and nothing was written beside `out`.
+    assert!(project.path("out/dungeon/floor/0.png").is_file());
+    let beside: Vec<String> = std::fs::read_dir(project.root())
+        .expect("ls")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    let mut beside = beside;
+    beside.sort();
+    assert_eq!(beside, ["out", "recipes"]);
+}
+
+#[test]
+fn verify_takes_no_lock_and_writes_nothing() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    std::fs::remove_file(project.path("out/.kiln-bake.lock")).expect("the bake's lock file");
+    let before = project.files("out");
+    let output = project.kiln(&project.args("verify", "out", &[]));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(project.files("out"), before, "verify changed the folder");
+
+    // A folder that was never baked: every entry is reported, nothing is created.
+    std::fs::create_dir(project.path("empty")).expect("mkdir");
+    let output = project.kiln(&project.args("verify", "empty", &[]));
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        project.files("empty").is_empty(),
+        "verify wrote into an empty folder"
+    );
+}
+
+#[test]
+fn thread_counts_are_capped_with_the_limit_named() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    for flag in ["--threads", "--jobs"] {
+        let output = project.bake("out", &[flag, "100000"]);
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(
+            stderr(&output).contains("1..=256"),
+            "{flag}: {}",
+            text(&output)
+        );
+    }
+    assert!(!project.path("out").exists());
+}
+
+#[test]
+fn messages_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    // `--ep auto` on a machine without CUDA warns once why it runs on CPU.
+    let output = project.bake("out", &["--ep", "auto"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(stderr(&output).contains("WARN"), "{}", text(&output));
+    assert!(!stderr(&output).contains('\u{1b}'), "{}", text(&output));
+}
