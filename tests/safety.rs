@@ -1,6 +1,7 @@
-//! A bake stays inside `--out` and reads its inputs defensively: tampered manifests and
-//! shards, recipe names and outputs that would leave or alias folders, runaway arguments;
-//! `verify` is read-only; messages carry no colour codes when stderr is not a terminal.
+//! A bake keeps what it should and stays inside `--out`: moved and renamed entries keep the
+//! files just baked; tampered manifests and shards, recipe names and outputs that would leave
+//! or alias folders, runaway arguments are refused; `verify` is read-only; messages carry no
+//! colour codes when stderr is not a terminal.
 
 mod common;
 
@@ -145,4 +146,70 @@ fn messages_have_no_colour_codes_when_stderr_is_not_a_terminal() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert!(stderr(&output).contains("WARN"), "{}", text(&output));
     assert!(!stderr(&output).contains('\u{1b}'), "{}", text(&output));
+}
+
+/// Bakes `before`, then `after` (recipe file name → text), and checks that every file the
+/// second bake's manifest records is on disk with its recorded bytes.
+fn rebake_keeps_every_recorded_file(before: &[(&str, &str)], after: &[(&str, &str)]) -> Project {
+    let project = Project::new(before);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    std::fs::remove_dir_all(project.path("recipes")).expect("rm recipes");
+    for (name, recipe) in after {
+        project.write(&format!("recipes/{name}"), recipe);
+    }
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let on_disk = project.files("out");
+    let recorded = project.manifest("out");
+    assert!(!recorded.is_empty());
+    for (path, record) in &recorded {
+        let bytes = on_disk
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} is recorded but was deleted: {}", text(&output)));
+        assert_eq!(
+            common::sha256(bytes),
+            record["sha256"].as_str().expect("sha"),
+            "{path}"
+        );
+    }
+    project
+}
+
+#[test]
+fn moving_a_recipe_into_a_subfolder_keeps_its_freshly_baked_files() {
+    let project = rebake_keeps_every_recorded_file(
+        &[("dungeon.kiln.ron", DUNGEON)],
+        &[("sub/dungeon.kiln.ron", DUNGEON)],
+    );
+    assert!(project.path("out/dungeon/floor/2.png").is_file());
+}
+
+#[test]
+fn renaming_an_entry_that_keeps_its_output_keeps_the_files() {
+    let renamed = DUNGEON.replace("\"hero\":", "\"champion\":");
+    assert_ne!(renamed, DUNGEON);
+    let project = rebake_keeps_every_recorded_file(
+        &[("dungeon.kiln.ron", DUNGEON)],
+        &[("dungeon.kiln.ron", &renamed)],
+    );
+    assert!(project.path("out/chars/hero/0.png").is_file());
+}
+
+#[test]
+fn entries_swapping_output_folders_keep_each_others_new_files() {
+    let recipe = |alpha: &str, beta: &str| {
+        format!(
+            r#"(assets: {{
+                "alpha": (model: "tiny_texture", seed: 1, output: "{alpha}", kind: Texture(size: (32, 16), class: "moss")),
+                "beta": (model: "tiny_texture", seed: 2, output: "{beta}", kind: Texture(size: (32, 16), class: "moss")),
+            }})"#
+        )
+    };
+    let project = rebake_keeps_every_recorded_file(
+        &[("swap.kiln.ron", &recipe("A", "B"))],
+        &[("swap.kiln.ron", &recipe("B", "C"))],
+    );
+    assert!(project.path("out/B/0.png").is_file() && project.path("out/C/0.png").is_file());
+    assert!(!project.path("out/A").exists(), "A belongs to nobody now");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use kiln_engine::{Engine, ModelRegistry};
 
 use crate::encode::encode;
-use crate::folder::{lock_folder, remove_files, remove_partial_files};
+use crate::folder::{OutputOwners, lock_folder, remove_files, remove_partial_files};
 use crate::models::BakeModels;
 use crate::record::{EntryOutput, write_and_record};
 use crate::scheduler::{locked, parallel};
@@ -108,6 +108,7 @@ impl Baker<'_> {
         let models = BakeModels::new(self.engine, self.models);
         let keys = models.keys(jobs);
         let clashes = output_clashes(jobs);
+        let owners = OutputOwners::new(jobs);
 
         let mut report = BakeReport::default();
         let mut todo = Vec::new();
@@ -137,7 +138,7 @@ impl Baker<'_> {
                     output: output.clone(),
                     other: other.clone(),
                 }),
-                None => self.bake_job(job, keys[index].as_deref(), &models, &manifest),
+                None => self.bake_job(job, keys[index].as_deref(), &models, &manifest, &owners),
             };
             let status = match &result {
                 Ok(baked) => EntryStatus::Baked(baked.files.len()),
@@ -178,7 +179,11 @@ impl Baker<'_> {
                     .forget(&id)
                     .map_err(self.io_error(BAKE_JOURNAL_FILE))?
                 {
-                    remove_files(self.out_dir, &entry.files, &BTreeMap::new());
+                    // Paths another entry has recorded or is baking now stay.
+                    remove_files(self.out_dir, &entry.files, |path| {
+                        manifest.manifest().files.contains_key(path)
+                            || owners.owned_by_other(path, &id)
+                    });
                 }
                 report.pruned.push(id);
             }
@@ -209,6 +214,7 @@ impl Baker<'_> {
         key: Option<&str>,
         models: &BakeModels<'_>,
         manifest: &Mutex<JournaledManifest>,
+        owners: &OutputOwners,
     ) -> Result<Baked, EntryError> {
         let (model, made) = models.make(job, &|_| {})?;
         let files = encode(&made);
@@ -227,6 +233,7 @@ impl Baker<'_> {
             files,
             key,
             onnxruntime_version: version,
+            owners,
         };
         let files = write_and_record(self.out_dir, output, manifest)?;
         Ok(Baked {

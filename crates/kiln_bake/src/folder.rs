@@ -1,9 +1,9 @@
 //! The output folder: its lock, removing files, cleaning up after a killed bake.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 
-use crate::{BakeError, FileRecord};
+use crate::{BakeError, Job};
 
 /// Lock file in the output folder: held for the whole bake, so two bakes never interleave
 /// their files and manifests. The operating system releases it if the bake dies.
@@ -33,9 +33,9 @@ pub(crate) fn lock_folder(dir: &Path) -> Result<std::fs::File, BakeError> {
     }
 }
 
-/// Deletes `files` (relative to `dir`) that `keep` does not hold, and folders left empty.
-pub(crate) fn remove_files(dir: &Path, files: &[String], keep: &BTreeMap<String, FileRecord>) {
-    for file in files.iter().filter(|file| !keep.contains_key(*file)) {
+/// Deletes `files` (relative to `dir`) that `keep` rejects, and folders left empty.
+pub(crate) fn remove_files(dir: &Path, files: &[String], keep: impl Fn(&str) -> bool) {
+    for file in files.iter().filter(|file| !keep(file)) {
         let path = dir.join(file);
         if std::fs::remove_file(&path).is_ok() {
             let mut parent = path.parent();
@@ -46,6 +46,37 @@ pub(crate) fn remove_files(dir: &Path, files: &[String], keep: &BTreeMap<String,
                 parent = folder.parent();
             }
         }
+    }
+}
+
+/// Which entry of a bake owns each output folder: files there belong to it, whatever an
+/// older record says, so moving or renaming entries never deletes what another just wrote.
+#[derive(Debug, Default)]
+pub(crate) struct OutputOwners {
+    /// Output folder → entry id.
+    owners: HashMap<String, String>,
+}
+
+impl OutputOwners {
+    /// The owners of the jobs' output folders (the first job of a folder owns it).
+    pub(crate) fn new(jobs: &[Job]) -> Self {
+        let mut owners = HashMap::new();
+        for job in jobs {
+            owners.entry(job.output.clone()).or_insert_with(|| job.id());
+        }
+        Self { owners }
+    }
+
+    /// Whether `path` lies in the output folder of an entry other than `id`.
+    pub(crate) fn owned_by_other(&self, path: &str, id: &str) -> bool {
+        let mut folder = path;
+        while let Some((parent, _)) = folder.rsplit_once('/') {
+            if self.owners.get(parent).is_some_and(|owner| owner != id) {
+                return true;
+            }
+            folder = parent;
+        }
+        false
     }
 }
 

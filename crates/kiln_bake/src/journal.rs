@@ -169,11 +169,13 @@ fn replay(dir: &Path) -> Result<(BakeManifest, bool), ManifestError> {
 mod tests {
     use super::*;
 
-    fn record(sha: &str) -> FileRecord {
+    /// A record of a file made by entry `id` (`<recipe>#<entry>`).
+    fn record(id: &str, sha: &str) -> FileRecord {
+        let (recipe, entry) = id.split_once('#').expect("an entry id");
         FileRecord {
             sha256: sha.to_owned(),
-            recipe: "r.kiln.ron".to_owned(),
-            entry: "e".to_owned(),
+            recipe: recipe.to_owned(),
+            entry: entry.to_owned(),
             variant: Some(0),
             seed: 1,
             parameters: serde_json::Value::Null,
@@ -196,14 +198,14 @@ mod tests {
             "r#a",
             "r",
             "k1",
-            BTreeMap::from([("a/0.png".to_owned(), record("aa"))]),
+            BTreeMap::from([("a/0.png".to_owned(), record("r#a", "aa"))]),
         )
         .expect("record");
         lock.record(
             "r#b",
             "r",
             "k2",
-            BTreeMap::from([("b/0.png".to_owned(), record("bb"))]),
+            BTreeMap::from([("b/0.png".to_owned(), record("r#b", "bb"))]),
         )
         .expect("record");
         lock.close().expect("close");
@@ -215,7 +217,7 @@ mod tests {
             "r#b",
             "r",
             "k3",
-            BTreeMap::from([("b/0.png".to_owned(), record("cc"))]),
+            BTreeMap::from([("b/0.png".to_owned(), record("r#b", "cc"))]),
         )
         .expect("record");
         drop(lock);

@@ -71,6 +71,13 @@ pub struct FileRecord {
     pub kiln_version: String,
 }
 
+impl FileRecord {
+    /// The id (`<recipe>#<entry>`) of the entry that made the file.
+    pub fn entry_id(&self) -> String {
+        format!("{}#{}", self.recipe, self.entry)
+    }
+}
+
 impl BakeManifest {
     /// Current format version.
     pub const FORMAT: u32 = 2;
@@ -107,11 +114,18 @@ impl BakeManifest {
         }
     }
 
-    /// Drops an entry and the records of its files.
+    /// Drops an entry and the records of its files (not those another entry has recorded
+    /// at the same path since).
     pub fn forget(&mut self, id: &str) -> Option<EntryRecord> {
         let entry = self.entries.remove(id)?;
         for file in &entry.files {
-            self.files.remove(file);
+            if self
+                .files
+                .get(file)
+                .is_some_and(|record| record.entry_id() == id)
+            {
+                self.files.remove(file);
+            }
         }
         Some(entry)
     }

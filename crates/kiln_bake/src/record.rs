@@ -9,7 +9,7 @@ use kiln_engine::{Made, Model};
 use kiln_onnx::sha256_hex;
 
 use crate::encode::EntryFile;
-use crate::folder::remove_files;
+use crate::folder::{OutputOwners, remove_files};
 use crate::scheduler::locked;
 use crate::{BAKE_JOURNAL_FILE, EntryError, FileRecord, Job, JournaledManifest, KILN_VERSION};
 
@@ -23,10 +23,12 @@ pub(crate) struct EntryOutput<'a> {
     pub key: String,
     /// ONNX Runtime version that ran.
     pub onnxruntime_version: &'a str,
+    /// Who owns each output folder of the bake.
+    pub owners: &'a OutputOwners,
 }
 
-/// Forgets the entry's old record, writes each file atomically, records the new files and
-/// removes old files the entry no longer has. Returns the paths written, relative to `out_dir`.
+/// Forgets the entry's old record, writes each file atomically, removes old files the entry
+/// no longer has (and no other entry has taken) and records the new files. Returns the paths written, relative to `out_dir`.
 pub(crate) fn write_and_record(
     out_dir: &Path,
     output: EntryOutput<'_>,
@@ -39,6 +41,7 @@ pub(crate) fn write_and_record(
         files,
         key,
         onnxruntime_version,
+        owners,
     } = output;
     let id = job.id();
     let journal_error = |err: std::io::Error| EntryError::Write {
@@ -78,7 +81,16 @@ pub(crate) fn write_and_record(
         );
     }
     if let Some(previous) = previous {
-        remove_files(out_dir, &previous.files, &records);
+        // Old files at paths this entry no longer writes, unless another entry has them now.
+        remove_files(out_dir, &previous.files, |path| {
+            records.contains_key(path)
+                || owners.owned_by_other(path, &id)
+                || locked(manifest)
+                    .manifest()
+                    .files
+                    .get(path)
+                    .is_some_and(|record| record.entry_id() != id)
+        });
     }
     let written: Vec<String> = records.keys().cloned().collect();
     locked(manifest)
