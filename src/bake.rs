@@ -18,6 +18,10 @@ pub struct BakeArgs {
     /// Keep running: re-bake what changes to recipes or models affect (Ctrl-C to stop).
     #[arg(long)]
     watch: bool,
+    /// Remove the entries the recipes no longer have even when they are all, or more than
+    /// half, of the folder's entries (without it they are kept and the bake exits 1).
+    #[arg(long)]
+    prune: bool,
 }
 
 /// Arguments of `kiln verify`.
@@ -62,11 +66,13 @@ pub struct Setup<'t> {
     pub target: &'t Target,
     pub engine: Engine,
     pub registry: ModelRegistry,
+    /// `--prune`: stale entries go even when they are most of the folder.
+    pub prune: bool,
 }
 
 impl<'t> Setup<'t> {
     /// Loads ONNX Runtime and checks the provider policy.
-    pub fn new(target: &'t Target) -> Result<Self, Failure> {
+    pub fn new(target: &'t Target, prune: bool) -> Result<Self, Failure> {
         let engine = Engine::new(SessionOptions {
             policy: target.run.ep,
             // Not divided between jobs: entries of one model share its session, which runs one
@@ -78,6 +84,7 @@ impl<'t> Setup<'t> {
             target,
             engine,
             registry: ModelRegistry::new(&target.models.models),
+            prune,
         })
     }
 
@@ -125,6 +132,8 @@ impl<'t> Setup<'t> {
         );
         let prune = Prune::Stale {
             keep_recipes: &plan.invalid_labels,
+            shard: self.target.shard,
+            mass: self.prune,
         };
         let result = self.baker().bake(&jobs, prune, &|event| match event {
             BakeEvent::EntryDone { job, status } => {
@@ -186,7 +195,19 @@ impl<'t> Setup<'t> {
                 plan.invalid.len()
             );
         }
-        partial_unless(plan.invalid.is_empty(), report.failures.is_empty())
+        if !report.kept_stale.is_empty() {
+            eprintln!(
+                "error: kept {} baked entries that no recipe under {} has any more (all, or more \
+                 than half, of the folder): is the recipes folder empty or not mounted? If they \
+                 are meant to go, bake again with --prune",
+                report.kept_stale.len(),
+                self.target.recipes.display()
+            );
+        }
+        partial_unless(
+            plan.invalid.is_empty(),
+            report.failures.is_empty() && report.kept_stale.is_empty(),
+        )
     }
 }
 
@@ -203,7 +224,7 @@ fn partial_unless(all_recipes_valid: bool, nothing_failed: bool) -> Outcome {
 }
 
 pub fn run(args: &BakeArgs) -> Outcome {
-    let setup = Setup::new(&args.target)?;
+    let setup = Setup::new(&args.target, args.prune)?;
     let outcome = setup.bake();
     if args.watch {
         crate::watch::run(&setup)
@@ -213,7 +234,7 @@ pub fn run(args: &BakeArgs) -> Outcome {
 }
 
 pub fn verify(args: &VerifyArgs) -> Outcome {
-    let setup = Setup::new(&args.target)?;
+    let setup = Setup::new(&args.target, false)?;
     let started = Instant::now();
     let plan = setup.plan()?;
     let jobs = plan.shard(args.target.shard);

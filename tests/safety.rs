@@ -213,3 +213,56 @@ fn entries_swapping_output_folders_keep_each_others_new_files() {
     assert!(project.path("out/B/0.png").is_file() && project.path("out/C/0.png").is_file());
     assert!(!project.path("out/A").exists(), "A belongs to nobody now");
 }
+
+#[test]
+fn an_emptied_recipes_folder_keeps_the_bake_unless_pruning_is_asked_for() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    let baked = project.files("out");
+    std::fs::remove_file(project.path("recipes/dungeon.kiln.ron")).expect("rm recipe");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("kept 2 baked entries") && stderr(&output).contains("--prune"),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        project.files("out").len(),
+        baked.len(),
+        "nothing was removed"
+    );
+    let output = project.bake("out", &["--prune"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(!project.path("out/dungeon").exists() && !project.path("out/chars").exists());
+}
+
+#[test]
+fn a_shard_bake_never_prunes_the_other_shards_entries_and_merge_needs_real_shards() {
+    let many: String = (0..6)
+        .map(|i| {
+            format!(
+                "\"e{i}\": (model: \"tiny_texture\", seed: {i}, kind: Texture(size: (32, 16), class: \"moss\")),\n"
+            )
+        })
+        .collect();
+    let project = Project::new(&[("many.kiln.ron", &format!("(assets: {{ {many} }})"))]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    let full = project.files("out");
+    let output = project.bake("out", &["--shard", "1/2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        project.files("out"),
+        full,
+        "the other shard's files are kept"
+    );
+
+    let output = project.kiln(&["merge", "out", "no-such-shard", "--out", "merged"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("no-such-shard: has no kiln-bake.json"),
+        "{}",
+        text(&output)
+    );
+    assert!(!project.path("merged").exists());
+}

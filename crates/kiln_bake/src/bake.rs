@@ -13,7 +13,9 @@ use crate::folder::{OutputOwners, lock_folder, remove_files, remove_partial_file
 use crate::models::BakeModels;
 use crate::record::{EntryOutput, write_and_record};
 use crate::scheduler::{locked, parallel};
-use crate::{BAKE_JOURNAL_FILE, BakeError, EntryError, EntryFailure, Job, JournaledManifest};
+use crate::{
+    BAKE_JOURNAL_FILE, BakeError, EntryError, EntryFailure, Job, JournaledManifest, Shard,
+};
 
 /// How an entry ended in a bake.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +51,9 @@ pub struct BakeReport {
     pub failures: Vec<EntryFailure>,
     /// Entries removed from the folder because their recipe no longer has them.
     pub pruned: Vec<String>,
+    /// Entries the recipes no longer have but that were kept: they were all, or more than
+    /// half, of the folder's entries (see [`Prune::Stale`]).
+    pub kept_stale: Vec<String>,
     /// Execution providers that ran, with how many entries each.
     pub providers: Vec<(String, usize)>,
     /// Time spent inside ONNX Runtime's `session.run`, summed over entries (which may run in
@@ -64,11 +69,17 @@ pub struct BakeReport {
 pub enum Prune<'p> {
     /// Keep them (baking a few selected entries).
     Nothing,
-    /// Remove them, except those of these recipes (ones that failed to load this time: their
-    /// last good outputs stay).
+    /// Remove them, except those of `keep_recipes` (recipes that failed to load this time:
+    /// their last good outputs stay) and those of other shards than `shard`.
     Stale {
         /// Recipe labels whose entries are kept.
         keep_recipes: &'p [String],
+        /// The shard being baked: entries of other shards are never removed.
+        shard: Shard,
+        /// Remove them even when they are all, or more than half, of the folder's entries
+        /// (otherwise they are kept and listed in [`BakeReport::kept_stale`]: an empty or
+        /// unmounted recipes folder must not wipe a bake).
+        mass: bool,
     },
 }
 
@@ -165,27 +176,30 @@ impl Baker<'_> {
                 }),
             }
         }
-        if let Prune::Stale { keep_recipes } = prune {
+        if let Prune::Stale {
+            keep_recipes,
+            shard,
+            mass,
+        } = prune
+        {
             let baked: HashSet<String> = jobs.iter().map(Job::id).collect();
-            let stale: Vec<String> = manifest
-                .manifest()
-                .entries
+            let recorded = &manifest.manifest().entries;
+            let stale: Vec<String> = recorded
                 .iter()
-                .filter(|(id, entry)| !baked.contains(*id) && !keep_recipes.contains(&entry.recipe))
+                .filter(|(id, entry)| {
+                    !baked.contains(*id)
+                        && !keep_recipes.contains(&entry.recipe)
+                        && shard.contains_id(id)
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
-            for id in stale {
-                if let Some(entry) = manifest
-                    .forget(&id)
-                    .map_err(self.io_error(BAKE_JOURNAL_FILE))?
-                {
-                    // Paths another entry has recorded or is baking now stay.
-                    remove_files(self.out_dir, &entry.files, |path| {
-                        manifest.manifest().files.contains_key(path)
-                            || owners.owned_by_other(path, &id)
-                    });
+            if !mass && !stale.is_empty() && (jobs.is_empty() || stale.len() * 2 > recorded.len()) {
+                report.kept_stale = stale;
+            } else {
+                for id in stale {
+                    self.prune(&mut manifest, &owners, &id)?;
+                    report.pruned.push(id);
                 }
-                report.pruned.push(id);
             }
         }
         report.attributions = manifest
@@ -241,6 +255,25 @@ impl Baker<'_> {
             provider,
             inference: made.inference,
         })
+    }
+
+    /// Forgets entry `id` and removes its files, except paths another entry has recorded or
+    /// is baking now.
+    fn prune(
+        &self,
+        manifest: &mut JournaledManifest,
+        owners: &OutputOwners,
+        id: &str,
+    ) -> Result<(), BakeError> {
+        if let Some(entry) = manifest
+            .forget(id)
+            .map_err(self.io_error(BAKE_JOURNAL_FILE))?
+        {
+            remove_files(self.out_dir, &entry.files, |path| {
+                manifest.manifest().files.contains_key(path) || owners.owned_by_other(path, id)
+            });
+        }
+        Ok(())
     }
 
     pub(crate) fn io_error(&self, file: &str) -> impl FnOnce(std::io::Error) -> BakeError {

@@ -66,6 +66,12 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
             dir: shard.clone(),
             message,
         };
+        if !shard.join(crate::BAKE_MANIFEST_FILE).is_file() {
+            return Err(shard_error(format!(
+                "has no {}: is it the output folder of a `kiln bake --shard`?",
+                crate::BAKE_MANIFEST_FILE
+            )));
+        }
         if shard.join(BAKE_JOURNAL_FILE).exists() {
             return Err(shard_error(format!(
                 "its bake did not finish ({BAKE_JOURNAL_FILE} is still there): bake it again"

@@ -49,10 +49,15 @@ impl Job {
     /// Which of `count` shards bakes this entry: a hash of its id, so an entry stays on its
     /// shard when others are added or removed.
     pub fn shard(&self, count: u32) -> u32 {
-        let hash = kiln_onnx::sha256_hex(self.id().as_bytes());
-        let prefix = u64::from_str_radix(&hash[..16], 16).unwrap_or_default();
-        (prefix % u64::from(count.max(1))) as u32
+        shard_of(&self.id(), count)
     }
+}
+
+/// Which of `count` shards bakes the entry with id `id` (see [`Job::shard`]).
+fn shard_of(id: &str, count: u32) -> u32 {
+    let hash = kiln_onnx::sha256_hex(id.as_bytes());
+    let prefix = u64::from_str_radix(&hash[..16], 16).unwrap_or_default();
+    (prefix % u64::from(count.max(1))) as u32
 }
 
 /// One part of a plan split for parallel bakes: shard `index` (1-based) of `count`.
@@ -70,7 +75,12 @@ impl Shard {
 
     /// Whether this shard bakes `job`.
     pub fn contains(self, job: &Job) -> bool {
-        job.shard(self.count) == self.index - 1
+        self.contains_id(&job.id())
+    }
+
+    /// Whether this shard bakes the entry with id `id` (`<recipe>#<entry>`), baked or not.
+    pub fn contains_id(self, id: &str) -> bool {
+        shard_of(id, self.count) == self.index - 1
     }
 }
 
