@@ -4,8 +4,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kiln_bake::{BAKE_MANIFEST_FILE, BakeEvent, BakePlan, Baker, EntryStatus, Prune, Shard};
-use kiln_engine::{Engine, ModelRegistry, SessionOptions};
+use kiln_bake::{
+    BAKE_MANIFEST_FILE, BakeEvent, BakePlan, Baker, EntryError, EntryStatus, Prune, Shard,
+};
+use kiln_engine::{Engine, EngineError, ModelRegistry, SessionOptions};
+use kiln_recipe::LoadError;
 
 use crate::failure::{Failure, Kind, Outcome};
 use crate::{ModelsDir, RunArgs};
@@ -204,17 +207,24 @@ impl<'t> Setup<'t> {
                 self.target.recipes.display()
             );
         }
+        // A malformed model manifest is invalid input like a malformed recipe.
+        let malformed_model = report.failures.iter().any(|failure| {
+            matches!(
+                failure.error,
+                EntryError::Engine(EngineError::Manifest(LoadError::Syntax { .. }))
+            )
+        });
         partial_unless(
-            plan.invalid.is_empty(),
+            plan.invalid.is_empty() && !malformed_model,
             report.failures.is_empty() && report.kept_stale.is_empty(),
         )
     }
 }
 
-/// Invalid recipes make a bad-input failure, failed entries a partial one (both already
-/// printed).
-fn partial_unless(all_recipes_valid: bool, nothing_failed: bool) -> Outcome {
-    if !all_recipes_valid {
+/// Invalid recipes or model manifests make a bad-input failure, failed entries a partial one
+/// (both already printed).
+fn partial_unless(all_input_valid: bool, nothing_failed: bool) -> Outcome {
+    if !all_input_valid {
         Err(Failure::reported(Kind::BadInput))
     } else if !nothing_failed {
         Err(Failure::reported(Kind::Partial))

@@ -266,3 +266,39 @@ fn a_shard_bake_never_prunes_the_other_shards_entries_and_merge_needs_real_shard
     );
     assert!(!project.path("merged").exists());
 }
+
+#[test]
+fn a_malformed_model_manifest_is_invalid_input_and_the_rest_bakes() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.copy_models();
+    project.write("models/tiny_sprite/model.ron", "(name: \"tiny_sprite\",");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("tiny_sprite/model.ron:1:"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        project.path("out/dungeon/floor/0.png").is_file(),
+        "the rest baked"
+    );
+}
+
+#[test]
+fn an_edited_model_sha256_is_checked_on_an_incremental_bake_too() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.copy_models();
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    let manifest = project.path("models/tiny_texture/model.ron");
+    let ron = std::fs::read_to_string(&manifest).expect("read");
+    let sha = common::fixture_sha("tiny_texture");
+    std::fs::write(&manifest, ron.replace(&sha, &"0".repeat(64))).expect("write");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains(&format!("sha256 is {sha}, but its manifest says 0000")),
+        "{}",
+        text(&output)
+    );
+}
