@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{DUNGEON, Project, REPO, kiln_command, sha256, text};
+use common::{DUNGEON, Project, REPO, kiln_command, sha256, stdout, text};
 use kiln_bake::{BakeManifest, JournaledManifest};
 
 /// Modification times of every file below `out` (a re-write changes them, a skip does not).
@@ -25,10 +25,6 @@ fn mtimes(project: &Project, out: &str) -> BTreeMap<String, SystemTime> {
             (file.clone(), modified)
         })
         .collect()
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]

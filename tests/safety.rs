@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{DUNGEON, Project, text};
+use common::{DUNGEON, Project, stderr, text};
 
 /// Adds to the folder's manifest an entry of no recipe whose only file is `path`.
 fn list_in_manifest(project: &Project, out: &str, path: &str) {
@@ -21,10 +21,6 @@ fn list_in_manifest(project: &Project, out: &str, path: &str) {
     manifest["entries"]["gone.kiln.ron#old"] =
         serde_json::json!({ "recipe": "gone.kiln.ron", "key": "k", "files": [path] });
     std::fs::write(&manifest_path, manifest.to_string()).expect("write manifest");
-}
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[test]
