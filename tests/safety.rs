@@ -298,3 +298,23 @@ fn an_edited_model_sha256_is_checked_on_an_incremental_bake_too() {
         text(&output)
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_recipe_whose_name_is_not_utf8_is_reported_not_skipped() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.kiln.ron");
+    std::fs::write(project.path("recipes").join(name), DUNGEON).expect("write");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("caf\u{fffd}.kiln.ron: its name gives no folder"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        project.path("out/dungeon/floor/0.png").is_file(),
+        "the rest baked"
+    );
+}

@@ -128,7 +128,8 @@ impl BakePlan {
             if Recipe::stem(&path).is_none() {
                 plan.invalid.push(LoadError::Invalid {
                     message: format!(
-                        "its name gives no folder for its outputs: rename it like \"dungeon.{RECIPE_EXTENSION}\""
+                        "its name gives no folder for its outputs (the part before .{RECIPE_EXTENSION} must \
+                         be UTF-8 text, not . or ..): rename it like \"dungeon.{RECIPE_EXTENSION}\""
                     ),
                     path,
                 });
@@ -203,8 +204,11 @@ fn find_recipes(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
             find_recipes(&path, found)?;
         } else if path
             .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.ends_with(&format!(".{RECIPE_EXTENSION}")))
+            // Lossy, so a recipe whose name is not UTF-8 is found (and reported), not skipped.
+            .is_some_and(|n| {
+                n.to_string_lossy()
+                    .ends_with(&format!(".{RECIPE_EXTENSION}"))
+            })
         {
             found.push(path);
         }
