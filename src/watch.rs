@@ -36,7 +36,12 @@ pub fn run(setup: &Setup<'_>) -> Outcome {
                     format!("{}: cannot watch: {err}", dir.display()),
                 )
             })?;
+        // The parent too, so a folder deleted and made again (git checkout, rsync) is seen.
+        if let Some(parent) = canonical(dir).parent() {
+            let _ = debouncer.watch(parent, RecursiveMode::NonRecursive);
+        }
     }
+    let watched_dirs: Vec<PathBuf> = watched.iter().map(|dir| canonical(dir)).collect();
     let out_dir = canonical(&target.out);
     let models_dir = canonical(&target.models.models);
     println!(
@@ -54,12 +59,23 @@ pub fn run(setup: &Setup<'_>) -> Outcome {
                 continue;
             }
         };
-        let changed: Vec<&PathBuf> = events
+        let paths: Vec<&PathBuf> = events
             .iter()
             // Reads (ours included: every bake opens the recipes) are not changes.
             .filter(|event| !event.kind.is_access() && !event.kind.is_other())
             .flat_map(|event| &event.paths)
+            .collect();
+        // A watched folder that was removed and made again lost its watch: watch it anew.
+        // Files written into it before the watch was back were not seen, so re-bake anyway.
+        let recreated: Vec<&PathBuf> = watched_dirs
+            .iter()
+            .filter(|dir| dir.is_dir() && paths.iter().any(|path| canonical(path) == **dir))
+            .filter(|dir| debouncer.watch(dir, RecursiveMode::Recursive).is_ok())
+            .collect();
+        let changed: Vec<&PathBuf> = paths
+            .into_iter()
             .filter(|path| is_input(path, &out_dir, &models_dir))
+            .chain(recreated)
             .collect();
         let Some(first) = changed.first() else {
             continue;

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -383,10 +383,9 @@ fn wait_for(lines: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
     panic!("no line with {needle:?}; saw {seen:#?}");
 }
 
-#[test]
-fn watch_rebakes_changes_keeps_the_last_good_outputs_on_errors_and_recovers() {
-    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
-    project.copy_models();
+/// `kiln bake --watch` over the project, once it watches: the process, its stdout and
+/// stderr lines.
+fn watch(project: &Project) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
     let mut child = kiln_command(project.root())
         .args(project.args("bake", "out", &["--watch"]))
         .stdout(Stdio::piped())
@@ -396,6 +395,36 @@ fn watch_rebakes_changes_keeps_the_last_good_outputs_on_errors_and_recovers() {
     let out = lines(child.stdout.take().expect("stdout"));
     let err = lines(child.stderr.take().expect("stderr"));
     wait_for(&out, "watching");
+    (child, out, err)
+}
+
+#[test]
+fn watch_survives_its_recipes_folder_being_deleted_and_made_again() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    let (mut child, out, _err) = watch(&project);
+    let floor = project.path("out/dungeon/floor/0.png");
+    let first = std::fs::read(&floor).expect("first bake");
+    std::fs::remove_dir_all(project.path("recipes")).expect("rm recipes");
+    std::thread::sleep(Duration::from_millis(500));
+    project.write(
+        "recipes/dungeon.kiln.ron",
+        &DUNGEON.replace("seed: 40", "seed: 70"),
+    );
+    wait_for(&out, "baked 3 files from 1 of 2 entries, 1 up to date");
+    assert_ne!(std::fs::read(&floor).expect("re-baked"), first);
+    assert!(
+        project.path("out/chars/hero/0.png").is_file(),
+        "nothing was pruned"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+}
+
+#[test]
+fn watch_rebakes_changes_keeps_the_last_good_outputs_on_errors_and_recovers() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.copy_models();
+    let (mut child, out, err) = watch(&project);
     // Nothing changed, so nothing re-bakes (the bake's own reads and writes are not changes).
     std::thread::sleep(Duration::from_millis(800));
     let spurious: Vec<String> = out.try_iter().collect();
