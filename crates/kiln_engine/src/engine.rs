@@ -11,7 +11,8 @@ use kiln_seq::{SequenceModel, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
-/// ONNX Runtime sessions under one set of [`SessionOptions`], and the models loaded into them.
+/// ONNX Runtime sessions under one set of [`SessionOptions`]; [`Engine::load`] makes a
+/// [`Model`] from a model's files (the same ONNX bytes are loaded into a session once).
 #[derive(Debug)]
 pub struct Engine {
     sessions: SessionCache,
