@@ -333,3 +333,40 @@ fn a_missing_recipes_folder_is_invalid_input_and_writes_nothing() {
     );
     assert!(!project.path("out").exists());
 }
+
+#[test]
+fn a_cut_off_onnx_runtime_library_is_an_error_not_a_crash() {
+    let project = Project::new(&[]);
+    // The library doctor finds, copied only halfway (a half-finished cache restore).
+    let found = kiln_command(project.root())
+        .arg("doctor")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&found.stdout).into_owned();
+    let library = stdout
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("ONNX Runtime ")?
+                .split_once(" at ")?
+                .1
+                .split(" (found")
+                .next()
+        })
+        .map(Path::new)
+        .unwrap_or_else(|| panic!("doctor names the library: {}", text(&found)));
+    let bytes = std::fs::read(library).expect("read library");
+    let cut = project.write("half/libonnxruntime.so", "");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write half");
+    let output = kiln_command(project.root())
+        .arg("doctor")
+        .env("ORT_DYLIB_PATH", &cut)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    assert!(
+        common::stderr(&output).contains("half/libonnxruntime.so")
+            && common::stderr(&output).contains("the file is cut off"),
+        "{}",
+        text(&output)
+    );
+}
