@@ -218,6 +218,43 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
     }
 }
 
+/// Refuses an ELF library that ends before its own section headers do: a file cut off while
+/// being copied, which `dlopen` would map and crash on. Other formats pass unchecked.
+fn check_complete(path: &Path) -> Result<(), String> {
+    use std::io::Read as _;
+    let mut header = [0u8; 64];
+    let length = std::fs::metadata(path)
+        .map_err(|err| err.to_string())?
+        .len();
+    let read = std::fs::File::open(path)
+        .and_then(|mut file| file.read(&mut header))
+        .map_err(|err| err.to_string())?;
+    if read < 52 || header[..4] != *b"\x7fELF" || header[5] != 1 {
+        return Ok(()); // not a little-endian ELF file: left to the loader
+    }
+    let u16_at = |at: usize| u64::from(u16::from_le_bytes([header[at], header[at + 1]]));
+    let (table, entry_size, entries) = match header[4] {
+        1 => {
+            let offset = u32::from_le_bytes([header[32], header[33], header[34], header[35]]);
+            (u64::from(offset), u16_at(46), u16_at(48))
+        }
+        2 if read == 64 => {
+            let mut offset = [0u8; 8];
+            offset.copy_from_slice(&header[40..48]);
+            (u64::from_le_bytes(offset), u16_at(58), u16_at(60))
+        }
+        _ => return Ok(()),
+    };
+    let needed = table.saturating_add(entry_size * entries);
+    if needed > length {
+        return Err(format!(
+            "the file is cut off ({length} bytes; its headers need {needed}): a half-copied \
+             download or cache; delete it and let Kiln fetch it again (`kiln doctor`)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,41 +310,4 @@ mod tests {
             assert!(text.contains(place), "{place} missing from: {text}");
         }
     }
-}
-
-/// Refuses an ELF library that ends before its own section headers do: a file cut off while
-/// being copied, which `dlopen` would map and crash on. Other formats pass unchecked.
-fn check_complete(path: &Path) -> Result<(), String> {
-    use std::io::Read as _;
-    let mut header = [0u8; 64];
-    let length = std::fs::metadata(path)
-        .map_err(|err| err.to_string())?
-        .len();
-    let read = std::fs::File::open(path)
-        .and_then(|mut file| file.read(&mut header))
-        .map_err(|err| err.to_string())?;
-    if read < 52 || header[..4] != *b"\x7fELF" || header[5] != 1 {
-        return Ok(()); // not a little-endian ELF file: left to the loader
-    }
-    let u16_at = |at: usize| u64::from(u16::from_le_bytes([header[at], header[at + 1]]));
-    let (table, entry_size, entries) = match header[4] {
-        1 => {
-            let offset = u32::from_le_bytes([header[32], header[33], header[34], header[35]]);
-            (u64::from(offset), u16_at(46), u16_at(48))
-        }
-        2 if read == 64 => {
-            let mut offset = [0u8; 8];
-            offset.copy_from_slice(&header[40..48]);
-            (u64::from_le_bytes(offset), u16_at(58), u16_at(60))
-        }
-        _ => return Ok(()),
-    };
-    let needed = table.saturating_add(entry_size * entries);
-    if needed > length {
-        return Err(format!(
-            "the file is cut off ({length} bytes; its headers need {needed}): a half-copied \
-             download or cache; delete it and let Kiln fetch it again (`kiln doctor`)"
-        ));
-    }
-    Ok(())
 }
