@@ -318,3 +318,24 @@ fn a_recipe_whose_name_is_not_utf8_is_reported_not_skipped() {
         "the rest baked"
     );
 }
+
+#[test]
+fn two_entries_with_one_output_folder_bake_one_and_name_both() {
+    let recipe = r#"(assets: {
+        "alpha": (model: "tiny_texture", seed: 1, output: "shared", kind: Texture(size: (32, 16), class: "moss")),
+        "beta": (model: "tiny_texture", seed: 2, output: "shared", kind: Texture(size: (32, 16), class: "moss")),
+    })"#;
+    let project = Project::new(&[("clash.kiln.ron", recipe)]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains(
+            "clash.kiln.ron#beta: its output folder \"shared\" is also the output of clash.kiln.ron#alpha"
+        ),
+        "{}",
+        text(&output)
+    );
+    let recorded = project.manifest("out");
+    assert!(recorded.values().all(|record| record["entry"] == "alpha"));
+    assert!(project.path("out/shared/0.png").is_file());
+}

@@ -118,7 +118,6 @@ impl Baker<'_> {
         let manifest = Mutex::new(JournaledManifest::open(self.out_dir)?);
         let models = BakeModels::new(self.engine, self.models);
         let keys = models.keys(jobs);
-        let clashes = output_clashes(jobs);
         let owners = OutputOwners::new(jobs);
 
         let mut report = BakeReport::default();
@@ -129,7 +128,7 @@ impl Baker<'_> {
                 let fresh = keys[index]
                     .as_ref()
                     .is_some_and(|key| manifest.manifest().is_fresh(&job.id(), key, self.out_dir));
-                if fresh && !clashes.contains_key(&index) {
+                if fresh && owners.other_owner(job).is_none() {
                     report.up_to_date += 1;
                     on_event(BakeEvent::EntryDone {
                         job,
@@ -144,10 +143,10 @@ impl Baker<'_> {
         let results = parallel(self.jobs, todo.len(), |n| {
             let index = todo[n];
             let job = &jobs[index];
-            let result = match clashes.get(&index) {
-                Some((output, other)) => Err(EntryError::OutputClash {
-                    output: output.clone(),
-                    other: other.clone(),
+            let result = match owners.other_owner(job) {
+                Some(other) => Err(EntryError::OutputClash {
+                    output: job.output.clone(),
+                    other: other.to_owned(),
                 }),
                 None => self.bake_job(job, keys[index].as_deref(), &models, &manifest, &owners),
             };
@@ -280,22 +279,4 @@ impl Baker<'_> {
         let path = self.out_dir.join(file);
         move |source| BakeError::Io { path, source }
     }
-}
-
-/// Jobs (by index) whose output folder an earlier job already uses: the folder, and the id of
-/// the job that keeps it.
-fn output_clashes(jobs: &[Job]) -> HashMap<usize, (String, String)> {
-    let mut owners: HashMap<&str, &Job> = HashMap::new();
-    let mut clashes = HashMap::new();
-    for (index, job) in jobs.iter().enumerate() {
-        match owners.get(job.output.as_str()) {
-            Some(owner) => {
-                clashes.insert(index, (job.output.clone(), owner.id()));
-            }
-            None => {
-                owners.insert(&job.output, job);
-            }
-        }
-    }
-    clashes
 }

@@ -67,6 +67,13 @@ impl OutputOwners {
         Self { owners }
     }
 
+    /// The entry that owns `job`'s output folder when it is not `job` (an earlier job of the
+    /// bake with the same `output`: `job` must not write there).
+    pub(crate) fn other_owner(&self, job: &Job) -> Option<&str> {
+        let owner = self.owners.get(&job.output)?;
+        (*owner != job.id()).then_some(owner.as_str())
+    }
+
     /// Whether `path` lies in the output folder of an entry other than `id`.
     pub(crate) fn owned_by_other(&self, path: &str, id: &str) -> bool {
         let mut folder = path;
