@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use kiln_bake::{
-    BAKE_MANIFEST_FILE, BakeEvent, BakePlan, Baker, EntryError, EntryStatus, Prune, Shard,
+    BAKE_MANIFEST_FILE, BakeEvent, BakePlan, Baker, CREDITS_FILE, EntryError, EntryStatus,
+    PlanError, Prune, Shard,
 };
 use kiln_engine::{Engine, EngineError, ModelRegistry, SessionOptions};
 use kiln_recipe::LoadError;
@@ -91,12 +92,14 @@ impl<'t> Setup<'t> {
         })
     }
 
-    pub fn baker(&self) -> Baker<'_> {
+    /// The baker of `plan`'s jobs, under its licence policy.
+    pub fn baker<'p>(&'p self, plan: &'p BakePlan) -> Baker<'p> {
         Baker {
             engine: &self.engine,
             models: &self.registry,
             out_dir: &self.target.out,
             jobs: usize::from(self.target.jobs),
+            licences: plan.licences.as_ref(),
         }
     }
 
@@ -104,18 +107,12 @@ impl<'t> Setup<'t> {
     pub fn plan(&self) -> Result<BakePlan, Failure> {
         let recipes = &self.target.recipes;
         let plan = BakePlan::from_dir(recipes).map_err(|err| {
-            let fix = if recipes.is_dir() {
-                "check its permissions"
-            } else {
-                "give the folder that holds your *.kiln.ron recipes"
+            let fix = match err {
+                PlanError::Folder { .. } if recipes.is_dir() => "; check its permissions",
+                PlanError::Folder { .. } => "; give the folder that holds your *.kiln.ron recipes",
+                _ => "",
             };
-            Failure::new(
-                Kind::BadInput,
-                format!(
-                    "{}: cannot read the recipes folder: {err}; {fix}",
-                    recipes.display()
-                ),
-            )
+            Failure::new(Kind::BadInput, format!("{err}{fix}"))
         })?;
         for invalid in &plan.invalid {
             eprintln!("error: {invalid}");
@@ -138,7 +135,7 @@ impl<'t> Setup<'t> {
             shard: self.target.shard,
             mass: self.prune,
         };
-        let result = self.baker().bake(&jobs, prune, &|event| match event {
+        let result = self.baker(&plan).bake(&jobs, prune, &|event| match event {
             BakeEvent::EntryDone { job, status } => {
                 if status != EntryStatus::UpToDate {
                     bar.set_message(format!("{}#{}", job.recipe_label, job.entry_name));
@@ -186,9 +183,18 @@ impl<'t> Setup<'t> {
             self.engine.sessions().runtime().version(),
             BAKE_MANIFEST_FILE,
         );
-        for (model, (licence, credit)) in &report.attributions {
+        for (model, credit) in report.credits.iter() {
+            if let Some(attribution) = &credit.attribution {
+                println!(
+                    "attribution required by {model} ({}), ship it with the files: {attribution}",
+                    credit.licence
+                );
+            }
+        }
+        if !report.credits.is_empty() {
             println!(
-                "attribution required by {model} ({licence}), ship it with the files: {credit}"
+                "credits for every model used: {}",
+                self.target.out.join(CREDITS_FILE).display()
             );
         }
         if !report.failures.is_empty() || !plan.invalid.is_empty() {
@@ -248,7 +254,7 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
     let started = Instant::now();
     let plan = setup.plan()?;
     let jobs = plan.shard(args.target.shard);
-    let report = setup.baker().verify(&jobs, args.gpu_tolerance)?;
+    let report = setup.baker(&plan).verify(&jobs, args.gpu_tolerance)?;
     for finding in &report.findings {
         println!("{finding}");
     }

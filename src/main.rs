@@ -92,11 +92,16 @@ fn parse_policy(text: &str) -> Result<ProviderPolicy, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let level = if cli.verbose { "info" } else { "warn" };
+    // notify warns when it stops watching a deleted folder, which `--watch` expects.
+    let filter = if cli.verbose {
+        "info"
+    } else {
+        "warn,notify=error"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-                .unwrap_or_else(|_| level.into()),
+                .unwrap_or_else(|_| filter.into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

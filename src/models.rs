@@ -73,6 +73,12 @@ pub fn run(models_dir: &Path) -> Outcome {
             "    licence {}; trained by {}",
             manifest.licence, manifest.provenance.training_script
         );
+        for data in &manifest.provenance.data {
+            println!(
+                "    trained on {} ({}, {})",
+                data.name, data.source, data.licence
+            );
+        }
         if let Some(credit) = &manifest.attribution {
             println!("    attribution to ship with its output: {credit}");
         }

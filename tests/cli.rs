@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{DUNGEON, Models, Project, REPO, fixture_sha, kiln_command, sha256, text};
+use common::{DUNGEON, Models, Project, REPO, fixture_sha, kiln_command, sha256, stderr, text};
 
 #[test]
 fn bake_writes_pngs_and_a_provenance_manifest() {
@@ -23,6 +23,7 @@ fn bake_writes_pngs_and_a_provenance_manifest() {
         names,
         [
             ".kiln-bake.lock",
+            "CREDITS.md",
             "chars/hero/0.png",
             "chars/hero/sheet.atlas.ron",
             "chars/hero/sheet.png",
@@ -98,6 +99,19 @@ fn a_model_that_asks_for_attribution_gets_it_in_the_manifest_and_the_summary() {
     let records = project.manifest("out");
     assert_eq!(records["dungeon/floor/0.png"]["model_attribution"], credit);
     assert_eq!(records["chars/hero/0.png"].get("model_attribution"), None);
+    let credits = std::fs::read_to_string(project.path("out/CREDITS.md")).expect("CREDITS.md");
+    assert!(
+        credits.contains(&format!(
+            "## tiny_texture\n\n- licence: CC-BY-4.0\n- attribution (required): {credit}\n- made: dungeon/floor\n"
+        )) && credits.contains("## tiny_sprite\n\n- licence: CC0-1.0\n- attribution: none required\n- made: chars/hero\n"),
+        "{credits}"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path("out/kiln-bake.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(manifest["credits"]["tiny_texture"]["attribution"], credit);
+    assert_eq!(manifest["credits"]["tiny_sprite"]["made"][0], "chars/hero");
 
     // An up-to-date re-bake still owes the credit for the files in the folder.
     let again = project.bake("out", &[]);
@@ -243,6 +257,22 @@ fn doctor_reports_runtime_providers_and_models() {
 }
 
 #[test]
+fn models_lists_each_models_licence_and_training_data() {
+    let project = Project::new(&[]);
+    let models = Path::new(REPO).join("tests/fixtures/models");
+    let output = project.kiln(&["models", "--models", models.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(
+            "    licence CC0-1.0; trained by tests/fixtures/make_fixtures.py\n    \
+             trained on none: random weights (numpy default_rng(2026), CC0-1.0)\n"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn ort_dylib_path_wins_and_a_bad_one_is_an_error() {
     let project = Project::new(&[]);
     let cached = kiln_onnx::discovery::library_in(
@@ -366,6 +396,47 @@ fn a_cut_off_onnx_runtime_library_is_an_error_not_a_crash() {
     assert!(
         common::stderr(&output).contains("half/libonnxruntime.so")
             && common::stderr(&output).contains("the file is cut off"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn a_licence_policy_fails_entries_whose_model_it_does_not_allow() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.write("recipes/kiln-licences.ron", r#"(allow: ["MIT"])"#);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains(
+            "dungeon.kiln.ron#floor: its model's licence CC0-1.0 is not allowed by \
+             recipes/kiln-licences.ron (allow: MIT)"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert!(!project.path("out/dungeon").exists(), "nothing baked");
+
+    project.write(
+        "recipes/kiln-licences.ron",
+        r#"(allow: ["MIT", "CC0-1.0"])"#,
+    );
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    // Tightened after a bake: entries already in the folder fail too (they would ship).
+    project.write("recipes/kiln-licences.ron", r#"(allow: ["MIT"])"#);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("is not allowed by"),
+        "{}",
+        text(&output)
+    );
+
+    project.write("recipes/kiln-licences.ron", r#"(allowed: ["MIT"])"#);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("recipes/kiln-licences.ron:1:"),
         "{}",
         text(&output)
     );

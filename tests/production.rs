@@ -401,7 +401,7 @@ fn watch(project: &Project) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<St
 #[test]
 fn watch_survives_its_recipes_folder_being_deleted_and_made_again() {
     let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
-    let (mut child, out, _err) = watch(&project);
+    let (mut child, out, err) = watch(&project);
     let floor = project.path("out/dungeon/floor/0.png");
     let first = std::fs::read(&floor).expect("first bake");
     std::fs::remove_dir_all(project.path("recipes")).expect("rm recipes");
@@ -418,6 +418,11 @@ fn watch_survives_its_recipes_folder_being_deleted_and_made_again() {
     );
     child.kill().expect("kill");
     child.wait().expect("reap");
+    let warnings: Vec<String> = err.try_iter().collect();
+    assert!(
+        warnings.iter().all(|line| !line.contains("WARN")),
+        "a deleted folder is expected, not warned about: {warnings:#?}"
+    );
 }
 
 #[test]

@@ -330,7 +330,7 @@ fn two_entries_with_one_output_folder_bake_one_and_name_both() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
     assert!(
         stderr(&output).contains(
-            "clash.kiln.ron#beta: its output folder \"shared\" is also the output of clash.kiln.ron#alpha"
+            "clash.kiln.ron#beta: its output folder \"shared\" belongs to clash.kiln.ron#alpha"
         ),
         "{}",
         text(&output)
@@ -338,4 +338,107 @@ fn two_entries_with_one_output_folder_bake_one_and_name_both() {
     let recorded = project.manifest("out");
     assert!(recorded.values().all(|record| record["entry"] == "alpha"));
     assert!(project.path("out/shared/0.png").is_file());
+}
+
+#[test]
+fn outputs_that_differ_only_in_case_are_one_folder() {
+    let recipe = r#"(assets: {
+        "alpha": (model: "tiny_texture", seed: 1, output: "Moss", kind: Texture(size: (32, 16), class: "moss")),
+        "beta": (model: "tiny_texture", seed: 2, output: "moss", kind: Texture(size: (32, 16), class: "moss")),
+    })"#;
+    let project = Project::new(&[("clash.kiln.ron", recipe)]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains(
+            "clash.kiln.ron#beta: its output folder \"moss\" belongs to clash.kiln.ron#alpha"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert!(!project.path("out/moss").exists());
+}
+
+#[test]
+fn a_new_entry_cannot_take_the_folder_of_an_entry_already_baked() {
+    let existing = r#"(assets: {
+        "walls": (model: "tiny_texture", seed: 1, output: "shared", kind: Texture(size: (32, 16), class: "moss")),
+    })"#;
+    // Sorts before the existing recipe, so it would be the first to name the folder.
+    let newcomer = r#"(assets: {
+        "floors": (model: "tiny_texture", seed: 2, output: "shared", kind: Texture(size: (32, 16), class: "moss")),
+    })"#;
+    let project = Project::new(&[("walls.kiln.ron", existing)]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    let before = project.files("out/shared");
+    project.write("recipes/a_new.kiln.ron", newcomer);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains(
+            "a_new.kiln.ron#floors: its output folder \"shared\" belongs to walls.kiln.ron#walls"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        project.files("out/shared"),
+        before,
+        "the existing entry's files are kept"
+    );
+    assert!(
+        project
+            .manifest("out")
+            .values()
+            .all(|record| record["entry"] == "walls")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_in_the_output_folder_is_never_written_through() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    assert_eq!(project.bake("out", &[]).status.code(), Some(0));
+    // The entry's folder becomes a link to a folder outside `--out`.
+    std::fs::rename(project.path("out/dungeon"), project.path("elsewhere")).expect("move");
+    std::os::unix::fs::symlink("../elsewhere", project.path("out/dungeon")).expect("link");
+    let outside = project.files("elsewhere");
+    project.write(
+        "recipes/dungeon.kiln.ron",
+        &DUNGEON.replace("seed: 40", "seed: 41"),
+    );
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains(
+            "out/dungeon is a symbolic link: Kiln reads and writes only inside the output folder"
+        ),
+        "{}",
+        text(&output)
+    );
+    assert_eq!(
+        project.files("elsewhere"),
+        outside,
+        "nothing outside changed"
+    );
+    // Nor deleted through: the entry's recipe is removed, its files are behind the link.
+    std::fs::remove_file(project.path("recipes/dungeon.kiln.ron")).expect("remove");
+    project.write("recipes/other.kiln.ron", DUNGEON);
+    let output = project.bake("out", &["--prune"]);
+    assert_eq!(project.files("elsewhere"), outside, "{}", text(&output));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_looping_back_into_the_recipes_folder_is_searched_once() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    std::os::unix::fs::symlink(".", project.path("recipes/again")).expect("link");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let entries: std::collections::BTreeSet<String> = project
+        .manifest("out")
+        .values()
+        .map(|record| record["recipe"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(entries, ["dungeon.kiln.ron".to_owned()].into());
 }

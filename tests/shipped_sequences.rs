@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use kiln_music::{loop_samples, make_loop};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling, TextParams};
-use kiln_seq::{Sampler, SequenceError, SequenceModel, make_flavour};
+use kiln_seq::{Decoding, Sampler, SequenceError, SequenceModel, make_flavour};
 
 fn manifest_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -105,10 +105,10 @@ fn the_kv_cache_gives_the_tokens_a_full_recompute_gives() {
             .generate(
                 &prompt,
                 &mut Sampler::new(greedy, 1),
-                40,
-                &[],
-                &|_, _| true,
-                kv_cache,
+                &Decoding {
+                    kv_cache,
+                    ..Decoding::new(40)
+                },
             )
             .expect("generate")
     };
@@ -127,10 +127,10 @@ fn a_stop_token_ends_generation_and_is_not_returned() {
         .generate(
             &prompt,
             &mut Sampler::new(Sampling::default(), 3),
-            50,
-            &everything,
-            &|_, _| true,
-            true,
+            &Decoding {
+                stop: &everything,
+                ..Decoding::new(50)
+            },
         )
         .expect("generate");
     assert!(generation.tokens.is_empty());

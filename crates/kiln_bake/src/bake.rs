@@ -1,12 +1,13 @@
 //! Running a bake: decide what is up to date, generate the rest in parallel, write and
 //! record each entry as it completes, prune what the recipes no longer have.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use kiln_engine::{Engine, ModelRegistry};
+use kiln_engine::{Credits, Engine, ModelRegistry};
+use kiln_recipe::LicencePolicy;
 
 use crate::encode::encode;
 use crate::folder::{OutputOwners, lock_folder, remove_files, remove_partial_files};
@@ -59,9 +60,8 @@ pub struct BakeReport {
     /// Time spent inside ONNX Runtime's `session.run`, summed over entries (which may run in
     /// parallel): the rest of a bake's time is Kiln's own work.
     pub inference: Duration,
-    /// Credit owed for the folder's files, by model: `(licence, attribution)` of every model
-    /// whose manifest asks for attribution and that made a file now in the folder.
-    pub attributions: BTreeMap<String, (String, String)>,
+    /// What shipping the folder's files owes, by model (also in `CREDITS.md`).
+    pub credits: Credits,
 }
 
 /// Which recorded entries that are not among a bake's jobs it removes, with their files.
@@ -94,6 +94,8 @@ pub struct Baker<'a> {
     pub out_dir: &'a Path,
     /// Entries generated at once.
     pub jobs: usize,
+    /// Licences models may have (see [`crate::BakePlan::licences`]); any when `None`.
+    pub licences: Option<&'a LicencePolicy>,
 }
 
 /// An entry that was baked.
@@ -118,7 +120,7 @@ impl Baker<'_> {
         let manifest = Mutex::new(JournaledManifest::open(self.out_dir)?);
         let models = BakeModels::new(self.engine, self.models);
         let keys = models.keys(jobs);
-        let owners = OutputOwners::new(jobs);
+        let owners = OutputOwners::new(jobs, locked(&manifest).manifest());
 
         let mut report = BakeReport::default();
         let mut todo = Vec::new();
@@ -128,7 +130,7 @@ impl Baker<'_> {
                 let fresh = keys[index]
                     .as_ref()
                     .is_some_and(|key| manifest.manifest().is_fresh(&job.id(), key, self.out_dir));
-                if fresh && owners.other_owner(job).is_none() {
+                if fresh && self.refusal(job, &owners, &models).is_none() {
                     report.up_to_date += 1;
                     on_event(BakeEvent::EntryDone {
                         job,
@@ -143,11 +145,8 @@ impl Baker<'_> {
         let results = parallel(self.jobs, todo.len(), |n| {
             let index = todo[n];
             let job = &jobs[index];
-            let result = match owners.other_owner(job) {
-                Some(other) => Err(EntryError::OutputClash {
-                    output: job.output.clone(),
-                    other: other.to_owned(),
-                }),
+            let result = match self.refusal(job, &owners, &models) {
+                Some(refusal) => Err(refusal),
                 None => self.bake_job(job, keys[index].as_deref(), &models, &manifest, &owners),
             };
             let status = match &result {
@@ -201,21 +200,32 @@ impl Baker<'_> {
                 }
             }
         }
-        report.attributions = manifest
-            .manifest()
-            .files
-            .values()
-            .filter_map(|record| {
-                let credit = record.model_attribution.clone()?;
-                Some((record.model.clone(), (record.model_licence.clone(), credit)))
-            })
-            .collect();
+        report.credits = manifest.manifest().file_credits();
         manifest
             .close()
             .map_err(self.io_error(crate::BAKE_MANIFEST_FILE))?;
         report.providers = providers.into_iter().collect();
         report.providers.sort();
         Ok(report)
+    }
+
+    /// Why `job` must not be baked (or stay in the folder as it is), if it must not: another
+    /// entry owns its output folder, or its model's licence is outside the policy.
+    fn refusal(
+        &self,
+        job: &Job,
+        owners: &OutputOwners,
+        models: &BakeModels<'_>,
+    ) -> Option<EntryError> {
+        if let Some(other) = owners.other_owner(job) {
+            return Some(EntryError::OutputClash {
+                output: job.output.clone(),
+                other: other.to_owned(),
+            });
+        }
+        let policy = self.licences?;
+        let licence = models.licence(&job.entry.model)?;
+        policy.check(&licence).err().map(EntryError::Licence)
     }
 
     /// Generates and encodes `job`, then writes and records it. Everything is generated and

@@ -15,7 +15,7 @@ pub enum EntryError {
     Engine(#[from] EngineError),
     /// Another entry of the bake writes to the same output folder.
     #[error(
-        "its output folder {output:?} is also the output of {other}: give one of them another `output`"
+        "its output folder {output:?} belongs to {other} (folder names are compared ignoring case): give one of them another `output`, or remove {other} from its recipe first"
     )]
     OutputClash {
         /// The shared output folder.
@@ -23,6 +23,9 @@ pub enum EntryError {
         /// The entry (`<recipe>#<entry>`) that keeps it.
         other: String,
     },
+    /// Its model's licence is outside the recipes folder's licence policy.
+    #[error("{0}")]
+    Licence(String),
     /// An output could not be written.
     #[error("{path}: cannot write: {message}")]
     Write {

@@ -1,6 +1,6 @@
 //! Keeping the bake manifest true at every instant, even if the bake is killed.
 //!
-//! The manifest ([`BAKE_MANIFEST_FILE`]) is rewritten whole only at the end of a bake. While
+//! The manifest ([`BAKE_MANIFEST_FILE`](crate::BAKE_MANIFEST_FILE)) is rewritten whole only at the end of a bake. While
 //! it runs, each change is first appended to a journal ([`BAKE_JOURNAL_FILE`], one JSON line,
 //! flushed to disk) before the files it describes change:
 //!
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::{ManifestError, check_inside};
-use crate::{BAKE_MANIFEST_FILE, BakeManifest, FileRecord};
+use crate::{BakeManifest, FileRecord};
 
 /// Journal of a bake in progress, next to the manifest.
 pub const BAKE_JOURNAL_FILE: &str = "kiln-bake.journal";
@@ -58,7 +58,7 @@ impl JournaledManifest {
         };
         let (manifest, replayed) = replay(dir)?;
         if replayed {
-            save(dir, &manifest).map_err(error)?;
+            manifest.save(dir).map_err(error)?;
         }
         let journal = File::create(&journal_path).map_err(error)?;
         Ok(Self {
@@ -111,7 +111,7 @@ impl JournaledManifest {
 
     /// Writes the manifest atomically and empties the journal.
     pub fn close(self) -> std::io::Result<()> {
-        save(&self.dir, &self.manifest)?;
+        self.manifest.save(&self.dir)?;
         drop(self.journal);
         std::fs::remove_file(self.dir.join(BAKE_JOURNAL_FILE))
     }
@@ -122,14 +122,6 @@ impl JournaledManifest {
         self.journal.write_all(&line)?;
         self.journal.sync_data()
     }
-}
-
-fn save(dir: &Path, manifest: &BakeManifest) -> std::io::Result<()> {
-    let mut manifest = manifest.clone();
-    manifest.format = BakeManifest::FORMAT;
-    let mut json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-    json.push(b'\n');
-    crate::write_atomic(&dir.join(BAKE_MANIFEST_FILE), &json)
 }
 
 /// The manifest in `dir` with its journal's steps applied, and whether there was a journal.

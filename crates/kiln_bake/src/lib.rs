@@ -26,9 +26,11 @@ pub use encode::{ATLAS_FILE, EntryFile, SHEET_FILE, STRINGS_JSON, STRINGS_RON};
 pub use error::{BakeError, EntryError, EntryFailure};
 pub use folder::BAKE_LOCK_FILE;
 pub use journal::{BAKE_JOURNAL_FILE, JournaledManifest};
-pub use manifest::{BAKE_MANIFEST_FILE, BakeManifest, EntryRecord, FileRecord, ManifestError};
+pub use manifest::{
+    BAKE_MANIFEST_FILE, BakeManifest, CREDITS_FILE, EntryRecord, FileRecord, ManifestError,
+};
 pub use merge::{MergeError, MergeReport, merge};
-pub use plan::{BakePlan, Job, Shard, recipe_files};
+pub use plan::{BakePlan, Job, PlanError, Shard, recipe_files};
 pub use verify::{Finding, VerifyReport};
 
 /// Version of Kiln recorded in every bake manifest.

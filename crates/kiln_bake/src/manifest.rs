@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use kiln_engine::Credits;
 use kiln_recipe::OutputPath;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,18 @@ pub struct BakeManifest {
     /// The files, keyed by their `/`-separated path relative to the folder.
     pub files: BTreeMap<String, FileRecord>,
 }
+
+/// The manifest as saved: with the credits its files owe (see [`BakeManifest::file_credits`]),
+/// for tools that read `kiln-bake.json` rather than [`CREDITS_FILE`].
+#[derive(Serialize)]
+struct Saved<'a> {
+    #[serde(flatten)]
+    manifest: &'a BakeManifest,
+    credits: &'a Credits,
+}
+
+/// File name of the credits a bake writes into the output folder (see [`Credits`]).
+pub const CREDITS_FILE: &str = "CREDITS.md";
 
 /// What one entry was baked from, and the files it produced.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,9 +181,41 @@ impl BakeManifest {
         })
     }
 
-    /// Writes the manifest atomically into `out_dir`.
+    /// The credits the folder's files owe: each model's licence and required attribution,
+    /// with the output folders it made.
+    pub fn file_credits(&self) -> Credits {
+        let mut credits = Credits::default();
+        for (path, record) in &self.files {
+            let folder = path
+                .rsplit_once('/')
+                .map_or(path.as_str(), |(folder, _)| folder);
+            credits.add(
+                &record.model,
+                &record.model_licence,
+                record.model_attribution.as_deref(),
+                folder,
+            );
+        }
+        credits
+    }
+
+    /// Writes the manifest atomically into `out_dir` in the current format, with the credits
+    /// its files owe, which go to [`CREDITS_FILE`] too.
     pub fn save(&self, out_dir: &Path) -> std::io::Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let manifest = Self {
+            format: Self::FORMAT,
+            ..self.clone()
+        };
+        let credits = self.file_credits();
+        write_atomic(
+            &out_dir.join(CREDITS_FILE),
+            credits.to_markdown().as_bytes(),
+        )?;
+        let saved = Saved {
+            manifest: &manifest,
+            credits: &credits,
+        };
+        let mut json = serde_json::to_vec_pretty(&saved).map_err(std::io::Error::other)?;
         json.push(b'\n');
         write_atomic(&out_dir.join(BAKE_MANIFEST_FILE), &json)
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kiln_onnx::sha256_hex;
 
-use crate::folder::{lock_folder, remove_partial_files};
+use crate::folder::{lock_folder, path_inside, remove_partial_files};
 use crate::{
     BAKE_JOURNAL_FILE, BakeError, BakeManifest, EntryRecord, FileRecord, JournaledManifest,
 };
@@ -96,7 +96,8 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
                         "the manifest lists {path} for {id} without a record"
                     ))
                 })?;
-                let bytes = std::fs::read(shard.join(path))
+                let bytes = path_inside(shard, path)
+                    .and_then(std::fs::read)
                     .map_err(|err| shard_error(format!("{path}: {err}")))?;
                 if sha256_hex(&bytes) != file.sha256 {
                     return Err(shard_error(format!(
@@ -136,7 +137,7 @@ pub fn merge(shards: &[PathBuf], target: &Path) -> Result<MergeReport, MergeErro
             .forget(&id)
             .map_err(io_error(target.join(BAKE_JOURNAL_FILE)))?;
         for (path, record) in &entry.files {
-            let to = target.join(path);
+            let to = path_inside(target, path).map_err(io_error(target.join(path)))?;
             let unchanged =
                 std::fs::read(&to).is_ok_and(|bytes| sha256_hex(&bytes) == record.sha256);
             if !unchanged {

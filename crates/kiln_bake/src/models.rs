@@ -39,6 +39,12 @@ impl<'a> BakeModels<'a> {
         Ok(read)
     }
 
+    /// The licence model `name`'s manifest declares, when its files can be read (when they
+    /// cannot, generating says why).
+    pub(crate) fn licence(&self, name: &str) -> Option<String> {
+        Some(self.files(name).ok()?.manifest().licence.clone())
+    }
+
     /// Each job's key (see [`Job::key`]), or `None` where its model cannot be read or does not
     /// match its manifest's sha256 (the job then runs, and reports why).
     pub(crate) fn keys(&self, jobs: &[Job]) -> Vec<Option<String>> {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kiln_recipe::{AssetEntry, LoadError, RECIPE_EXTENSION, Recipe};
+use kiln_recipe::{AssetEntry, LicencePolicy, LoadError, RECIPE_EXTENSION, Recipe};
 
 /// One recipe entry to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,7 +109,25 @@ impl std::fmt::Display for Shard {
     }
 }
 
-/// Every job found under a recipes folder, and every recipe that could not be read.
+/// A recipes folder that cannot be planned at all (nothing is baked or pruned).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The folder, or a folder below it, cannot be read.
+    #[error("{dir}: cannot read the recipes folder: {source}")]
+    Folder {
+        /// The recipes folder.
+        dir: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Its licence policy is malformed: without it, nothing may be baked.
+    #[error("{0}")]
+    Licences(LoadError),
+}
+
+/// Every job found under a recipes folder, every recipe that could not be read, and the
+/// folder's licence policy.
 #[derive(Debug, Default)]
 pub struct BakePlan {
     /// Jobs in a stable order (recipe path, then entry name).
@@ -118,13 +136,23 @@ pub struct BakePlan {
     pub invalid: Vec<LoadError>,
     /// Labels of the recipes in `invalid`: their earlier outputs are kept, not pruned.
     pub invalid_labels: Vec<String>,
+    /// The licences the folder's [`LICENCE_POLICY_FILE`](kiln_recipe::LICENCE_POLICY_FILE) allows models to have, if it has one.
+    pub licences: Option<LicencePolicy>,
 }
 
 impl BakePlan {
-    /// Plans a bake of every `*.kiln.ron` below `dir` (searched recursively, in sorted order).
-    pub fn from_dir(dir: &Path) -> std::io::Result<Self> {
-        let mut plan = Self::default();
-        for (path, label) in recipe_files(dir)? {
+    /// Plans a bake of every `*.kiln.ron` below `dir` (searched recursively, in sorted order)
+    /// under the folder's licence policy.
+    pub fn from_dir(dir: &Path) -> Result<Self, PlanError> {
+        let mut plan = Self {
+            licences: LicencePolicy::find(dir).map_err(PlanError::Licences)?,
+            ..Self::default()
+        };
+        let recipes = recipe_files(dir).map_err(|source| PlanError::Folder {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        for (path, label) in recipes {
             if Recipe::stem(&path).is_none() {
                 plan.invalid.push(LoadError::Invalid {
                     message: format!(
@@ -180,7 +208,7 @@ impl BakePlan {
 /// `dir`, `/`-separated, as bake manifests record it.
 pub fn recipe_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut recipes = Vec::new();
-    find_recipes(dir, &mut recipes)?;
+    find_recipes(dir, &mut Vec::new(), &mut recipes)?;
     recipes.sort();
     Ok(recipes
         .into_iter()
@@ -197,11 +225,22 @@ pub fn recipe_files(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
         .collect())
 }
 
-fn find_recipes(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Adds the recipes below `dir` to `found`; `visited` holds the folders already searched, so
+/// a symbolic link back up the tree is searched once, not forever.
+fn find_recipes(
+    dir: &Path,
+    visited: &mut Vec<PathBuf>,
+    found: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    let real = dir.canonicalize()?;
+    if visited.contains(&real) {
+        return Ok(());
+    }
+    visited.push(real);
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            find_recipes(&path, found)?;
+            find_recipes(&path, visited, found)?;
         } else if path
             .file_name()
             // Lossy, so a recipe whose name is not UTF-8 is found (and reported), not skipped.

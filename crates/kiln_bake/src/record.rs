@@ -9,7 +9,7 @@ use kiln_engine::{Made, Model};
 use kiln_onnx::sha256_hex;
 
 use crate::encode::EntryFile;
-use crate::folder::{OutputOwners, remove_files};
+use crate::folder::{OutputOwners, path_inside, remove_files};
 use crate::scheduler::locked;
 use crate::{BAKE_JOURNAL_FILE, EntryError, FileRecord, Job, JournaledManifest, KILN_VERSION};
 
@@ -54,7 +54,10 @@ pub(crate) fn write_and_record(
     let mut records = BTreeMap::new();
     for file in files {
         let relative = format!("{}/{}", job.output, file.file);
-        let path = out_dir.join(&relative);
+        let path = path_inside(out_dir, &relative).map_err(|err| EntryError::Write {
+            path: out_dir.join(&relative),
+            message: err.to_string(),
+        })?;
         write_atomic_or_fail(&path, &file.bytes)?;
         let seed = file
             .variant

@@ -5,6 +5,7 @@ use std::fmt;
 use kiln_onnx::{Provider, sha256_hex};
 
 use crate::encode::encode;
+use crate::folder::path_inside;
 use crate::models::BakeModels;
 use crate::scheduler::parallel;
 use crate::{BakeError, Baker, EntryError, Job, JournaledManifest};
@@ -145,7 +146,7 @@ impl Baker<'_> {
                     continue;
                 };
                 // The recorded bytes, when the file on disk still is them.
-                let recorded = match std::fs::read(self.out_dir.join(&path)) {
+                let recorded = match path_inside(self.out_dir, &path).and_then(std::fs::read) {
                     Err(_) => {
                         findings.push(Finding::Missing { path: path.clone() });
                         None

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
-use kiln_seq::{SequenceModel, make_flavour};
+use kiln_seq::{Flavour, SequenceModel, complete, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -88,7 +88,7 @@ pub struct Model {
 
 /// The model of one generation, ready for its kind.
 enum Generator {
-    Image(ImageGenerator),
+    Image(Box<ImageGenerator>),
     Sequence(Box<SequenceModel>),
 }
 
@@ -124,7 +124,7 @@ impl Model {
     fn generator(&self) -> Result<Generator, EngineError> {
         let session = Arc::clone(&self.session);
         Ok(match &self.tokenizer {
-            None => Generator::Image(ImageGenerator::new(self.manifest(), session)?),
+            None => Generator::Image(Box::new(ImageGenerator::new(self.manifest(), session)?)),
             Some((path, bytes)) => Generator::Sequence(Box::new(SequenceModel::with_tokenizer(
                 self.manifest(),
                 bytes,
@@ -160,6 +160,16 @@ impl Model {
                     .map(|seed| make_flavour(model, params, seed))
                     .collect::<Result<_, _>>()?,
             ),
+            (AssetKind::Completion(params), Generator::Sequence(model)) => Content::Strings(
+                started
+                    .map(|seed| {
+                        complete(model, params, seed).map(|completion| Flavour {
+                            name: String::new(),
+                            text: completion.text,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
             (AssetKind::Music(params), Generator::Sequence(model)) => Content::Loops(
                 started
                     .map(|seed| kiln_music::make_loop(model, params, seed))
@@ -176,6 +186,8 @@ impl Model {
             entry: name.to_owned(),
             model: self.manifest().name.clone(),
             model_sha256: self.session.sha256().to_owned(),
+            licence: self.manifest().licence.clone(),
+            attribution: self.manifest().attribution.clone(),
             execution_provider: self.session.provider(),
             inference: match &generator {
                 Generator::Image(image) => image.run_time(),

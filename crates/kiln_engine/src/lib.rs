@@ -30,11 +30,13 @@
 //! # }
 //! ```
 
+mod credits;
 mod engine;
 mod error;
 mod made;
 mod source;
 
+pub use credits::{Credits, ModelCredit};
 pub use engine::{Engine, Engines, Model};
 pub use error::{EngineError, EntryFailed};
 pub use made::{Content, Made};

@@ -18,6 +18,10 @@ pub struct Made {
     pub model: String,
     /// sha256 of the ONNX bytes that ran.
     pub model_sha256: String,
+    /// The model's licence (SPDX).
+    pub licence: String,
+    /// The credit the model's licence requires whoever ships this content to give.
+    pub attribution: Option<String>,
     /// Execution provider that ran.
     pub execution_provider: Provider,
     /// Time inside ONNX Runtime's `session.run`.

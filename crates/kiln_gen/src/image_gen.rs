@@ -1,4 +1,5 @@
-//! Image generators: latent noise (+ class) in, `[N, C, H, W]` tensor out, image back.
+//! Image generators: latent noise (+ class, + constants) in, `[N, C, H, W]` or `[N, H, W, C]`
+//! tensor (F32 or U8) out, image back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -6,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
 use kiln_onnx::ModelSession;
-use kiln_recipe::{ChannelLayout, Dim, ImageContract, ModelKind, ModelManifest};
-use ort::value::Tensor;
+use kiln_recipe::{
+    ChannelLayout, Dim, ElementType, ImageContract, ImageLayout, ModelKind, ModelManifest,
+};
+use ort::value::{DynValue, Tensor};
 
 use crate::noise::gaussian;
 
@@ -81,8 +84,39 @@ pub struct ImageGenerator {
     contract: ImageContract,
     latent_shape: Vec<Dim>,
     fixed_size: Option<(u32, u32)>,
+    constants: Vec<Constant>,
+    output_dtype: ElementType,
     session: Arc<ModelSession>,
     run_nanos: AtomicU64,
+}
+
+/// An input fed the same value every run (see [`kiln_recipe::ConstantInput`]).
+#[derive(Debug)]
+struct Constant {
+    name: String,
+    dtype: ElementType,
+    /// The declared shape, free dimensions set to 1.
+    shape: Vec<i64>,
+    value: f64,
+}
+
+impl Constant {
+    fn tensor(&self) -> Result<DynValue, ort::Error> {
+        let len = self.shape.iter().product::<i64>().max(0) as usize;
+        let shape = self.shape.clone();
+        Ok(match self.dtype {
+            ElementType::I64 => {
+                Tensor::from_array((shape, vec![self.value as i64; len]))?.into_dyn()
+            }
+            ElementType::I32 => {
+                Tensor::from_array((shape, vec![self.value as i32; len]))?.into_dyn()
+            }
+            ElementType::Bool => {
+                Tensor::from_array((shape, vec![self.value != 0.0; len]))?.into_dyn()
+            }
+            _ => Tensor::from_array((shape, vec![self.value as f32; len]))?.into_dyn(),
+        })
+    }
 }
 
 impl ImageGenerator {
@@ -107,12 +141,36 @@ impl ImageGenerator {
             Dim::Fixed(size) => u32::try_from(size).ok(),
             Dim::Free(_) => None,
         };
-        let fixed_size = fixed(&output.shape[3]).zip(fixed(&output.shape[2]));
+        let (_, height_axis, width_axis) = contract.layout.axes();
+        let fixed_size = fixed(&output.shape[width_axis]).zip(fixed(&output.shape[height_axis]));
+        let constants = contract
+            .constants
+            .iter()
+            .filter_map(|constant| {
+                let spec = manifest.input(&constant.name)?;
+                let shape = spec
+                    .shape
+                    .iter()
+                    .map(|dim| match *dim {
+                        Dim::Fixed(size) => size,
+                        Dim::Free(_) => 1,
+                    })
+                    .collect();
+                Some(Constant {
+                    name: constant.name.clone(),
+                    dtype: spec.dtype,
+                    shape,
+                    value: constant.value,
+                })
+            })
+            .collect();
         Ok(Self {
             name: manifest.name.clone(),
             contract: contract.clone(),
             latent_shape: latent.shape.clone(),
             fixed_size,
+            constants,
+            output_dtype: output.dtype,
             session,
             run_nanos: AtomicU64::new(0),
         })
@@ -255,38 +313,55 @@ impl ImageGenerator {
                 ),
             });
         }
-        let latent = Tensor::from_array((shape, latent)).map_err(run_error)?;
+        let mut inputs: Vec<(&str, DynValue)> = vec![(
+            self.contract.latent.as_str(),
+            Tensor::from_array((shape, latent))
+                .map_err(run_error)?
+                .into_dyn(),
+        )];
+        if let Some(class_input) = &self.contract.class_input {
+            let class = Tensor::from_array(([1_i64], vec![class])).map_err(run_error)?;
+            inputs.push((class_input.as_str(), class.into_dyn()));
+        }
+        for constant in &self.constants {
+            inputs.push((
+                constant.name.as_str(),
+                constant.tensor().map_err(run_error)?,
+            ));
+        }
         let mut session = self.session.lock();
         let started = Instant::now();
-        let outputs = match &self.contract.class_input {
-            Some(class_input) => {
-                let class = Tensor::from_array(([1_i64], vec![class])).map_err(run_error)?;
-                session.run(ort::inputs![
-                    self.contract.latent.as_str() => latent,
-                    class_input.as_str() => class,
-                ])
-            }
-            None => session.run(ort::inputs![self.contract.latent.as_str() => latent]),
-        }
-        .map_err(run_error)?;
+        let outputs = session.run(inputs).map_err(run_error)?;
         self.run_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        let (shape, values) = outputs[self.contract.output.as_str()]
-            .try_extract_tensor::<f32>()
-            .map_err(run_error)?;
+        let output = &outputs[self.contract.output.as_str()];
+        let (shape, values) = if self.output_dtype == ElementType::U8 {
+            let (shape, values) = output.try_extract_tensor::<u8>().map_err(run_error)?;
+            (shape, values.iter().map(|&v| f32::from(v)).collect())
+        } else {
+            let (shape, values) = output.try_extract_tensor::<f32>().map_err(run_error)?;
+            (shape, values.to_vec())
+        };
         let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        self.to_image(&dims, values)
+        self.to_image(&dims, &values)
     }
 
-    /// Maps a `[1, C, H, W]` tensor in the declared value range to 8-bit pixels.
+    /// Maps a `[1, C, H, W]` (or, in `Nhwc` layout, `[1, H, W, C]`) tensor in the declared
+    /// value range to 8-bit pixels.
     fn to_image(&self, dims: &[usize], values: &[f32]) -> Result<DynamicImage, GenerateError> {
         let channels = self.contract.channels.count();
-        let [_, c, height, width] = dims else {
+        let (channel_axis, height_axis, width_axis) = self.contract.layout.axes();
+        if dims.len() != 4 || dims[0] != 1 || values.len() != dims.iter().product::<usize>() {
             return Err(GenerateError::Run {
                 model: self.name.clone(),
-                message: format!("output has shape {dims:?}, expected [1, {channels}, H, W]"),
+                message: format!(
+                    "output has shape {dims:?}, expected one image of {channels} channels in \
+                     layout {:?}",
+                    self.contract.layout
+                ),
             });
-        };
+        }
+        let (c, height, width) = (dims[channel_axis], dims[height_axis], dims[width_axis]);
         let non_finite = values.iter().filter(|v| !v.is_finite()).count();
         if non_finite > 0 {
             return Err(GenerateError::NonFinite {
@@ -297,17 +372,24 @@ impl ImageGenerator {
         let plane = height * width;
         let (low, high) = self.contract.value_range;
         let scale = 255.0 / (high - low);
+        let to_byte = |value: f32| ((value - low) * scale).round().clamp(0.0, 255.0) as u8;
         let mut pixels = vec![0_u8; plane * channels];
-        for channel in 0..(*c).min(channels) {
-            for (i, value) in values[channel * plane..(channel + 1) * plane]
-                .iter()
-                .enumerate()
-            {
-                pixels[i * channels + channel] =
-                    ((value - low) * scale).round().clamp(0.0, 255.0) as u8;
+        for channel in 0..c.min(channels) {
+            match self.contract.layout {
+                ImageLayout::Nchw => {
+                    let values = &values[channel * plane..(channel + 1) * plane];
+                    for (i, value) in values.iter().enumerate() {
+                        pixels[i * channels + channel] = to_byte(*value);
+                    }
+                }
+                ImageLayout::Nhwc => {
+                    for (i, pixel) in values.chunks_exact(c).enumerate() {
+                        pixels[i * channels + channel] = to_byte(pixel[channel]);
+                    }
+                }
             }
         }
-        let (w, h) = (*width as u32, *height as u32);
+        let (w, h) = (width as u32, height as u32);
         let image = match self.contract.channels {
             ChannelLayout::Grey => GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
             ChannelLayout::Rgb => RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),

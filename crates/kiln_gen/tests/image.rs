@@ -135,3 +135,26 @@ fn nan_output_is_an_error_naming_the_model() {
         "{err}"
     );
 }
+
+#[test]
+fn channels_last_and_byte_outputs_give_the_same_image_as_channels_first() {
+    let request = ImageRequest {
+        seed: 3,
+        size: None,
+        class: None,
+    };
+    let images: Vec<image::DynamicImage> = ["nchw", "nhwc", "nhwc_u8"]
+        .into_iter()
+        .map(|name| {
+            generator_in("layouts", name)
+                .generate(&request)
+                .unwrap_or_else(|err| panic!("{name}: {err}"))
+        })
+        .collect();
+    // 4 wide, 6 high: a height/width mix-up would show in the size.
+    assert_eq!(images[0].dimensions(), (4, 6));
+    let colours: std::collections::HashSet<&[u8]> = images[0].as_bytes().chunks_exact(3).collect();
+    assert!(colours.len() > 12, "a real image, not one colour");
+    assert_eq!(images[1].as_bytes(), images[0].as_bytes(), "NHWC F32");
+    assert_eq!(images[2].as_bytes(), images[0].as_bytes(), "NHWC U8");
+}

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use kiln_music::make_loop;
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling};
-use kiln_seq::{Sampler, SequenceModel};
+use kiln_seq::{Decoding, Sampler, SequenceModel};
 
 const ITERATIONS: u32 = 10;
 
@@ -40,10 +40,10 @@ fn main() {
                     .generate(
                         &prompt,
                         &mut Sampler::new(Sampling::default(), seed),
-                        tokens,
-                        &[],
-                        &|_, _| true,
-                        kv_cache,
+                        &Decoding {
+                            kv_cache,
+                            ..Decoding::new(tokens)
+                        },
                     )
                     .expect("generate");
                 count += generated.tokens.len();

@@ -2,7 +2,7 @@
 //! from the tonic), `_` (hold) or `r` (rest).
 
 use kiln_recipe::MusicParams;
-use kiln_seq::{Sampler, SequenceModel};
+use kiln_seq::{Decoding, Sampler, SequenceModel};
 
 use crate::{MusicError, STEPS_PER_BAR};
 
@@ -119,14 +119,11 @@ pub fn generate_melody(
                 tokens.step(candidate).is_some()
             }
         };
-        let generation = model.generate(
-            &prompt,
-            &mut sampler,
-            count * bar_len - 1,
-            &[],
-            &filter,
-            true,
-        )?;
+        let decoding = Decoding {
+            filter: &filter,
+            ..Decoding::new(count * bar_len - 1)
+        };
+        let generation = model.generate(&prompt, &mut sampler, &decoding)?;
         if generation.tokens.len() != count * bar_len - 1 {
             return Err(MusicError::Tokens {
                 model: model.name().to_owned(),

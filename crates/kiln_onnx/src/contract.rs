@@ -61,6 +61,7 @@ fn element_type(ty: TensorElementType) -> Option<ElementType> {
         TensorElementType::Int64 => ElementType::I64,
         TensorElementType::Int32 => ElementType::I32,
         TensorElementType::Bool => ElementType::Bool,
+        TensorElementType::Uint8 => ElementType::U8,
         _ => return None,
     })
 }

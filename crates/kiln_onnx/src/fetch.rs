@@ -67,16 +67,14 @@ pub fn fetch_runtime(python: &OsStr, target_dir: &Path) -> Result<PathBuf, Fetch
     std::fs::create_dir_all(&unpacked).map_err(cache_error)?;
     extract_verified_library(&wheel, &unpacked)?;
 
-    match std::fs::rename(&unpacked, target_dir) {
-        Ok(()) => {}
-        // Another process installed it first: theirs is as good as ours.
-        Err(_) if library_in(target_dir).is_some() => {}
-        Err(source) => {
-            return Err(FetchError::Cache {
-                path: target_dir.to_path_buf(),
-                source,
-            });
-        }
+    if std::fs::rename(&unpacked, target_dir).is_err() && !is_verified_install(target_dir) {
+        // Not another process's verified install (which would be as good as ours): a damaged
+        // or unrecorded earlier one, replaced.
+        let _ = std::fs::remove_dir_all(target_dir);
+        std::fs::rename(&unpacked, target_dir).map_err(|source| FetchError::Cache {
+            path: target_dir.to_path_buf(),
+            source,
+        })?;
     }
     library_in(target_dir).ok_or_else(|| FetchError::BadWheel {
         wheel,
@@ -130,8 +128,8 @@ pub fn extract_verified_library(wheel: &Path, dest: &Path) -> Result<(), FetchEr
         .and_then(|mut entry| entry.read_to_string(&mut record).map_err(Into::into))
         .map_err(|err| bad(format!("cannot read RECORD: {err}")))?;
 
-    let prefix = format!("onnxruntime/capi/{LIBRARY_NAME}");
-    let mut extracted = 0;
+    let prefix = format!("{PACKAGE_LIBRARY_DIR}/{LIBRARY_NAME}");
+    let mut installed_record = String::new();
     for line in record.lines() {
         let mut fields = line.split(',');
         let (Some(name), Some(hash)) = (fields.next(), fields.next()) else {
@@ -149,8 +147,7 @@ pub fn extract_verified_library(wheel: &Path, dest: &Path) -> Result<(), FetchEr
             .by_name(name)
             .and_then(|mut entry| entry.read_to_end(&mut bytes).map_err(Into::into))
             .map_err(|err| bad(format!("cannot extract {name}: {err}")))?;
-        let actual =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(&bytes));
+        let actual = record_hash(&bytes);
         if actual != expected {
             return Err(bad(format!(
                 "{name} has sha256 {actual}, but RECORD says {expected}: the download is corrupt"
@@ -161,12 +158,108 @@ pub fn extract_verified_library(wheel: &Path, dest: &Path) -> Result<(), FetchEr
             .unwrap_or(OsStr::new(LIBRARY_NAME));
         let path = dest.join(file_name);
         std::fs::write(&path, &bytes).map_err(|source| FetchError::Cache { path, source })?;
-        extracted += 1;
+        installed_record.push_str(&format!(
+            "{},sha256={actual},{}\n",
+            file_name.to_string_lossy(),
+            bytes.len()
+        ));
     }
-    if extracted == 0 {
+    if installed_record.is_empty() {
         return Err(bad(format!("it contains no {prefix}*")));
     }
+    // Kept with the library, so every later load checks it is still what was verified.
+    let path = dest.join(RECORD_FILE);
+    std::fs::write(&path, installed_record).map_err(|source| FetchError::Cache { path, source })
+}
+
+/// Name of the file that lists each file's sha256 and size, in a wheel's `.dist-info` and
+/// (for the library alone) next to a library Kiln fetched.
+const RECORD_FILE: &str = "RECORD";
+
+/// Where a wheel keeps the library, relative to its `site-packages` folder.
+const PACKAGE_LIBRARY_DIR: &str = "onnxruntime/capi";
+
+/// A hash as `RECORD` writes it: sha256, URL-safe base64 without padding.
+fn record_hash(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+}
+
+/// Checks a library against the size and sha256 recorded when it was installed: the `RECORD`
+/// next to a library Kiln fetched, or the `.dist-info/RECORD` of the pip package it belongs
+/// to. A library with no record (a system or hand-built one) passes.
+pub(crate) fn check_recorded(library: &Path) -> Result<(), String> {
+    let Some((record_path, name)) = find_record(library) else {
+        return Ok(());
+    };
+    let record = std::fs::read_to_string(&record_path)
+        .map_err(|err| format!("cannot read {}: {err}", record_path.display()))?;
+    let Some((hash, size)) = record.lines().find_map(|line| {
+        let mut fields = line.split(',');
+        (fields.next()? == name).then(|| (fields.next().unwrap_or(""), fields.next()))
+    }) else {
+        return Ok(());
+    };
+    let damaged = |what: String| {
+        format!(
+            "{what} {} records: the file is damaged (a half-copied cache or an edited file); \
+             delete it and let Kiln fetch it again, or reinstall its package",
+            record_path.display()
+        )
+    };
+    let length = std::fs::metadata(library)
+        .map_err(|err| err.to_string())?
+        .len();
+    if let Some(recorded) = size.and_then(|size| size.parse::<u64>().ok())
+        && recorded != length
+    {
+        return Err(damaged(format!(
+            "it has {length} bytes, not the {recorded} that"
+        )));
+    }
+    if let Some(expected) = hash.strip_prefix("sha256=") {
+        let bytes = std::fs::read(library).map_err(|err| err.to_string())?;
+        if record_hash(&bytes) != expected {
+            return Err(damaged("its sha256 differs from the one".to_owned()));
+        }
+    }
     Ok(())
+}
+
+/// Whether `dir` holds a library Kiln fetched that still matches its `RECORD`.
+fn is_verified_install(dir: &Path) -> bool {
+    dir.join(RECORD_FILE).is_file()
+        && library_in(dir).is_some_and(|library| check_recorded(&library).is_ok())
+}
+
+/// The `RECORD` that lists `library`, and the name it is listed under.
+fn find_record(library: &Path) -> Option<(PathBuf, String)> {
+    let folder = library.parent()?;
+    let file_name = library.file_name()?.to_str()?;
+    let beside = folder.join(RECORD_FILE);
+    if beside.is_file() {
+        return Some((beside, file_name.to_owned()));
+    }
+    if !folder.ends_with(PACKAGE_LIBRARY_DIR) {
+        return None;
+    }
+    let site_packages = folder.parent()?.parent()?;
+    let name = format!("{PACKAGE_LIBRARY_DIR}/{file_name}");
+    std::fs::read_dir(site_packages)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|dir| {
+            dir.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("onnxruntime") && name.ends_with(".dist-info"))
+        })
+        .map(|dir| dir.join(RECORD_FILE))
+        .find(|record| {
+            std::fs::read_to_string(record).is_ok_and(|text| {
+                text.lines()
+                    .any(|line| line.starts_with(&format!("{name},")))
+            })
+        })
+        .map(|record| (record, name))
 }
 
 #[cfg(test)]
@@ -183,8 +276,7 @@ mod tests {
         let name = format!("onnxruntime/capi/{LIBRARY_NAME}.{PINNED_VERSION}");
         zip.start_file(&name, options).expect("start");
         zip.write_all(library).expect("write");
-        let hash =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(recorded));
+        let hash = record_hash(recorded);
         zip.start_file("onnxruntime-1.32.0.dist-info/RECORD", options)
             .expect("start");
         write!(
@@ -217,6 +309,48 @@ mod tests {
         let err = extract_verified_library(&wheel, &dest).unwrap_err();
         assert!(err.to_string().contains("corrupt"), "{err}");
         assert!(library_in(&dest).is_none(), "nothing half-installed");
+    }
+
+    #[test]
+    fn a_fetched_library_is_checked_against_its_record_on_every_load() {
+        let (dir, wheel) = wheel_with(b"library bytes", b"library bytes");
+        let dest = dir.path().join("out");
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        extract_verified_library(&wheel, &dest).expect("valid wheel");
+        let library = library_in(&dest).expect("installed");
+        check_recorded(&library).expect("as fetched");
+        std::fs::write(&library, b"library bytez").expect("edit");
+        let err = check_recorded(&library).unwrap_err();
+        assert!(err.contains("its sha256 differs from the one"), "{err}");
+        assert!(!is_verified_install(&dest));
+        std::fs::write(&library, b"library").expect("cut off");
+        let err = check_recorded(&library).unwrap_err();
+        assert!(
+            err.contains("it has 7 bytes, not the 13 that") && err.contains("delete it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_pip_installed_library_is_checked_against_its_package_record() {
+        let site_packages = tempfile::tempdir().expect("tempdir");
+        let capi = site_packages.path().join(PACKAGE_LIBRARY_DIR);
+        std::fs::create_dir_all(&capi).expect("mkdir");
+        let library = capi.join(format!("{LIBRARY_NAME}.{PINNED_VERSION}"));
+        std::fs::write(&library, b"library bytes").expect("write");
+        let dist_info = site_packages.path().join("onnxruntime-1.32.0.dist-info");
+        std::fs::create_dir_all(&dist_info).expect("mkdir");
+        std::fs::write(
+            dist_info.join(RECORD_FILE),
+            format!(
+                "{PACKAGE_LIBRARY_DIR}/{LIBRARY_NAME}.{PINNED_VERSION},sha256={},13\n",
+                record_hash(b"library bytes")
+            ),
+        )
+        .expect("write");
+        check_recorded(&library).expect("as installed");
+        std::fs::write(&library, b"library bytez").expect("edit");
+        assert!(check_recorded(&library).is_err());
     }
 
     #[test]

@@ -190,6 +190,7 @@ pub fn probe_version(path: &Path) -> Result<String, String> {
     }
     // Loading a cut-off library (a half-copied cache) crashes with SIGBUS instead of failing.
     check_complete(path)?;
+    crate::fetch::check_recorded(path)?;
     // SAFETY: loading ONNX Runtime runs only its static initialisers, which have no
     // preconditions; `OrtGetApiBase` and `GetVersionString` take no arguments and return
     // pointers into the library's static data, valid while `library` is loaded.

@@ -106,7 +106,7 @@ fn contract_mismatches_are_each_named() {
         )
         .replace(
             "(name: \"image\", dtype: F32",
-            "(name: \"image\", dtype: F16",
+            "(name: \"image\", dtype: U8",
         )
     });
     let err = cache(ProviderPolicy::Cpu)
@@ -126,7 +126,7 @@ fn contract_mismatches_are_each_named() {
             },
             Mismatch::DType {
                 name: "image".into(),
-                declared: kiln_recipe::ElementType::F16,
+                declared: kiln_recipe::ElementType::U8,
                 actual: "F32".into()
             },
         ]

@@ -17,6 +17,7 @@
 mod bounded;
 mod edit;
 mod error;
+mod licences;
 mod manifest;
 mod recipe;
 mod ron_file;
@@ -24,12 +25,13 @@ mod ron_file;
 pub use bounded::Bounded;
 pub use edit::replace_entry;
 pub use error::LoadError;
+pub use licences::{LICENCE_POLICY_FILE, LicencePolicy};
 pub use manifest::{
-    ChannelLayout, DataSource, Dim, ElementType, ImageContract, MANIFEST_FILE_NAME, ModelKind,
-    ModelManifest, Provenance, SequenceContract, TensorSpec,
+    ChannelLayout, ConstantInput, DataSource, Dim, ElementType, ImageContract, ImageLayout,
+    MANIFEST_FILE_NAME, ModelKind, ModelManifest, Provenance, SequenceContract, TensorSpec,
 };
 pub use recipe::{
-    AssetEntry, AssetKind, BarCount, Instrument, Instruments, Mode, MusicParams, OutputPath,
-    PaletteSize, RECIPE_EXTENSION, Recipe, Sampling, Scale, Side, Size, SpriteParams, Tempo,
-    TextParams, TextureParams, TokenCount, VariantCount, WordCount,
+    AssetEntry, AssetKind, BarCount, CompletionParams, Instrument, Instruments, Mode, MusicParams,
+    OutputPath, PaletteSize, RECIPE_EXTENSION, Recipe, Sampling, Scale, Side, Size, SpriteParams,
+    Tempo, TextParams, TextureParams, TokenCount, VariantCount, WordCount,
 };

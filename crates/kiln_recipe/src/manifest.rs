@@ -93,6 +93,8 @@ pub enum ElementType {
     I32,
     /// Boolean.
     Bool,
+    /// 8-bit unsigned integer (images already in 0..=255).
+    U8,
 }
 
 impl fmt::Display for ElementType {
@@ -125,8 +127,9 @@ impl fmt::Display for Dim {
 pub enum ModelKind {
     /// Latent noise (+ optional class) in, image tensor out.
     ImageGenerator(ImageContract),
-    /// A causal decoder over tokens (Hugging Face/optimum export contract: `input_ids`,
-    /// `attention_mask`, `position_ids`, `past_key_values.*` in; `logits`, `present.*` out).
+    /// A causal decoder over tokens (Hugging Face/optimum export contract: `input_ids` and,
+    /// where the export has them, `attention_mask`, `position_ids`, `past_key_values.*` and
+    /// `use_cache_branch` in; `logits` and `present.*` out).
     SequenceGenerator(SequenceContract),
 }
 
@@ -138,9 +141,13 @@ pub struct SequenceContract {
     pub tokenizer: String,
     /// Longest sequence (prompt + generated tokens) the model was trained on.
     pub context: u32,
-    /// What a recipe may condition on (text kinds, musical modes).
+    /// What a recipe may condition on (text kinds, musical modes); none for a model used
+    /// only through `Completion` entries, which bring their own prompt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<String>,
-    /// The prompt; `{condition}` is replaced by the recipe's choice.
+    /// The prompt of `Text` and `Music` entries; `{condition}` is replaced by the recipe's
+    /// choice.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prompt: String,
     /// The prompt when the recipe gives a name; `{name}` is replaced too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,7 +160,7 @@ pub struct SequenceContract {
 }
 
 /// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
-/// (+ optional class `[N]`) in, `[N, C, H, W]` out.
+/// (+ optional class `[N]`, + inputs held constant) in, `[N, C, H, W]` or `[N, H, W, C]` out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageContract {
@@ -169,11 +176,55 @@ pub struct ImageContract {
     pub output: String,
     /// Channel meaning of the output.
     pub channels: ChannelLayout,
-    /// Values the output takes: `(black, white)`, e.g. `(-1.0, 1.0)` after `tanh`.
+    /// Axis order of the output: `Nchw` (PyTorch's default, assumed when absent) or `Nhwc`
+    /// (TensorFlow, Keras, JAX and many other exports).
+    #[serde(default, skip_serializing_if = "ImageLayout::is_nchw")]
+    pub layout: ImageLayout,
+    /// Values the output takes: `(black, white)`, e.g. `(-1.0, 1.0)` after `tanh`, `(0.0, 1.0)`
+    /// after a sigmoid, `(0.0, 255.0)` for `U8` outputs.
     pub value_range: (f32, f32),
+    /// Further inputs fed the same value every run (a truncation ψ, a noise scale), each with
+    /// its declared element type and free dimensions set to 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constants: Vec<ConstantInput>,
     /// For spatial latents: output pixels per latent cell. Absent for fixed-size models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stride: Option<u32>,
+}
+
+/// Axis order of an image output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ImageLayout {
+    /// `[N, C, H, W]`: channels first.
+    #[default]
+    Nchw,
+    /// `[N, H, W, C]`: channels last.
+    Nhwc,
+}
+
+impl ImageLayout {
+    /// Whether this is the default, channels-first layout.
+    pub fn is_nchw(&self) -> bool {
+        *self == Self::Nchw
+    }
+
+    /// The axes of channels, height and width in an output of this layout.
+    pub fn axes(self) -> (usize, usize, usize) {
+        match self {
+            Self::Nchw => (1, 2, 3),
+            Self::Nhwc => (3, 1, 2),
+        }
+    }
+}
+
+/// An input an image generator is fed the same value on every run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstantInput {
+    /// Name of the input (declared in `inputs`: `F32`, `I64`, `I32` or `Bool`).
+    pub name: String,
+    /// Its value (`Bool`: anything but 0 is true).
+    pub value: f64,
 }
 
 /// Channel layout of an image output.
@@ -295,11 +346,37 @@ impl ModelManifest {
                     ))
                 })?;
                 let channels = image.channels.count() as i64;
-                if output.shape.len() != 4 || output.shape[1] != Dim::Fixed(channels) {
+                let (channel_axis, _, _) = image.layout.axes();
+                if output.shape.len() != 4 || output.shape[channel_axis] != Dim::Fixed(channels) {
+                    let shape = match image.layout {
+                        ImageLayout::Nchw => format!("[N, {channels}, H, W]"),
+                        ImageLayout::Nhwc => format!("[N, H, W, {channels}]"),
+                    };
                     return Err(invalid(format!(
-                        "output {:?} must have shape [N, {channels}, H, W] for {:?} channels",
-                        image.output, image.channels
+                        "output {:?} must have shape {shape} for {:?} channels in layout {:?} \
+                         (set `layout: Nhwc` for a channels-last output)",
+                        image.output, image.channels, image.layout
                     )));
+                }
+                if !matches!(output.dtype, ElementType::F32 | ElementType::U8) {
+                    return Err(invalid(format!(
+                        "output {:?} must be F32 or U8, declared {}",
+                        image.output, output.dtype
+                    )));
+                }
+                for constant in &image.constants {
+                    let declared = self.input(&constant.name).ok_or_else(|| {
+                        invalid(format!(
+                            "constant input {:?} is not declared in `inputs`",
+                            constant.name
+                        ))
+                    })?;
+                    if matches!(declared.dtype, ElementType::U8 | ElementType::F16) {
+                        return Err(invalid(format!(
+                            "constant input {:?} must be F32, I64, I32 or Bool, declared {}",
+                            constant.name, declared.dtype
+                        )));
+                    }
                 }
                 if image.value_range.0 >= image.value_range.1 {
                     return Err(invalid(format!(
@@ -315,9 +392,15 @@ impl ModelManifest {
                 for name in ["input_ids", "attention_mask", "position_ids"] {
                     match self.input(name) {
                         Some(spec) if spec.dtype == ElementType::I64 && spec.shape.len() == 2 => {}
+                        None if name != "input_ids" => {}
                         _ => {
                             return Err(invalid(format!(
-                                "a SequenceGenerator needs input {name:?}: I64 [batch, length]"
+                                "a SequenceGenerator needs input {name:?}: I64 [batch, length]{}",
+                                if name == "input_ids" {
+                                    ""
+                                } else {
+                                    " (or none)"
+                                }
                             )));
                         }
                     }
@@ -335,16 +418,13 @@ impl ModelManifest {
                     (Some(&sequence.prompt), "prompt"),
                     (sequence.named_prompt.as_ref(), "named_prompt"),
                 ] {
-                    if prompt.is_some_and(|p| !p.contains("{condition}")) {
+                    if !sequence.conditions.is_empty()
+                        && prompt.is_some_and(|p| !p.contains("{condition}"))
+                    {
                         return Err(invalid(format!(
                             "{name} must contain {{condition}}, where a recipe's choice goes"
                         )));
                     }
-                }
-                if sequence.conditions.is_empty() {
-                    return Err(invalid(
-                        "a SequenceGenerator must list its `conditions`".to_owned(),
-                    ));
                 }
             }
         }

@@ -50,6 +50,12 @@ pub struct AssetEntry {
     pub kind: AssetKind,
 }
 
+/// Most texture pixels one entry may make (`width × height × variants`: 16 variants of
+/// 2048², 4 of 4096²): an entry's variants are held in memory until all are encoded, a few
+/// bytes per pixel, on top of one variant's inference (about 3 GB for a 2048² texture with
+/// the shipped model). Sprites stay far below it (at most 256 × 512²).
+pub const MAX_ENTRY_PIXELS: u64 = 64 * 1024 * 1024;
+
 /// Number of variants of one entry.
 pub type VariantCount = Bounded<1, 256>;
 
@@ -68,6 +74,8 @@ pub enum AssetKind {
     Text(TextParams),
     /// A seamless music loop from a melody generator.
     Music(MusicParams),
+    /// Any decoder's own continuation of a prompt: no template, no sentence or word limits.
+    Completion(CompletionParams),
 }
 
 impl AssetKind {
@@ -78,6 +86,7 @@ impl AssetKind {
             Self::Sprite(_) => "Sprite",
             Self::Text(_) => "Text",
             Self::Music(_) => "Music",
+            Self::Completion(_) => "Completion",
         }
     }
 }
@@ -168,6 +177,21 @@ pub struct MusicParams {
     #[serde(default, skip_serializing_if = "is_false")]
     pub drums: bool,
     /// How melody tokens are drawn.
+    #[serde(default)]
+    pub sampling: Sampling,
+}
+
+/// Parameters of a [`AssetKind::Completion`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionParams {
+    /// The text the model continues, as written.
+    pub prompt: String,
+    /// Texts that end the continuation, left out of it (e.g. `["\n"]`); the model's end token
+    /// always ends it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// How tokens are drawn; `max_tokens` bounds the continuation.
     #[serde(default)]
     pub sampling: Sampling,
 }
@@ -488,7 +512,39 @@ impl Recipe {
                     Some(&text.sampling)
                 }
                 AssetKind::Music(music) => Some(&music.sampling),
-                AssetKind::Texture(_) | AssetKind::Sprite(_) => None,
+                AssetKind::Completion(completion) => {
+                    if completion.prompt.is_empty() {
+                        return Err(invalid(
+                            "a Completion needs a `prompt` for the model to continue".to_owned(),
+                        ));
+                    }
+                    if completion.stop.iter().any(String::is_empty) {
+                        return Err(invalid(
+                            "a `stop` text is empty: remove it, or write the text that ends the continuation"
+                                .to_owned(),
+                        ));
+                    }
+                    Some(&completion.sampling)
+                }
+                AssetKind::Texture(texture) => {
+                    let pixels = u64::from(texture.size.width())
+                        * u64::from(texture.size.height())
+                        * u64::from(entry.variants.get());
+                    if pixels > MAX_ENTRY_PIXELS {
+                        return Err(invalid(format!(
+                            "{} variants of {}×{} are {} million pixels, above the {} million \
+                             one entry may hold in memory at once: lower `variants` or `size`, \
+                             or split it into several entries",
+                            entry.variants.get(),
+                            texture.size.width(),
+                            texture.size.height(),
+                            pixels / 1_000_000,
+                            MAX_ENTRY_PIXELS / 1_000_000
+                        )));
+                    }
+                    None
+                }
+                AssetKind::Sprite(_) => None,
             };
             if let Some(sampling) = sampling {
                 sampling.check().map_err(invalid)?;
@@ -580,6 +636,23 @@ mod tests {
             syntax_error(&FLOOR.replace(r#"class: "brick")"#, r#"class: "brick", scale: 32)"#));
         assert_eq!(line, 8);
         assert!(message.contains("between 1 and 16"), "{message}");
+    }
+
+    #[test]
+    fn an_entry_too_large_to_hold_in_memory_is_refused_with_its_numbers() {
+        let at_limit = FLOOR
+            .replace("variants: 3", "variants: 16")
+            .replace("(64, 32)", "(2048, 2048)");
+        assert!(parse(&at_limit).is_ok());
+        let above = at_limit.replace("variants: 16", "variants: 17");
+        let Err(LoadError::Invalid { message, .. }) = parse(&above) else {
+            panic!("accepted 17 × 2048²");
+        };
+        assert!(
+            message.starts_with("asset \"floor\": 17 variants of 2048×2048 are 71 million pixels, above the 67 million")
+                && message.contains("lower `variants` or `size`"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Running a causal decoder token by token, with its key/value cache.
+//! Running a causal decoder token by token, with its key/value cache when it has one.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +80,53 @@ pub enum SequenceError {
 /// music); return `true` to allow everything.
 pub type StepFilter<'a> = dyn Fn(&[u32], u32) -> bool + 'a;
 
+/// How one generation runs and when it ends (besides the model's context).
+pub struct Decoding<'a> {
+    /// Most tokens to generate.
+    pub max_tokens: usize,
+    /// Tokens that end it, left out of the result.
+    pub stop: &'a [u32],
+    /// Which tokens may come next.
+    pub filter: &'a StepFilter<'a>,
+    /// Ends it once true of the tokens generated so far (e.g. a stop string was written).
+    pub done: &'a dyn Fn(&[u32]) -> bool,
+    /// Feed one token per step with the key/value cache, when the model has one; otherwise
+    /// each step feeds the whole sequence again (same tokens, cost growing with length).
+    pub kv_cache: bool,
+}
+
+impl Decoding<'_> {
+    /// Up to `max_tokens` of anything, with the cache: narrow it with struct update syntax.
+    pub fn new(max_tokens: usize) -> Self {
+        Self {
+            max_tokens,
+            stop: &[],
+            filter: &allow_all,
+            done: &never,
+            kv_cache: true,
+        }
+    }
+}
+
+fn allow_all(_: &[u32], _: u32) -> bool {
+    true
+}
+
+fn never(_: &[u32]) -> bool {
+    false
+}
+
+/// Which optional decoder inputs a model takes (Hugging Face/optimum export names).
+#[derive(Clone, Copy, Debug)]
+struct DecoderInputs {
+    /// `attention_mask`: I64 `[batch, past + sequence]`.
+    attention_mask: bool,
+    /// `position_ids`: I64 `[batch, sequence]`.
+    position_ids: bool,
+    /// `use_cache_branch`: Bool `[1]` of merged decoders, true once a cache is fed.
+    use_cache_branch: bool,
+}
+
 /// Tokens generated after a prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generation {
@@ -96,8 +143,9 @@ pub struct SequenceModel {
     session: Arc<ModelSession>,
     tokenizer: Tokenizer,
     contract: SequenceContract,
-    /// Layers, heads and head size of the key/value cache.
-    cache: (usize, i64, i64),
+    /// Layers, heads and head size of the key/value cache; `None` for a model without one.
+    cache: Option<(usize, i64, i64)>,
+    inputs: DecoderInputs,
     run_nanos: AtomicU64,
 }
 
@@ -155,17 +203,17 @@ impl SequenceModel {
                 logits,
             });
         }
-        let cache = manifest
-            .kv_cache()
-            .ok_or_else(|| SequenceError::NotASequenceModel {
-                model: manifest.name.clone(),
-            })?;
         let model = Self {
             name: manifest.name.clone(),
             session,
             tokenizer,
             contract: contract.clone(),
-            cache,
+            cache: manifest.kv_cache(),
+            inputs: DecoderInputs {
+                attention_mask: manifest.input("attention_mask").is_some(),
+                position_ids: manifest.input("position_ids").is_some(),
+                use_cache_branch: manifest.input("use_cache_branch").is_some(),
+            },
             run_nanos: AtomicU64::new(0),
         };
         let named_end = contract.name_end.iter().chain([&contract.end]);
@@ -223,6 +271,12 @@ impl SequenceModel {
 
     /// Token ids of the prompt for `condition` (and `name`, when the model takes one).
     pub fn prompt(&self, condition: &str, name: Option<&str>) -> Result<Vec<u32>, SequenceError> {
+        if self.contract.conditions.is_empty() {
+            return Err(self.run_error(format!(
+                "it takes no conditions (its manifest lists none), so it cannot make {condition:?}: \
+                 use it in a Completion entry with a prompt of your own"
+            )));
+        }
         if !self.contract.conditions.iter().any(|c| c == condition) {
             return Err(SequenceError::UnknownCondition {
                 model: self.name.clone(),
@@ -255,24 +309,20 @@ impl SequenceModel {
             .map_err(|err| self.run_error(err))
     }
 
-    /// Generates after `prompt` until a `stop` token, `max_tokens` or the model's context.
-    /// With `kv_cache` each step feeds one token and the cache; without it, each step feeds
-    /// the whole sequence again (for comparison: same tokens, cost growing with length).
+    /// Generates after `prompt` as `decoding` says, until the model's context is full.
     pub fn generate(
         &self,
         prompt: &[u32],
         sampler: &mut Sampler,
-        max_tokens: usize,
-        stop: &[u32],
-        filter: &StepFilter<'_>,
-        kv_cache: bool,
+        decoding: &Decoding<'_>,
     ) -> Result<Generation, SequenceError> {
         let room = (self.contract.context as usize).saturating_sub(prompt.len());
+        let kv_cache = decoding.kv_cache && self.cache.is_some();
         let mut sequence = prompt.to_vec();
         let mut generated = Vec::new();
         let mut past: Option<Vec<DynValue>> = None;
         let mut fed = 0; // tokens of `sequence` already in the cache
-        while generated.len() < max_tokens.min(room) {
+        while generated.len() < decoding.max_tokens.min(room) && !(decoding.done)(&generated) {
             let (new, past_values, past_len) = match (&mut past, kv_cache) {
                 (Some(values), true) => (&sequence[fed..], std::mem::take(values), fed),
                 _ => (&sequence[..], self.empty_cache()?, 0),
@@ -281,10 +331,11 @@ impl SequenceModel {
             fed = sequence.len();
             past = Some(presents);
             let history = &sequence[prompt.len()..];
+            let filter = decoding.filter;
             let Some(token) = sampler.sample(&logits, history, &|t| filter(history, t)) else {
                 break;
             };
-            if stop.contains(&token) {
+            if decoding.stop.contains(&token) {
                 return Ok(Generation {
                     tokens: generated,
                     stopped_by: Some(token),
@@ -308,34 +359,42 @@ impl SequenceModel {
     ) -> Result<(Vec<f32>, Vec<DynValue>), SequenceError> {
         let n = ids.len();
         let error = |err: ort::Error| self.run_error(err);
-        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![
-            (
-                "input_ids".to_owned(),
-                Tensor::from_array((
-                    [1, n],
-                    ids.iter().map(|&id| i64::from(id)).collect::<Vec<_>>(),
-                ))
-                .map_err(error)?
-                .into(),
-            ),
-            (
+        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![(
+            "input_ids".to_owned(),
+            Tensor::from_array((
+                [1, n],
+                ids.iter().map(|&id| i64::from(id)).collect::<Vec<_>>(),
+            ))
+            .map_err(error)?
+            .into(),
+        )];
+        if self.inputs.attention_mask {
+            inputs.push((
                 "attention_mask".to_owned(),
                 Tensor::from_array(([1, past_len + n], vec![1_i64; past_len + n]))
                     .map_err(error)?
                     .into(),
-            ),
-            (
+            ));
+        }
+        if self.inputs.position_ids {
+            let positions = (past_len..past_len + n)
+                .map(|p| p as i64)
+                .collect::<Vec<_>>();
+            inputs.push((
                 "position_ids".to_owned(),
-                Tensor::from_array((
-                    [1, n],
-                    (past_len..past_len + n)
-                        .map(|p| p as i64)
-                        .collect::<Vec<_>>(),
-                ))
-                .map_err(error)?
-                .into(),
-            ),
-        ];
+                Tensor::from_array(([1, n], positions))
+                    .map_err(error)?
+                    .into(),
+            ));
+        }
+        if self.inputs.use_cache_branch {
+            inputs.push((
+                "use_cache_branch".to_owned(),
+                Tensor::from_array(([1], vec![past_len > 0]))
+                    .map_err(error)?
+                    .into(),
+            ));
+        }
         for (index, value) in past.into_iter().enumerate() {
             let kind = if index % 2 == 0 { "key" } else { "value" };
             inputs.push((
@@ -359,7 +418,7 @@ impl SequenceModel {
             return Err(self.run_error(format!("the model produced a non-finite logit ({bad})")));
         }
         let logits = last.to_vec();
-        let layers = self.cache.0;
+        let layers = self.cache.map_or(0, |(layers, _, _)| layers);
         let mut presents = Vec::with_capacity(2 * layers);
         for layer in 0..layers {
             for kind in ["key", "value"] {
@@ -376,7 +435,9 @@ impl SequenceModel {
 
     /// An empty key/value cache (past length 0) for every layer.
     fn empty_cache(&self) -> Result<Vec<DynValue>, SequenceError> {
-        let (layers, heads, size) = self.cache;
+        let Some((layers, heads, size)) = self.cache else {
+            return Ok(Vec::new());
+        };
         (0..2 * layers)
             .map(|_| {
                 Tensor::from_array(([1, heads as usize, 0, size as usize], Vec::<f32>::new()))

@@ -5,10 +5,12 @@
 //! - [`Sampler`]: seeded temperature, top-k, top-p and repetition-penalty sampling; the same
 //!   seed and model give the same tokens.
 
+mod completion;
 mod decoder;
 mod sampler;
 pub mod text;
 
-pub use decoder::{Generation, SequenceError, SequenceModel, StepFilter};
+pub use completion::{Completion, complete};
+pub use decoder::{Decoding, Generation, SequenceError, SequenceModel, StepFilter};
 pub use sampler::Sampler;
 pub use text::{Flavour, TextError, make_flavour};

@@ -3,7 +3,7 @@
 use kiln_recipe::TextParams;
 use serde::{Deserialize, Serialize};
 
-use crate::{Sampler, SequenceError, SequenceModel};
+use crate::{Decoding, Sampler, SequenceError, SequenceModel};
 
 /// Attempts (each with its own derived seed) before giving up on the word limits.
 const ATTEMPTS: u64 = 12;
@@ -56,7 +56,6 @@ pub fn make_flavour(
         .as_deref()
         .map(|token| model.token_id(token))
         .transpose()?;
-    let allow_all = |_: &[u32], _: u32| true;
     for attempt in 0..ATTEMPTS {
         let mut sampler = Sampler::new(
             params.sampling,
@@ -66,14 +65,11 @@ pub fn make_flavour(
         let name = match (&params.name, name_end) {
             (Some(name), _) => name.trim().to_owned(),
             (None, Some(name_end)) => {
-                let generated = model.generate(
-                    &prompt,
-                    &mut sampler,
-                    NAME_TOKENS,
-                    &[name_end, end],
-                    &allow_all,
-                    true,
-                )?;
+                let decoding = Decoding {
+                    stop: &[name_end, end],
+                    ..Decoding::new(NAME_TOKENS)
+                };
+                let generated = model.generate(&prompt, &mut sampler, &decoding)?;
                 let name = model.decode(&generated.tokens)?.trim().to_owned();
                 if generated.stopped_by != Some(name_end) || name.is_empty() {
                     continue;
@@ -85,7 +81,11 @@ pub fn make_flavour(
             (None, None) => String::new(),
         };
         let budget = params.sampling.max_tokens.get() as usize;
-        let generated = model.generate(&prompt, &mut sampler, budget, &[end], &allow_all, true)?;
+        let decoding = Decoding {
+            stop: &[end],
+            ..Decoding::new(budget)
+        };
+        let generated = model.generate(&prompt, &mut sampler, &decoding)?;
         let text = model.decode(&generated.tokens)?;
         if let Some(text) = whole_sentences(&text, params.min_words.get(), params.max_words.get()) {
             return Ok(Flavour { name, text });

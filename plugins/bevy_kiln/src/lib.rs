@@ -48,9 +48,10 @@ mod loader;
 mod messages;
 mod plugin;
 
+pub use kiln_engine::{Credits, ModelCredit};
 pub use loader::{KilnLoadError, KilnLoadSettings, KilnRecipeLoader};
 pub use messages::{AssetGenerated, GenerationFailed};
 pub use plugin::{
-    GeneratedEntry, KilnAssetPlugin, KilnModelSourcePlugin, KilnPlugins, KilnRecipe, KilnSettings,
-    KilnStrings, KilnSystems, MODELS_SOURCE,
+    GeneratedEntry, KilnAssetPlugin, KilnCredits, KilnModelSourcePlugin, KilnPlugins, KilnRecipe,
+    KilnSettings, KilnStrings, KilnSystems, MODELS_SOURCE,
 };

@@ -312,6 +312,8 @@ fn add_assets(
     let mut generated = GeneratedEntry {
         model: entry.model.clone(),
         model_sha256: made.model_sha256.clone(),
+        licence: made.licence.clone(),
+        attribution: made.attribution.clone(),
         execution_provider: made.execution_provider.to_string(),
         seeds: made.seeds.clone(),
         ..GeneratedEntry::default()

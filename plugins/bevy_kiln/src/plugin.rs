@@ -8,6 +8,7 @@ use bevy::asset::AssetApp;
 use bevy::asset::io::AssetSourceBuilder;
 use bevy::image::{Image, TextureAtlasLayout};
 use bevy::prelude::*;
+use kiln_engine::Credits;
 use kiln_onnx::{ProviderPolicy, SessionOptions};
 use kiln_seq::Flavour;
 
@@ -89,6 +90,7 @@ pub struct KilnAssetPlugin {
 impl Plugin for KilnAssetPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(self.settings.clone())
+            .init_resource::<KilnCredits>()
             .add_message::<AssetGenerated>()
             .add_message::<GenerationFailed>()
             .configure_sets(PreUpdate, KilnSystems::Report)
@@ -97,6 +99,7 @@ impl Plugin for KilnAssetPlugin {
                 (
                     sync_settings.run_if(resource_changed::<KilnSettings>),
                     forward_reports,
+                    update_credits,
                 )
                     .chain()
                     .in_set(KilnSystems::Report),
@@ -167,6 +170,39 @@ fn sync_settings(settings: Res<KilnSettings>, state: Res<KilnLoaderState>) {
     *state.0.settings.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
 }
 
+/// What the game owes for the generated content it has loaded, for a credits screen: each
+/// model's licence and the attribution that licence requires, with the entries
+/// (`<recipe path>#<entry>`) it made. Kept up to date as recipes load, reload and unload; the
+/// same list `kiln bake` writes to `CREDITS.md`.
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
+pub struct KilnCredits(pub Credits);
+
+fn update_credits(
+    mut events: MessageReader<AssetEvent<KilnRecipe>>,
+    recipes: Res<Assets<KilnRecipe>>,
+    server: Res<AssetServer>,
+    mut credits: ResMut<KilnCredits>,
+) {
+    if events.read().count() == 0 {
+        return;
+    }
+    let mut all = Credits::default();
+    for (id, recipe) in recipes.iter() {
+        let path = server
+            .get_path(id)
+            .map_or_else(|| id.to_string(), |path| path.to_string());
+        for (name, entry) in &recipe.entries {
+            all.add(
+                &entry.model,
+                &entry.licence,
+                entry.attribution.as_deref(),
+                &format!("{path}#{name}"),
+            );
+        }
+    }
+    credits.set_if_neq(KilnCredits(all));
+}
+
 /// A loaded recipe: every entry's generated assets and how they were made.
 #[derive(Asset, TypePath, Debug, Default)]
 pub struct KilnRecipe {
@@ -213,6 +249,10 @@ pub struct GeneratedEntry {
     pub model: String,
     /// sha256 of the model bytes that ran.
     pub model_sha256: String,
+    /// The model's licence (SPDX).
+    pub licence: String,
+    /// The credit the model's licence requires whoever ships this content to give.
+    pub attribution: Option<String>,
     /// Execution provider that ran.
     pub execution_provider: String,
 }

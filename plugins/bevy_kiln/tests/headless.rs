@@ -8,8 +8,8 @@ use bevy::asset::{AssetPlugin, LoadState};
 use bevy::image::{ImageAddressMode, ImageSampler, TextureAtlasLayout};
 use bevy::prelude::*;
 use bevy_kiln::{
-    AssetGenerated, GenerationFailed, KilnModelSourcePlugin, KilnPlugins, KilnRecipe, KilnSettings,
-    KilnStrings,
+    AssetGenerated, GenerationFailed, KilnCredits, KilnModelSourcePlugin, KilnPlugins, KilnRecipe,
+    KilnSettings, KilnStrings,
 };
 use kiln_onnx::ProviderPolicy;
 use kiln_testkit::{Models, Project};
@@ -189,6 +189,38 @@ fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
         .expect("recipe");
     assert_eq!(recipe.entries["floor"].seeds, [5, 6]);
     assert_eq!(recipe.entries["floor"].execution_provider, "cpu");
+    assert_eq!(recipe.entries["floor"].licence, "CC0-1.0");
+
+    // The credits screen's list, as `kiln bake` writes it to CREDITS.md.
+    update_until(&mut app, "credits", |app| {
+        !app.world().resource::<KilnCredits>().0.is_empty()
+    });
+    let credits = &app.world().resource::<KilnCredits>().0;
+    let made = |model: &str| {
+        credits
+            .iter()
+            .find(|(name, _)| *name == model)
+            .map(|(_, credit)| {
+                (
+                    credit.licence.clone(),
+                    credit.made.iter().cloned().collect::<Vec<_>>(),
+                )
+            })
+    };
+    assert_eq!(
+        made("tiny_texture"),
+        Some((
+            "CC0-1.0".to_owned(),
+            vec![
+                "level.kiln.ron#floor".to_owned(),
+                "level.kiln.ron#tiles".to_owned()
+            ]
+        ))
+    );
+    assert_eq!(
+        made("tiny_sprite").map(|(_, made)| made),
+        Some(vec!["level.kiln.ron#hero".to_owned()])
+    );
     let seen = app.world().resource::<Seen>();
     assert_eq!(
         seen.generated.len(),

@@ -307,7 +307,7 @@ fn gallery(ui: &mut Ui, workbench: &Workbench, state: &mut PanelState, actions: 
                 }
             });
         }
-        AssetKind::Text(_) | AssetKind::Music(_) => {
+        AssetKind::Text(_) | AssetKind::Music(_) | AssetKind::Completion(_) => {
             for (index, variant) in gallery.variants.iter().enumerate() {
                 ui.group(|ui| {
                     ui.set_width(ui.available_width());

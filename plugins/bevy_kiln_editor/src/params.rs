@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use bevy_egui::egui::{self, ComboBox, DragValue, Slider, Ui};
 use kiln_recipe::{
-    AssetEntry, AssetKind, Bounded, Instrument, Mode, MusicParams, Sampling, SpriteParams,
-    TextParams, TextureParams,
+    AssetEntry, AssetKind, Bounded, CompletionParams, Instrument, Mode, MusicParams, Sampling,
+    SpriteParams, TextParams, TextureParams,
 };
 
 use crate::catalog::ModelChoices;
@@ -27,7 +27,10 @@ type Models = BTreeMap<String, Result<ModelChoices, String>>;
 
 /// Edits every parameter of `entry` in a two-column grid.
 pub(crate) fn edit_entry(ui: &mut Ui, entry: &mut AssetEntry, models: &Models) {
-    let sequence = matches!(entry.kind, AssetKind::Text(_) | AssetKind::Music(_));
+    let sequence = matches!(
+        entry.kind,
+        AssetKind::Text(_) | AssetKind::Music(_) | AssetKind::Completion(_)
+    );
     let choices = models
         .get(&entry.model)
         .and_then(|model| model.as_ref().ok())
@@ -63,6 +66,7 @@ pub(crate) fn edit_entry(ui: &mut Ui, entry: &mut AssetEntry, models: &Models) {
                 AssetKind::Sprite(sprite) => edit_sprite(ui, sprite, &choices),
                 AssetKind::Text(text) => edit_text(ui, text, &choices),
                 AssetKind::Music(music) => edit_music(ui, music),
+                AssetKind::Completion(completion) => edit_completion(ui, completion),
             }
         });
 }
@@ -228,6 +232,39 @@ fn edit_music(ui: &mut Ui, music: &mut MusicParams) {
     ui.checkbox(&mut music.drums, "");
     ui.end_row();
     sampling(ui, &mut music.sampling);
+}
+
+fn edit_completion(ui: &mut Ui, completion: &mut CompletionParams) {
+    ui.label("prompt");
+    ui.text_edit_multiline(&mut completion.prompt)
+        .on_hover_text("the text the model continues, as written");
+    ui.end_row();
+    ui.label("stop");
+    ui.vertical(|ui| {
+        let mut remove = None;
+        for (index, stop) in completion.stop.iter_mut().enumerate() {
+            ui.horizontal(|ui| {
+                // Escaped, so a line break can be typed as \n.
+                let mut shown = stop.replace('\n', "\\n").replace('\t', "\\t");
+                if ui.text_edit_singleline(&mut shown).changed() {
+                    *stop = shown.replace("\\n", "\n").replace("\\t", "\t");
+                }
+                if ui.small_button("✕").clicked() {
+                    remove = Some(index);
+                }
+            });
+        }
+        if let Some(index) = remove {
+            completion.stop.remove(index);
+        }
+        if ui.small_button("+ stop text").clicked() {
+            completion.stop.push("\n".to_owned());
+        }
+    })
+    .response
+    .on_hover_text("texts that end the continuation (left out of it); \\n is a line break");
+    ui.end_row();
+    sampling(ui, &mut completion.sampling);
 }
 
 /// Sampling settings, over the ranges [`Sampling::check`] accepts.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kiln_bake::{BakeError, BakePlan, Baker, Job, Prune, write_atomic};
+use kiln_bake::{BakeError, BakePlan, Baker, Job, PlanError, Prune, write_atomic};
 use kiln_engine::{
     EngineError, Engines, EntryFailed, HashCheck, ModelRegistry, SessionOptions, seeds,
 };
@@ -106,6 +106,9 @@ pub enum EditorError {
     /// The bake could not run (its folder is busy or cannot be written).
     #[error(transparent)]
     Bake(#[from] BakeError),
+    /// The assets folder cannot be planned (unreadable, or a malformed licence policy).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
     /// Pin was asked for before any generation.
     #[error("generate variants to pin one")]
     NoGallery,
@@ -542,15 +545,12 @@ fn bake(
     checked: &BTreeSet<String>,
     progress: &AtomicU32,
 ) -> Result<BakeSummary, EditorError> {
-    let plan = BakePlan::from_dir(&paths.assets).map_err(|source| EditorError::Io {
-        path: paths.assets.clone(),
-        action: "read",
-        source,
-    })?;
+    let plan = BakePlan::from_dir(&paths.assets)?;
     let jobs: Vec<Job> = plan
         .jobs
-        .into_iter()
+        .iter()
         .filter(|job| checked.contains(&job.id()))
+        .cloned()
         .collect();
     let in_checked_recipe = |label: &str| {
         checked
@@ -573,6 +573,7 @@ fn bake(
         models: &ModelRegistry::new(&paths.models),
         out_dir: &paths.bake,
         jobs: 1,
+        licences: plan.licences.as_ref(),
     };
     let report = baker.bake(&jobs, Prune::Nothing, &|_| {
         progress.fetch_add(1, Ordering::Relaxed);

@@ -196,6 +196,7 @@ fn bake_plugin_and_editor_make_the_same_content_for_the_same_entries() {
         models: &ModelRegistry::new(project.path("models")),
         out_dir: &project.path("baked"),
         jobs: 1,
+        licences: plan.licences.as_ref(),
     };
     let report = baker
         .bake(&plan.jobs, Prune::Nothing, &|_| {})
