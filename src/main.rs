@@ -37,8 +37,9 @@ enum Command {
     Merge(MergeArgs),
     /// Report which ONNX Runtime is found, which execution providers load, and whether models match their manifests.
     Doctor(ModelsDir),
-    /// List the models and verify each ONNX file's sha256 against its manifest.
-    Models(ModelsDir),
+    /// List the models with their licences and training data, and verify each ONNX file's
+    /// sha256 against its manifest; `kiln models add <file.onnx>` brings in an exported model.
+    Models(models::ModelsArgs),
     /// Open Kiln studio: the editor panel in a window of its own, with a preview scene
     /// (runs the separately built `kiln-studio` app; exits with its code).
     Studio(studio::StudioArgs),
@@ -57,10 +58,10 @@ struct MergeArgs {
 
 /// Where models live.
 #[derive(Debug, clap::Args)]
-struct ModelsDir {
+pub struct ModelsDir {
     /// Folder of model folders (`<name>/model.ron` + ONNX file).
     #[arg(long, default_value = "models")]
-    models: PathBuf,
+    pub models: PathBuf,
 }
 
 /// Execution-provider choice shared by the commands that run models.
@@ -118,7 +119,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => bake::verify(&args),
         Command::Merge(args) => merge(&args),
         Command::Doctor(dir) => doctor::run(&dir.models),
-        Command::Models(dir) => models::run(&dir.models),
+        Command::Models(args) => models::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

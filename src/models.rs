@@ -1,14 +1,107 @@
-//! `kiln models`.
+//! `kiln models` and `kiln models add`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kiln_engine::ModelRegistry;
-use kiln_onnx::sha256_hex;
+use kiln_import::{ImportError, ImportOptions, add_model};
+use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions, sha256_hex};
 use kiln_recipe::ModelKind;
 
+use crate::ModelsDir;
 use crate::failure::{Failure, Kind, Outcome};
 
-pub fn run(models_dir: &Path) -> Outcome {
+/// Arguments of `kiln models`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    action: Option<ModelsAction>,
+    #[command(flatten)]
+    dir: ModelsDir,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ModelsAction {
+    /// Bring in an exported ONNX model: recognise an image generator or a decoder from its
+    /// inputs and outputs, copy it (and its tokenizer.json) into the models folder and write
+    /// its model.ron, complete or as a draft whose gaps `kiln doctor` lists.
+    Add(AddArgs),
+}
+
+/// Arguments of `kiln models add`.
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    /// The ONNX file.
+    file: PathBuf,
+    /// Model name, its folder under the models folder (default: from the file name).
+    #[arg(long)]
+    name: Option<String>,
+    /// A decoder's tokenizer.json (default: the one beside the ONNX file).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// SPDX licence of the weights, e.g. MIT or CC-BY-4.0 (otherwise left to fill in).
+    #[arg(long)]
+    licence: Option<String>,
+    #[command(flatten)]
+    dir: ModelsDir,
+}
+
+pub fn run(args: &ModelsArgs) -> Outcome {
+    match &args.action {
+        Some(ModelsAction::Add(add)) => run_add(add),
+        None => list(&args.dir.models),
+    }
+}
+
+fn run_add(args: &AddArgs) -> Outcome {
+    let sessions = SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: Some(1),
+    })?;
+    let options = ImportOptions {
+        name: args.name.as_deref(),
+        tokenizer: args.tokenizer.as_deref(),
+        licence: args.licence.as_deref(),
+    };
+    let imported =
+        add_model(&args.file, &args.dir.models, &options, &sessions).map_err(|error| {
+            let kind = match &error {
+                ImportError::Write { .. } => Kind::Output,
+                ImportError::Unloadable { .. } => Kind::Partial,
+                _ => Kind::BadInput,
+            };
+            Failure::new(kind, error)
+        })?;
+    println!(
+        "added {} ({})",
+        imported.folder.display(),
+        imported.recognised
+    );
+    if imported.left.is_empty() {
+        println!(
+            "its model.ron is complete and matches the model: use it in a recipe as model: {:?}",
+            imported
+                .folder
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+        );
+    } else {
+        println!(
+            "its model.ron is a draft: fill in {} {}, then run `kiln doctor`:\n  - {}",
+            imported.left.len(),
+            if imported.left.len() == 1 {
+                "line"
+            } else {
+                "lines"
+            },
+            imported.left.join("\n  - ")
+        );
+    }
+    Ok(())
+}
+
+fn list(models_dir: &Path) -> Outcome {
     let models = ModelRegistry::new(models_dir).list();
     if models.is_empty() {
         return Err(Failure::new(

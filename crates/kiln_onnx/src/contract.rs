@@ -16,23 +16,30 @@ pub struct GraphTensor {
     pub dtype_name: String,
     /// Dimensions; `-1` is dynamic.
     pub shape: Vec<i64>,
+    /// The name of each dynamic dimension (`"batch_size"`), empty where the graph gives none.
+    pub symbols: Vec<String>,
 }
 
 impl GraphTensor {
     pub(crate) fn from_outlet(outlet: &ort::value::Outlet) -> Self {
-        let (dtype, dtype_name, shape) = match outlet.dtype() {
-            ValueType::Tensor { ty, shape, .. } => {
+        let (dtype, dtype_name, shape, symbols) = match outlet.dtype() {
+            ValueType::Tensor {
+                ty,
+                shape,
+                dimension_symbols,
+            } => {
                 let dtype = element_type(*ty);
                 let name = dtype.map_or_else(|| format!("{ty:?}"), |d| d.to_string());
-                (dtype, name, shape.to_vec())
+                (dtype, name, shape.to_vec(), dimension_symbols.to_vec())
             }
-            other => (None, format!("{other:?}"), Vec::new()),
+            other => (None, format!("{other:?}"), Vec::new(), Vec::new()),
         };
         Self {
             name: outlet.name().to_owned(),
             dtype,
             dtype_name,
             shape,
+            symbols,
         }
     }
 }
@@ -271,6 +278,7 @@ mod tests {
             name: name.into(),
             dtype: Some(dtype),
             dtype_name: dtype.to_string(),
+            symbols: vec![String::new(); shape.len()],
             shape,
         }
     }

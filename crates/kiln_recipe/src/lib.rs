@@ -27,8 +27,9 @@ pub use edit::replace_entry;
 pub use error::LoadError;
 pub use licences::{LICENCE_POLICY_FILE, LicencePolicy};
 pub use manifest::{
-    ChannelLayout, ConstantInput, DataSource, Dim, ElementType, ImageContract, ImageLayout,
-    MANIFEST_FILE_NAME, ModelKind, ModelManifest, Provenance, SequenceContract, TensorSpec,
+    ChannelLayout, ConstantInput, DRAFT_MARKER, DataSource, Dim, ElementType, ImageContract,
+    ImageLayout, MANIFEST_FILE_NAME, ModelKind, ModelManifest, Provenance, SequenceContract,
+    TensorSpec,
 };
 pub use recipe::{
     AssetEntry, AssetKind, BarCount, CompletionParams, Instrument, Instruments, Mode, MusicParams,

@@ -10,6 +10,10 @@ use crate::{LoadError, ron_file};
 /// File name of a model manifest inside its model folder.
 pub const MANIFEST_FILE_NAME: &str = "model.ron";
 
+/// Marks what `kiln models add` could not tell from a model file: a manifest holding one is a
+/// draft, which no model loads from until every marker is gone.
+pub const DRAFT_MARKER: &str = "TODO(kiln)";
+
 /// What a model is, what it was trained on and the tensors it takes and gives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -252,13 +256,32 @@ impl ChannelLayout {
 impl ModelManifest {
     /// Reads and checks the manifest at `path`.
     pub fn load(path: &Path) -> Result<Self, LoadError> {
-        let manifest: Self = ron_file::load(path)?;
-        manifest.check(path)?;
-        Ok(manifest)
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_str(&text, path)
     }
 
-    /// Parses manifest text; errors are attributed to `path`.
+    /// Parses manifest text; errors are attributed to `path`. A draft (text still holding
+    /// [`DRAFT_MARKER`]s) is refused with every line left to fill in.
     pub fn from_str(text: &str, path: &Path) -> Result<Self, LoadError> {
+        let left: Vec<String> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(DRAFT_MARKER))
+            .map(|(index, line)| format!("line {}: {}", index + 1, line.trim()))
+            .collect();
+        if !left.is_empty() {
+            return Err(LoadError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "this manifest is a draft (written by `kiln models add`); fill in every \
+                     {DRAFT_MARKER} and delete the marker:\n  - {}",
+                    left.join("\n  - ")
+                ),
+            });
+        }
         let manifest: Self = ron_file::parse(text, path)?;
         manifest.check(path)?;
         Ok(manifest)
@@ -477,6 +500,25 @@ mod tests {
 
     fn parse(text: &str) -> Result<ModelManifest, LoadError> {
         ModelManifest::from_str(text, Path::new("models/tiny/model.ron"))
+    }
+
+    #[test]
+    fn a_draft_lists_every_line_left_to_fill_in() {
+        let draft = TEXTURE
+            .replace(
+                r#"licence: "CC0-1.0","#,
+                r#"licence: "TODO(kiln): SPDX id","#,
+            )
+            .replace("stride: 4,", "stride: 4, // TODO(kiln): check");
+        let Err(LoadError::Invalid { message, .. }) = parse(&draft) else {
+            panic!("a draft loaded");
+        };
+        assert!(
+            message.contains("fill in every TODO(kiln)")
+                && message.contains(r#"line 6: licence: "TODO(kiln): SPDX id","#)
+                && message.contains("line 20: stride: 4, // TODO(kiln): check"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -24,15 +24,6 @@ pub(crate) fn parse<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, L
     })
 }
 
-/// Reads and parses the file at `path`.
-pub(crate) fn load<T: DeserializeOwned>(path: &Path) -> Result<T, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    parse(&text, path)
-}
-
 /// Serialises `value` as pretty RON in the style the examples use.
 pub(crate) fn to_string<T: serde::Serialize>(value: &T) -> String {
     to_string_depth(value, usize::MAX)
