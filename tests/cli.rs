@@ -441,3 +441,25 @@ fn a_licence_policy_fails_entries_whose_model_it_does_not_allow() {
         text(&output)
     );
 }
+
+#[test]
+fn onnx_runtime_messages_stay_out_of_warnings_unless_verbose() {
+    let recipe = r#"(assets: { "hero": (model: "chatty_sprite", seed: 1, kind: Sprite()) })"#;
+    let project = Project::new(&[("chatty.kiln.ron", recipe)]);
+    project.copy_model_folder("tests/fixtures/broken/chatty_sprite");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        !stderr(&output).contains("Removing initializer") && !stderr(&output).contains("WARN"),
+        "{}",
+        text(&output)
+    );
+    let mut args = vec!["-v".to_owned()];
+    args.extend(project.args("bake", "verbose", &[]));
+    let verbose = project.kiln(&args);
+    assert!(
+        stderr(&verbose).contains("Removing initializer 'unused'"),
+        "{}",
+        text(&verbose)
+    );
+}

@@ -1,7 +1,9 @@
 //! The process-wide ONNX Runtime: found, version-checked and loaded once.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ort::logging::LogLevel;
 
 use crate::discovery::{Candidate, LibrarySource, MIN_MINOR_VERSION, SearchPlaces};
 use crate::fetch::{FetchError, fetch_runtime};
@@ -146,6 +148,7 @@ impl Runtime {
         let environment = ort::init_from(&library.path)
             .map_err(|err| init_error(err.to_string()))?
             .with_name("kiln")
+            .with_logger(Arc::new(forward_log))
             .build()
             .map_err(|err| init_error(err.to_string()))?;
         tracing::info!(
@@ -179,6 +182,21 @@ impl Runtime {
     /// Places searched before the library in use was found.
     pub fn skipped(&self) -> &[String] {
         &self.skipped
+    }
+}
+
+/// ONNX Runtime's own log messages, at Kiln's verbose level (`-v`) rather than among Kiln's
+/// warnings: what matters to a user (a provider that does not load, a failed run) reaches
+/// them as an error or a one-line notice of Kiln's; the rest ("Memcpy nodes are added…",
+/// "Some nodes were not assigned…") is detail for whoever is tuning.
+fn forward_log(level: LogLevel, category: &str, _id: &str, location: &str, message: &str) {
+    match level {
+        LogLevel::Warning | LogLevel::Error | LogLevel::Fatal => {
+            tracing::info!(target: "onnxruntime", "{category} ({location}): {message}");
+        }
+        LogLevel::Info | LogLevel::Verbose => {
+            tracing::debug!(target: "onnxruntime", "{category} ({location}): {message}");
+        }
     }
 }
 
