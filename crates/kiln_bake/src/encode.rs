@@ -6,6 +6,7 @@ use std::io::Cursor;
 
 use image::{EncodableLayout, ImageBuffer, ImageFormat, PixelWithColorType};
 use kiln_engine::{Content, Made};
+use rayon::prelude::*;
 
 /// One file of an entry, encoded and ready to write.
 #[derive(Clone, Debug)]
@@ -30,7 +31,8 @@ pub const SHEET_FILE: &str = "sheet.png";
 pub const ATLAS_FILE: &str = "sheet.atlas.ron";
 
 /// The files a bake writes for `made`, in order: per variant its main file (with the
-/// variant's metrics) and companions, then files of the whole entry.
+/// variant's metrics) and companions, then files of the whole entry. Images are encoded in
+/// parallel on rayon's pool.
 pub(crate) fn encode(made: &Made) -> Vec<EntryFile> {
     let mut metrics = made.metrics().into_iter();
     let mut files = Vec::new();
@@ -49,21 +51,34 @@ pub(crate) fn encode(made: &Made) -> Vec<EntryFile> {
     let mut whole = Vec::new();
     match &made.content {
         Content::Textures(textures) => {
-            for (variant, texture) in textures.iter().enumerate() {
-                let png = encode_png(&texture.image);
+            let encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = textures
+                .par_iter()
+                .map(|texture| {
+                    let normal = texture.normal_map.as_ref().map(encode_png);
+                    (encode_png(&texture.image), normal)
+                })
+                .collect();
+            for (variant, (png, normal)) in encoded.into_iter().enumerate() {
                 variant_file(variant, format!("{variant}.png"), png, true);
-                if let Some(normal) = &texture.normal_map {
-                    let png = encode_png(normal);
+                if let Some(png) = normal {
                     variant_file(variant, format!("{variant}.normal.png"), png, false);
                 }
             }
         }
         Content::Sprites(set) => {
-            for (variant, (_, sprite)) in set.sprites.iter().enumerate() {
-                let png = encode_png(sprite);
+            let (sheet, sprites) = rayon::join(
+                || encode_png(&set.sheet),
+                || {
+                    set.sprites
+                        .par_iter()
+                        .map(|(_, sprite)| encode_png(sprite))
+                        .collect::<Vec<_>>()
+                },
+            );
+            for (variant, png) in sprites.into_iter().enumerate() {
                 variant_file(variant, format!("{variant}.png"), png, true);
             }
-            whole.push((SHEET_FILE, encode_png(&set.sheet)));
+            whole.push((SHEET_FILE, sheet));
             whole.push((ATLAS_FILE, set.layout.to_ron().into_bytes()));
         }
         Content::Strings(_) => {

@@ -170,11 +170,9 @@ impl Model {
                     })
                     .collect::<Result<_, _>>()?,
             ),
-            (AssetKind::Music(params), Generator::Sequence(model)) => Content::Loops(
-                started
-                    .map(|seed| kiln_music::make_loop(model, params, seed))
-                    .collect::<Result<_, _>>()?,
-            ),
+            (AssetKind::Music(params), Generator::Sequence(model)) => {
+                Content::Loops(kiln_music::make_loops(model, params, started)?)
+            }
             (kind, _) => {
                 return Err(EngineError::WrongModel {
                     model: entry.model.clone(),

@@ -49,24 +49,24 @@ impl AtlasLayout {
     }
 }
 
-/// Makes one sprite per seed, post-processes each and lays them out on a sheet.
+/// Makes one sprite per seed (in batches), post-processes each (in parallel) and lays them
+/// out on a sheet.
 pub fn make_sprites(
     generator: &ImageGenerator,
     params: &SpriteParams,
     seeds: impl IntoIterator<Item = u64>,
 ) -> Result<SpriteSet, GenerateError> {
-    let sprites = seeds
+    let requests: Vec<ImageRequest> = seeds
         .into_iter()
-        .map(|seed| {
-            let request = ImageRequest {
-                seed,
-                size: None,
-                class: params.class.clone(),
-            };
-            let raw = generator.generate(&request)?.to_rgba8();
-            Ok((seed, post_process(raw, params)))
+        .map(|seed| ImageRequest {
+            seed,
+            size: None,
+            class: params.class.clone(),
         })
-        .collect::<Result<Vec<_>, GenerateError>>()?;
+        .collect();
+    let sprites = generator.generate_each(None, &requests, |request, raw| {
+        (request.seed, post_process(raw.to_rgba8(), params))
+    })?;
     let (sheet, layout) = pack_sheet(sprites.iter().map(|(_, sprite)| sprite));
     Ok(SpriteSet {
         sprites,

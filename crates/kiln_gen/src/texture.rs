@@ -20,8 +20,9 @@ pub struct Texture {
     pub seam_score: f64,
 }
 
-/// Makes one texture per seed: the model draws `size / scale` art pixels, which get the
-/// palette (if any), the seam score and the normal map, and are then upscaled (nearest).
+/// Makes one texture per seed: the model draws `size / scale` art pixels (in batches), which
+/// get the palette (if any), the seam score and the normal map, and are then upscaled
+/// (nearest), in parallel.
 pub fn make_textures(
     generator: &ImageGenerator,
     params: &TextureParams,
@@ -29,33 +30,32 @@ pub fn make_textures(
 ) -> Result<Vec<Texture>, GenerateError> {
     let scale = params.scale.get();
     let art_size = generator.art_size((params.size.width(), params.size.height()), scale)?;
-    seeds
+    let requests: Vec<ImageRequest> = seeds
         .into_iter()
-        .map(|seed| {
-            let request = ImageRequest {
-                seed,
-                size: Some(art_size),
-                class: params.class.clone(),
-            };
-            let art = generator.generate(&request)?;
-            let art = match params.palette {
-                Some(colours) => {
-                    let mut rgba = art.to_rgba8();
-                    reduce_palette(&mut rgba, colours.get() as usize);
-                    DynamicImage::from(rgba).to_rgb8()
-                }
-                None => art.to_rgb8(),
-            };
-            Ok(Texture {
-                seed,
-                normal_map: params
-                    .normal_map
-                    .then(|| upscale(&normal_map(&art, NORMAL_STRENGTH), scale)),
-                seam_score: seam_score(&art, generator.stride().unwrap_or(1)),
-                image: upscale(&art, scale),
-            })
+        .map(|seed| ImageRequest {
+            seed,
+            size: Some(art_size),
+            class: params.class.clone(),
         })
-        .collect()
+        .collect();
+    generator.generate_each(Some(art_size), &requests, |request, art| {
+        let art = match params.palette {
+            Some(colours) => {
+                let mut rgba = art.to_rgba8();
+                reduce_palette(&mut rgba, colours.get() as usize);
+                DynamicImage::from(rgba).to_rgb8()
+            }
+            None => art.to_rgb8(),
+        };
+        Texture {
+            seed: request.seed,
+            normal_map: params
+                .normal_map
+                .then(|| upscale(&normal_map(&art, NORMAL_STRENGTH), scale)),
+            seam_score: seam_score(&art, generator.stride().unwrap_or(1)),
+            image: upscale(&art, scale),
+        }
+    })
 }
 
 /// Slope scale for normal maps: a full black-to-white step across one pixel tilts ~63°.

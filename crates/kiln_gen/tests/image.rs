@@ -158,3 +158,47 @@ fn channels_last_and_byte_outputs_give_the_same_image_as_channels_first() {
     assert_eq!(images[1].as_bytes(), images[0].as_bytes(), "NHWC F32");
     assert_eq!(images[2].as_bytes(), images[0].as_bytes(), "NHWC U8");
 }
+
+#[test]
+fn a_batch_gives_the_pixels_of_one_run_per_image() {
+    for (folder, name, size) in [
+        ("models", "tiny_texture", Some((32, 16))),
+        ("models", "tiny_sprite", None),
+        ("layouts", "nhwc", None),
+    ] {
+        let generator = generator_in(folder, name);
+        let class = (name == "tiny_texture").then(|| "moss".to_owned());
+        let requests: Vec<ImageRequest> = (0..5)
+            .map(|seed| ImageRequest {
+                seed,
+                size,
+                class: class.clone(),
+            })
+            .collect();
+        let batched = generator.generate_batch(size, &requests).expect("batch");
+        assert_eq!(batched.len(), 5);
+        for (request, image) in requests.iter().zip(&batched) {
+            let alone = generator.generate(request).expect("one");
+            assert_eq!(
+                image.as_bytes(),
+                alone.as_bytes(),
+                "{name} seed {}",
+                request.seed
+            );
+        }
+        assert_ne!(
+            batched[0].as_bytes(),
+            batched[1].as_bytes(),
+            "{name}: seeds differ"
+        );
+    }
+}
+
+#[test]
+fn batches_are_bounded_by_pixels() {
+    let texture = generator("tiny_texture");
+    assert_eq!(texture.batch_size(Some((256, 256))), 64);
+    assert_eq!(texture.batch_size(Some((512, 512))), 16);
+    assert_eq!(texture.batch_size(Some((4096, 4096))), 1);
+    assert_eq!(generator("tiny_sprite").batch_size(None), 64);
+}

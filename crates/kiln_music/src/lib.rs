@@ -73,18 +73,51 @@ pub fn make_loop(
     params: &MusicParams,
     seed: u64,
 ) -> Result<MusicLoop, MusicError> {
-    let melody = generate_melody(model, params, seed)?;
-    let tonic =
-        arrange::parse_key(&params.key).ok_or_else(|| MusicError::Key(params.key.clone()))?;
-    let arrangement = arrange::arrange(&melody, tonic, params);
+    let tonic = tonic(params)?;
+    Ok(render_loop(
+        &generate_melody(model, params, seed)?,
+        tonic,
+        params,
+    ))
+}
+
+fn tonic(params: &MusicParams) -> Result<i32, MusicError> {
+    arrange::parse_key(&params.key).ok_or_else(|| MusicError::Key(params.key.clone()))
+}
+
+/// [`make_loop`] for each seed: melodies are generated one after another (they share the
+/// model's session) and each is arranged, synthesised and encoded on rayon's thread pool
+/// while the next one generates. Loops come back in seed order.
+pub fn make_loops(
+    model: &SequenceModel,
+    params: &MusicParams,
+    seeds: impl IntoIterator<Item = u64>,
+) -> Result<Vec<MusicLoop>, MusicError> {
+    let tonic = tonic(params)?;
+    let seeds: Vec<u64> = seeds.into_iter().collect();
+    let mut slots: Vec<Option<MusicLoop>> = seeds.iter().map(|_| None).collect();
+    rayon::scope(|scope| {
+        for (slot, &seed) in slots.iter_mut().zip(&seeds) {
+            let melody = generate_melody(model, params, seed)?;
+            scope.spawn(move |_| *slot = Some(render_loop(&melody, tonic, params)));
+        }
+        Ok::<_, MusicError>(())
+    })?;
+    // The scope waited for every task: each slot is filled.
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// Arranges, synthesises and encodes one melody.
+fn render_loop(melody: &Melody, tonic: i32, params: &MusicParams) -> MusicLoop {
+    let arrangement = arrange::arrange(melody, tonic, params);
     let samples = synth::render(&arrangement, params.tempo.get(), SAMPLE_RATE);
     let wav = wav::encode(&samples, SAMPLE_RATE);
     let midi = midi::encode(&arrangement, params.tempo.get());
-    Ok(MusicLoop {
+    MusicLoop {
         arrangement,
         samples,
         sample_rate: SAMPLE_RATE,
         wav,
         midi,
-    })
+    }
 }
