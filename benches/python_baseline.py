@@ -2,7 +2,12 @@
 """The bake a user would otherwise write: onnxruntime + numpy + Pillow, same recipes, same work.
 
 For every entry of every `*.kiln.ron` under RECIPES it does what `kiln bake` does, with the
-same models: Gaussian latent per variant (batch of one), session.run, conversion to 8-bit
+same models. Text and music: the same tokenizer.json (the `tokenizers` package), the prompt
+once then one token per step with the KV cache, Kiln's sampling (repetition penalty, top-k,
+temperature, top-p) in numpy, flavour text's name, whole-sentence cut and retries, the melody
+grammar (bars of 16 steps); loops are synthesised by a small numpy synth (square melody,
+triangle bass) rather than Kiln's four-part fundsp arrangement, so music compares decoding
+plus a lighter synthesis. Images: Gaussian latent per variant (batch of one), session.run, conversion to 8-bit
 pixels; for textures art pixels at `size / scale`, an optional median-cut palette, the
 phase-aware seam score, a wrap-around Sobel normal map and the nearest upscale; for sprites hard
 alpha, median-cut palette, despeckle (checked equal to Kiln's on 128 sprites), 1-px outline,
@@ -22,6 +27,7 @@ import json
 import pathlib
 import re
 import time
+import wave
 
 import numpy as np
 import onnxruntime as ort
@@ -129,6 +135,9 @@ def parse_ron(text):
 
 # --- Generation ---
 
+# `--ep cuda` puts CUDA first (onnxruntime-gpu); the CPU provider is the fallback.
+PROVIDERS = ["CPUExecutionProvider"]
+
 
 class Model:
     def __init__(self, folder, threads):
@@ -136,9 +145,7 @@ class Model:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(
-            str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=PROVIDERS)
         contract = self.manifest["kind"]["ImageGenerator"]
         self.contract = contract
         z = next(i for i in self.manifest["inputs"] if i["name"] == contract["latent"])
@@ -247,6 +254,178 @@ def post_process_sprite(rgba, palette, outline, scale, cleanup=True):
     return np.repeat(np.repeat(rgba, scale, 0), scale, 1)
 
 
+class Decoder:
+    """A decoder in the optimum contract with its tokenizer.json, run as Kiln runs it: the
+    prompt once, then one token per step with the KV cache, sampling as the recipe says."""
+
+    def __init__(self, folder, threads):
+        from tokenizers import Tokenizer
+
+        self.manifest = parse_ron((folder / "model.ron").read_text())
+        self.contract = self.manifest["kind"]["SequenceGenerator"]
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=PROVIDERS)
+        self.tokenizer = Tokenizer.from_file(str(folder / self.contract["tokenizer"]))
+        self.inputs = {i.name: i for i in self.session.get_inputs()}
+        self.pasts = sorted(n for n in self.inputs if n.startswith("past_key_values."))
+        self.outputs = [o.name for o in self.session.get_outputs()]
+        self.end = self.tokenizer.token_to_id(self.contract["end"])
+        self.run_seconds = 0.0
+
+    def prompt(self, condition, name=None):
+        template = self.contract.get("named_prompt") if name else None
+        text = (template or self.contract["prompt"]).replace("{condition}", condition)
+        return self.tokenizer.encode(text.replace("{name}", name or ""), add_special_tokens=False).ids
+
+    def generate(self, prompt, sampling, rng, max_tokens, stop=(), allowed=None):
+        """Tokens after `prompt` until a `stop` token or `max_tokens`; `allowed(history)` gives
+        the token ids that may come next (a grammar), None for all."""
+        sequence, generated, fed = list(prompt), [], 0
+        past = {n: np.zeros((1, self.inputs[n].shape[1], 0, self.inputs[n].shape[3]), np.float32) for n in self.pasts}
+        room = self.contract["context"] - len(prompt)
+        while len(generated) < min(max_tokens, room):
+            new = sequence[fed:]
+            feeds = {
+                "input_ids": np.array([new], np.int64),
+                "attention_mask": np.ones((1, len(sequence)), np.int64),
+                "position_ids": np.arange(fed, len(sequence), dtype=np.int64)[None],
+                **past,
+            }
+            started = time.perf_counter()
+            results = dict(zip(self.outputs, self.session.run(self.outputs, feeds)))
+            self.run_seconds += time.perf_counter() - started
+            fed = len(sequence)
+            past = {n: results[n.replace("past_key_values", "present")] for n in self.pasts}
+            token = sample(results["logits"][0, -1], generated, sampling, rng, allowed(generated) if allowed else None)
+            if token is None:
+                break
+            if token in stop:
+                return generated, token
+            generated.append(token)
+            sequence.append(token)
+        return generated, None
+
+
+def sample(logits, history, sampling, rng, allowed):
+    """Kiln's sampler in numpy: CTRL repetition penalty, then greedy at temperature 0, else top-k,
+    softmax with temperature, top-p and a draw."""
+    logits = logits.astype(np.float64)
+    if allowed is not None:
+        mask = np.full(logits.shape, -np.inf)
+        mask[allowed] = 0.0
+        logits = logits + mask
+    penalty = sampling.get("repetition_penalty", 1.15)
+    if penalty != 1.0 and history:
+        seen = np.unique(history)
+        logits[seen] = np.where(logits[seen] > 0, logits[seen] / penalty, logits[seen] * penalty)
+    order = np.argsort(-logits, kind="stable")
+    order = order[np.isfinite(logits[order])]
+    if len(order) == 0:
+        return None
+    temperature = sampling.get("temperature", 0.8)
+    if temperature == 0:
+        return int(order[0])
+    top_k = sampling.get("top_k", 40)
+    if top_k:
+        order = order[:top_k]
+    weights = np.exp((logits[order] - logits[order[0]]) / temperature)
+    weights /= weights.sum()
+    keep = int(np.searchsorted(np.cumsum(weights), sampling.get("top_p", 0.95))) + 1
+    weights = weights[:keep] / weights[:keep].sum()
+    return int(rng.choice(order[:keep], p=weights))
+
+
+def whole_sentences(text, low, high):
+    """Kiln's cut: the longest run of whole sentences within `high` words, if at least `low`."""
+    words, best = text.split(), None
+    for index, word in enumerate(words[:high]):
+        if word.rstrip("\"')]").endswith((".", "!", "?")):
+            best = (index + 1, " ".join(words[: index + 1]))
+    return best[1] if best and best[0] >= low else None
+
+
+def flavour(model, params, seed):
+    sampling, rng = params.get("sampling", {}), np.random.default_rng(seed)
+    end = model.end
+    name_end = model.tokenizer.token_to_id(model.contract["name_end"]) if model.contract.get("name_end") else None
+    for _attempt in range(12):
+        prompt = model.prompt(params["kind"], params.get("name"))
+        name = params.get("name", "")
+        if not name and name_end is not None:
+            tokens, stopped = model.generate(prompt, sampling, rng, 12, (name_end, end))
+            name = model.tokenizer.decode(tokens).strip()
+            if stopped != name_end or not name:
+                continue
+            prompt += tokens + [name_end]
+        tokens, _ = model.generate(prompt, sampling, rng, sampling.get("max_tokens", 160), (end,))
+        text = whole_sentences(model.tokenizer.decode(tokens), params.get("min_words", 8), params.get("max_words", 60))
+        if text:
+            return {"name": name, "text": text}
+    raise ValueError("no text within the limits")
+
+
+SAMPLE_RATE = 44100
+STEPS_PER_BAR = 16
+
+
+def melody(model, params, seed):
+    """Kiln's melody grammar: `|` then 16 step tokens per bar, phrases of 8 bars prompted with
+    the last 4."""
+    vocab = model.tokenizer.get_vocab()
+    bar = vocab["|"]
+    steps = {i: t for t, i in vocab.items() if t in ("_", "r") or (t[0] == "n" and t[1:].lstrip("-").isdigit())}
+    step_ids = np.array(sorted(steps))
+    sampling, rng = params.get("sampling", {}), np.random.default_rng(seed)
+    wanted, bars = params.get("bars", 8), []
+    while len(bars) < wanted:
+        prompt = model.prompt(params.get("mode", "Major").lower())
+        for previous in bars[-4:]:
+            prompt += previous + [bar]
+        count = min(wanted - len(bars), 8 - min(len(bars), 4))
+        allowed = lambda generated: [bar] if len(generated) % 17 == 16 else step_ids  # noqa: E731
+        tokens, _ = model.generate(prompt, sampling, rng, count * 17 - 1, allowed=allowed)
+        bars += [tokens[i : i + 16] for i in range(0, len(tokens), 17)]
+    return [steps[t] for b in bars for t in b]
+
+
+def render_loop(steps, params):
+    """A numpy synth of the loop (not Kiln's fundsp arrangement): melody as a square wave with
+    an envelope, a triangle bass on the tonic every half bar, 16-bit WAV."""
+    tempo = params.get("tempo", 120)
+    step_samples = SAMPLE_RATE * 60 // (tempo * 4)
+    tonic = 62
+    out = np.zeros(len(steps) * step_samples, np.float32)
+    t = np.arange(step_samples * 16) / SAMPLE_RATE
+    for start, token in enumerate(steps):
+        if token[0] != "n":
+            continue
+        length = 1
+        while start + length < len(steps) and steps[start + length] == "_":
+            length += 1
+        n = length * step_samples
+        freq = 440.0 * 2 ** ((tonic + int(token[1:]) - 69) / 12)
+        tone = np.sign(np.sin(2 * np.pi * freq * t[:n])) * np.exp(-3 * t[:n])
+        out[start * step_samples : start * step_samples + n] += 0.3 * tone
+    half_bar = 8 * step_samples
+    bass = 0.3 * (2 / np.pi) * np.arcsin(np.sin(2 * np.pi * 440.0 * 2 ** ((tonic - 24 - 69) / 12) * t[:half_bar]))
+    out += np.tile(bass, len(out) // half_bar + 1)[: len(out)]
+    out /= max(1e-9, np.abs(out).max())
+    return (out * 32767).astype("<i2").tobytes()
+
+
+def write_wav(out, relative, pcm, manifest, record):
+    path = out / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm)
+    manifest[relative] = dict(record, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+
+
 def write_png(out, relative, array, manifest, record):
     path = out / relative
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -261,14 +440,25 @@ def bake(recipes, out, models_dir, threads):
         stem = recipe_path.name[: -len(".kiln.ron")]
         for name, entry in sorted(recipe["assets"].items()):
             entries += 1
+            kind, params = next(iter(entry["kind"].items()))
             if entry["model"] not in models:
-                models[entry["model"]] = Model(models_dir / entry["model"], threads)
+                runner = Decoder if kind in ("Text", "Music") else Model
+                models[entry["model"]] = runner(models_dir / entry["model"], threads)
             model = models[entry["model"]]
             folder = entry.get("output") or f"{stem}/{name}"
-            kind, params = next(iter(entry["kind"].items()))
             seeds = [entry["seed"] + i for i in range(entry.get("variants", 1))]
             record = {"recipe": recipe_path.name, "entry": name, "model": entry["model"], "parameters": params}
-            if kind == "Texture":
+            if kind == "Text":
+                table = {f"{name}/{i}": flavour(model, params, seed) for i, seed in enumerate(seeds)}
+                path = out / folder / "strings.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(table, indent=1))
+                manifest[f"{folder}/strings.json"] = dict(record, sha256=hashlib.sha256(path.read_bytes()).hexdigest())
+            elif kind == "Music":
+                for i, seed in enumerate(seeds):
+                    pcm = render_loop(melody(model, params, seed), params)
+                    write_wav(out, f"{folder}/{i}.wav", pcm, manifest, dict(record, seed=seed))
+            elif kind == "Texture":
                 scale = params.get("scale", 1)
                 up = lambda a: np.repeat(np.repeat(a, scale, 0), scale, 1)  # noqa: E731
                 for i, seed in enumerate(seeds):
@@ -308,7 +498,10 @@ def main():
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--models", type=pathlib.Path, default=pathlib.Path("models"))
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--ep", choices=["cpu", "cuda"], default="cpu")
     args = parser.parse_args()
+    if args.ep == "cuda":
+        PROVIDERS.insert(0, "CUDAExecutionProvider")
     started = time.perf_counter()
     models, manifest, entries = bake(args.recipes, args.out, args.models, args.threads)
     seconds = time.perf_counter() - started

@@ -45,15 +45,23 @@ impl Sampler {
                 (token, logit)
             })
             .collect();
-        // Highest first; ties by token id so the order never depends on the sort.
-        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let &(best, _) = candidates.first()?;
+        // Highest first; ties by token id so the order is total and never depends on the sort.
+        let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if self.settings.temperature == 0.0 {
-            return Some(best);
+            return candidates
+                .iter()
+                .min_by(|a, b| order(a, b))
+                .map(|&(best, _)| best);
         }
         let top_k = self.settings.top_k as usize;
-        if top_k > 0 {
+        if top_k > 0 && top_k < candidates.len() {
+            // Only the k best are drawn from: select them, then sort just those.
+            candidates.select_nth_unstable_by(top_k - 1, order);
             candidates.truncate(top_k);
+        }
+        candidates.sort_unstable_by(order);
+        if candidates.is_empty() {
+            return None;
         }
         let max = candidates[0].1;
         let mut weights: Vec<f64> = candidates
