@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Bake benchmarks: Kiln against the Python baseline, throughput, and incremental re-bakes.
 
-    python3 benches/bake_benchmark.py [--runs 5]
+    python3 benches/bake_benchmark.py [--runs 5] [--ep cuda]
 
 Builds `kiln` (release), makes a virtualenv in ~/.cache/kiln-bench-venv with the same ONNX
-Runtime version Kiln uses plus numpy and Pillow, then in one session on this machine:
+Runtime version Kiln uses plus numpy, Pillow and tokenizers, then in one session on this
+machine (`--ep cuda`: both on CUDA; install onnxruntime-gpu into the venv and point Kiln at
+it with ORT_DYLIB_PATH):
 
 1. example recipes (assets/, shipped models): `kiln bake` vs benches/python_baseline.py,
    wall clock of the whole process and each tool's own timer, into a fresh folder each run;
+   then the same split by kind (images, text, music);
 2. a mixed set 8x larger (the example recipes with 8 seeds each): throughput;
 3. 1,000 entries (fixture models) baked, then re-baked with nothing changed.
 
@@ -37,7 +40,7 @@ def venv_python():
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"onnxruntime=={ORT_VERSION}", "numpy", "pillow"],
+            [str(python), "-m", "pip", "install", "-q", f"onnxruntime=={ORT_VERSION}", "numpy", "pillow", "tokenizers"],
             check=True,
         )
     return python
@@ -54,19 +57,21 @@ def kiln_internal(stdout):
     return float(match.group(1)), float(match.group(2))
 
 
-def compare(recipes, runs, python, work, label):
-    rows = {"kiln": [], "kiln2": [], "python": []}
+def compare(recipes, runs, python, work, label, ep, jobs2=True):
+    rows = {"kiln": [], "kiln2": [], "python": []} if jobs2 else {"kiln": [], "python": []}
     for run in range(runs):
         for name in rows:
             out = work / f"{name}-{run}"
             if name == "python":
-                wall, stdout = timed([str(python), "benches/python_baseline.py", str(recipes), str(out)])
+                wall, stdout = timed(
+                    [str(python), "benches/python_baseline.py", str(recipes), str(out), "--ep", ep]
+                )
                 report = json.loads(stdout)
                 internal, inference, files = report["seconds"], report["run_seconds"], report["files"]
             else:
                 jobs = "2" if name == "kiln2" else "1"
                 wall, stdout = timed(
-                    [str(KILN), "bake", str(recipes), "--out", str(out), "--ep", "cpu", "--jobs", jobs]
+                    [str(KILN), "bake", str(recipes), "--out", str(out), "--ep", ep, "--jobs", jobs]
                 )
                 internal, inference = kiln_internal(stdout)
                 files = int(re.search(r"baked (\d+) files", stdout).group(1))
@@ -74,19 +79,38 @@ def compare(recipes, runs, python, work, label):
             shutil.rmtree(out)
     median = lambda name, i: statistics.median(r[i] for r in rows[name])  # noqa: E731
     files = rows["kiln"][0][3]
-    print(f"\n### {label} ({files} files, median of {runs})\n")
-    print("| tool | wall clock (process) | own timer | in session.run | overhead (own timer - session.run) | files/s (wall) |")
+    print(f"\n### {label} ({files} files, median of {runs}, --ep {ep})\n")
+    print(
+        "| tool | wall clock (process) | own timer | in session.run | outside session.run "
+        "(share of own timer) | files/s (wall) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     names = {"kiln": "`kiln bake`", "kiln2": "`kiln bake --jobs 2`", "python": "Python baseline"}
-    for name, title in names.items():
+    for name in rows:
         wall, internal, inference = median(name, 0), median(name, 1), median(name, 2)
         print(
-            f"| {title} | {wall:.3f} s | {internal:.3f} s | {inference:.3f} s | {internal - inference:.3f} s | {rows[name][0][3] / wall:.0f} |"
+            f"| {names[name]} | {wall:.3f} s | {internal:.3f} s | {inference:.3f} s | "
+            f"{internal - inference:.3f} s ({100 * (internal - inference) / internal:.0f} %) | "
+            f"{rows[name][0][3] / wall:.0f} |"
         )
     print(
         f"\nPython baseline / `kiln bake`: {median('python', 0) / median('kiln', 0):.2f}x wall clock, "
-        f"{(median('python', 1) - median('python', 2)) / max(median('kiln', 1) - median('kiln', 2), 1e-9):.2f}x overhead"
+        f"{median('python', 1) / median('kiln', 1):.2f}x own timer, "
+        f"{(median('python', 1) - median('python', 2)) / max(median('kiln', 1) - median('kiln', 2), 1e-9):.2f}x outside session.run"
     )
+
+
+def by_kind(work):
+    """The example recipes split by what they make: images, text, music."""
+    kinds = {"images": ["dungeon", "characters", "overworld"], "text": ["lore"], "music": ["music"]}
+    folders = {}
+    for kind, recipes in kinds.items():
+        folder = work / f"kind-{kind}"
+        folder.mkdir()
+        for recipe in recipes:
+            shutil.copy(REPO / "assets" / f"{recipe}.kiln.ron", folder)
+        folders[kind] = folder
+    return folders
 
 
 def mixed_set(work, copies):
@@ -132,15 +156,19 @@ def incremental(work, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ep", choices=["cpu", "cuda"], default="cpu",
+                        help="execution provider for both tools (cuda: onnxruntime-gpu in the venv)")
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], check=True, cwd=REPO)
     python = venv_python()
     cpu = os.cpu_count()
-    print(f"{time.strftime('%Y-%m-%d')}, {cpu} cores, ONNX Runtime {ORT_VERSION} (both), CPU provider")
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu} cores, ONNX Runtime {ORT_VERSION} (both), {args.ep} provider")
     with tempfile.TemporaryDirectory() as tmp:
         work = pathlib.Path(tmp)
-        compare(REPO / "assets", args.runs, python, work, "Example recipes (assets/)")
-        compare(mixed_set(work, 8), args.runs, python, work, "Mixed set: the example recipes x 8 seeds")
+        compare(REPO / "assets", args.runs, python, work, "Example recipes (assets/)", args.ep)
+        for kind, folder in by_kind(work).items():
+            compare(folder, args.runs, python, work, f"Example recipes: {kind}", args.ep, jobs2=False)
+        compare(mixed_set(work, 8), args.runs, python, work, "Mixed set: the example recipes x 8 seeds", args.ep)
         incremental(work, args.runs)
 
 

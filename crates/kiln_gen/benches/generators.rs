@@ -1,28 +1,35 @@
 //! Generator benchmark: time per 256×256 texture and per 64-sprite sheet on this machine, with
 //! the pipeline's own overhead (everything but `session.run`) reported separately.
 //!
-//!     cargo bench -p kiln_gen --bench generators
+//!     cargo bench -p kiln_gen --bench generators [-- --ep cuda]
 //!
-//! Uses the shipped models in `models/` and the ONNX Runtime Kiln finds (see README).
+//! Uses the shipped models in `models/` and the ONNX Runtime Kiln finds (see README). Ends
+//! with a batch-size sweep: time per image when 64 variants run in batches of 1 to 64.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_gen::{ImageGenerator, make_sprites, make_textures};
+use kiln_gen::{ImageGenerator, ImageRequest, make_sprites, make_textures};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{Bounded, ModelManifest, Size, SpriteParams, TextureParams};
 
 const ITERATIONS: u32 = 20;
 
 fn main() {
+    let cuda = std::env::args().any(|arg| arg == "cuda");
     let sessions = SessionCache::new(SessionOptions {
-        policy: ProviderPolicy::Cpu,
+        policy: if cuda {
+            ProviderPolicy::Cuda
+        } else {
+            ProviderPolicy::Cpu
+        },
         intra_threads: None,
     })
     .expect("ONNX Runtime");
     println!(
-        "ONNX Runtime {} (cpu), {} cores, {ITERATIONS} iterations after 1 warm-up\n",
+        "ONNX Runtime {} ({}), {} cores, {ITERATIONS} iterations after 1 warm-up\n",
         sessions.runtime().version(),
+        if cuda { "cuda" } else { "cpu" },
         std::thread::available_parallelism().map_or(1, usize::from)
     );
     println!(
@@ -69,6 +76,54 @@ fn main() {
     measure("sprite sheet, 64 sprites", &sprites, |seed| {
         make_sprites(&sprites, &sprite_params, seed * 64..seed * 64 + 64).expect("sprites");
     });
+
+    println!("\nbatch-size sweep: 64 images per row, ms per image (session.run only in brackets)");
+    print!("{:<34}", "batch");
+    for batch in BATCHES {
+        print!(" {batch:>13}");
+    }
+    println!();
+    sweep(
+        "texture 64x64 art (scale-4 256x256)",
+        &textures,
+        Some((64, 64)),
+        "brick_wall",
+    );
+    sweep(
+        "texture 256x256 art",
+        &textures,
+        Some((256, 256)),
+        "brick_wall",
+    );
+    sweep("sprite 32x32", &sprites, None, "portrait");
+}
+
+const BATCHES: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
+
+/// Time per image for 64 images generated in batches of each size in [`BATCHES`].
+fn sweep(label: &str, generator: &ImageGenerator, size: Option<(u32, u32)>, class: &str) {
+    let requests: Vec<ImageRequest> = (0..64)
+        .map(|seed| ImageRequest {
+            seed,
+            size,
+            class: Some(class.to_owned()),
+        })
+        .collect();
+    generator
+        .generate_batch(size, &requests[..8])
+        .expect("warm-up");
+    print!("{label:<34}");
+    for batch in BATCHES {
+        let run_before = generator.run_time();
+        let started = Instant::now();
+        for chunk in requests.chunks(batch) {
+            generator.generate_batch(size, chunk).expect("batch");
+        }
+        let per_image = started.elapsed() / 64;
+        let inference = (generator.run_time() - run_before) / 64;
+        print!(" {:>5.2} ({:>5.2})", ms(per_image), ms(inference));
+    }
+    println!();
 }
 
 fn side(pixels: u32) -> kiln_recipe::Side {

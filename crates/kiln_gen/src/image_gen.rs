@@ -66,9 +66,11 @@ pub enum GenerateError {
     },
 }
 
-/// Most output pixels one batched `session.run` makes (64 images of 256², 16 of 512², one of
-/// 2048²): batches bound memory, not only launches.
-pub const MAX_BATCH_PIXELS: u64 = 4 * 1024 * 1024;
+/// Most output pixels one batched `session.run` makes (16 images of 256², 4 of 512², one of
+/// 1024² or more): batches bound memory, and on CPU larger ones are slower per image
+/// (`cargo bench -p kiln_gen --bench generators`: 256² textures take 92 ms each in batches of
+/// 2–16, 150 ms in batches of 64).
+pub const MAX_BATCH_PIXELS: u64 = 1024 * 1024;
 
 /// Most images one batched `session.run` makes.
 pub const MAX_BATCH: usize = 64;

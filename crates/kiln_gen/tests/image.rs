@@ -197,8 +197,9 @@ fn a_batch_gives_the_pixels_of_one_run_per_image() {
 #[test]
 fn batches_are_bounded_by_pixels() {
     let texture = generator("tiny_texture");
-    assert_eq!(texture.batch_size(Some((256, 256))), 64);
-    assert_eq!(texture.batch_size(Some((512, 512))), 16);
+    assert_eq!(texture.batch_size(Some((64, 64))), 64);
+    assert_eq!(texture.batch_size(Some((256, 256))), 16);
+    assert_eq!(texture.batch_size(Some((512, 512))), 4);
     assert_eq!(texture.batch_size(Some((4096, 4096))), 1);
     assert_eq!(generator("tiny_sprite").batch_size(None), 64);
 }
