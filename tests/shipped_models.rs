@@ -279,30 +279,3 @@ fn texture_model_is_shift_equivariant_so_every_texture_tiles_exactly() {
         );
     }
 }
-
-#[test]
-fn the_shipped_image_models_make_the_same_pixels_batched_as_one_at_a_time() {
-    for (name, size, class) in [
-        ("kiln_textures", Some((64, 48)), "brick_wall"),
-        ("kiln_sprites", None, "portrait"),
-    ] {
-        let (_, generator) = model(name);
-        let requests: Vec<kiln_gen::ImageRequest> = (0..6)
-            .map(|seed| kiln_gen::ImageRequest {
-                seed,
-                size,
-                class: Some(class.to_owned()),
-            })
-            .collect();
-        let batched = generator.generate_batch(size, &requests).expect("batch");
-        for (request, image) in requests.iter().zip(&batched) {
-            let alone = generator.generate(request).expect("one");
-            assert_eq!(
-                image.as_bytes(),
-                alone.as_bytes(),
-                "{name} seed {}",
-                request.seed
-            );
-        }
-    }
-}

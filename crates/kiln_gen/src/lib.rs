@@ -9,7 +9,7 @@ pub mod pixel_art;
 pub mod sprite;
 pub mod texture;
 
-pub use image_gen::{GenerateError, ImageGenerator, ImageRequest};
+pub use image_gen::{GenerateError, ImageGenerator, ImageRequest, MAX_BATCH, MAX_BATCH_PIXELS};
 pub use noise::gaussian;
 pub use sprite::{AtlasLayout, AtlasRect, SpriteSet, make_sprites};
 pub use texture::{Texture, make_textures, seam_score};

@@ -11,7 +11,7 @@ fn generator(name: &str) -> ImageGenerator {
     generator_in("models", name)
 }
 
-/// The fixture `name` in `tests/fixtures/<folder>/`.
+/// The model `name` in `tests/fixtures/<folder>/` (`../../models` for the shipped ones).
 fn generator_in(folder: &str, name: &str) -> ImageGenerator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
@@ -161,13 +161,22 @@ fn channels_last_and_byte_outputs_give_the_same_image_as_channels_first() {
 
 #[test]
 fn a_batch_gives_the_pixels_of_one_run_per_image() {
-    for (folder, name, size) in [
-        ("models", "tiny_texture", Some((32, 16))),
-        ("models", "tiny_sprite", None),
-        ("layouts", "nhwc", None),
+    // The fixtures, then the shipped models (`models/` at the repository root), whose larger
+    // convolutions are where batch-dependent kernels would show.
+    for (folder, name, size, class) in [
+        ("models", "tiny_texture", Some((32, 16)), Some("moss")),
+        ("models", "tiny_sprite", None, None),
+        ("layouts", "nhwc", None, None),
+        (
+            "../../models",
+            "kiln_textures",
+            Some((64, 48)),
+            Some("brick_wall"),
+        ),
+        ("../../models", "kiln_sprites", None, Some("portrait")),
     ] {
         let generator = generator_in(folder, name);
-        let class = (name == "tiny_texture").then(|| "moss".to_owned());
+        let class = class.map(str::to_owned);
         let requests: Vec<ImageRequest> = (0..5)
             .map(|seed| ImageRequest {
                 seed,

@@ -15,7 +15,7 @@ mod recognise;
 use std::path::{Path, PathBuf};
 
 use kiln_onnx::{SessionCache, SessionError, sha256_hex};
-use kiln_recipe::{DRAFT_MARKER, MANIFEST_FILE_NAME, ModelManifest};
+use kiln_recipe::{MANIFEST_FILE_NAME, ModelManifest, draft_lines};
 
 use crate::manifest_text::{DecoderFacts, Header, decoder_kind, feedable_constant, image_kind};
 use crate::recognise::{DecoderGraph, Recognised, recognise};
@@ -256,12 +256,7 @@ pub fn add_model(
         outputs: session.outputs(),
     };
     let text = manifest_text::manifest(&header, &kind).map_err(not_recognised)?;
-    let left: Vec<String> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.contains(DRAFT_MARKER))
-        .map(|(index, line)| format!("line {}: {}", index + 1, line.trim()))
-        .collect();
+    let left = draft_lines(&text);
     files.push(("model.onnx", bytes));
     files.push((MANIFEST_FILE_NAME, text.into_bytes()));
     write_folder(models_dir, &folder, &files)?;

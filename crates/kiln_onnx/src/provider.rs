@@ -73,8 +73,14 @@ impl fmt::Display for Provider {
 }
 
 /// Registers CUDA on `builder`, returning ONNX Runtime's reason when it cannot.
+///
+/// cuDNN picks convolution algorithms by heuristic rather than by its default exhaustive
+/// benchmark, which runs again for every new input shape (each texture size, each batch
+/// size): one of the reasons small image bakes measured slower on an H100 than on its CPU
+/// (issue #13). Not yet measured on a GPU.
 pub(crate) fn register_cuda(builder: &mut SessionBuilder) -> Result<(), String> {
     ep::CUDA::default()
+        .with_conv_algorithm_search(ep::cuda::ConvAlgorithmSearch::Heuristic)
         .build()
         .error_on_failure()
         .register(builder)

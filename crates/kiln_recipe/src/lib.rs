@@ -29,7 +29,7 @@ pub use licences::{LICENCE_POLICY_FILE, LicencePolicy};
 pub use manifest::{
     ChannelLayout, ConstantInput, DRAFT_MARKER, DataSource, Dim, ElementType, ImageContract,
     ImageLayout, MANIFEST_FILE_NAME, ModelKind, ModelManifest, Provenance, SequenceContract,
-    TensorSpec,
+    TensorSpec, draft_lines,
 };
 pub use recipe::{
     AssetEntry, AssetKind, BarCount, CompletionParams, Instrument, Instruments, Mode, MusicParams,

@@ -14,6 +14,15 @@ pub const MANIFEST_FILE_NAME: &str = "model.ron";
 /// draft, which no model loads from until every marker is gone.
 pub const DRAFT_MARKER: &str = "TODO(kiln)";
 
+/// The lines of manifest `text` still holding a [`DRAFT_MARKER`], as `line <n>: <text>`.
+pub fn draft_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| line.contains(DRAFT_MARKER))
+        .map(|(index, line)| format!("line {}: {}", index + 1, line.trim()))
+        .collect()
+}
+
 /// What a model is, what it was trained on and the tensors it takes and gives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,12 +275,7 @@ impl ModelManifest {
     /// Parses manifest text; errors are attributed to `path`. A draft (text still holding
     /// [`DRAFT_MARKER`]s) is refused with every line left to fill in.
     pub fn from_str(text: &str, path: &Path) -> Result<Self, LoadError> {
-        let left: Vec<String> = text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| line.contains(DRAFT_MARKER))
-            .map(|(index, line)| format!("line {}: {}", index + 1, line.trim()))
-            .collect();
+        let left = draft_lines(text);
         if !left.is_empty() {
             return Err(LoadError::Invalid {
                 path: path.to_path_buf(),
