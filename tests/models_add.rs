@@ -195,6 +195,16 @@ fn bad_additions_are_refused_with_the_fix_and_write_nothing() {
         text(&again)
     );
 
+    // Weights in a separate file (how large exports are saved): named, with the fix.
+    let output = add(&project, "broken/external_data/model.onnx", &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("its weights are stored outside it")
+            && stderr(&output).contains("save_as_external_data=False"),
+        "{}",
+        text(&output)
+    );
+
     let not_onnx = project.write("notes.onnx", "not a model");
     let output = project.kiln(&[
         "models",

@@ -84,6 +84,18 @@ pub enum ImportError {
         /// Why.
         source: SessionError,
     },
+    /// Its weights are in a separate file, which a model loaded from one file cannot reach.
+    #[error(
+        "{path}: its weights are stored outside it (ONNX external data: {source}); Kiln keeps a \
+         model in one file: save it again with the weights inside, e.g. \
+         `onnx.save_model(onnx.load(path), path, save_as_external_data=False)` (up to 2 GB)"
+    )]
+    ExternalData {
+        /// The ONNX file.
+        path: PathBuf,
+        /// What ONNX Runtime said.
+        source: SessionError,
+    },
     /// Its graph is neither an image generator nor a decoder Kiln can drive.
     #[error(
         "{path}: not a model Kiln can drive: {reason}\n  inputs: {inputs}\n  outputs: {outputs}\n\
@@ -153,12 +165,14 @@ pub fn add_model(
         path: onnx.to_path_buf(),
         source,
     })?;
-    let session = sessions
-        .load_bytes(&bytes)
-        .map_err(|source| ImportError::Session {
-            path: onnx.to_path_buf(),
-            source,
-        })?;
+    let session = sessions.load_bytes(&bytes).map_err(|source| {
+        let path = onnx.to_path_buf();
+        if source.to_string().contains("external") {
+            ImportError::ExternalData { path, source }
+        } else {
+            ImportError::Session { path, source }
+        }
+    })?;
     let not_recognised = |reason: String| {
         let list = |tensors: &[kiln_onnx::GraphTensor]| {
             tensors
