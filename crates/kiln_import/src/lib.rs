@@ -14,11 +14,11 @@ mod recognise;
 
 use std::path::{Path, PathBuf};
 
-use kiln_onnx::{SessionCache, SessionError, sha256_hex};
+use kiln_onnx::{ModelSession, SessionCache, SessionError, sha256_hex};
 use kiln_recipe::{MANIFEST_FILE_NAME, ModelManifest, draft_lines};
 
 use crate::manifest_text::{DecoderFacts, Header, decoder_kind, feedable_constant, image_kind};
-use crate::recognise::{DecoderGraph, Recognised, recognise};
+use crate::recognise::{DecoderGraph, ImageGraph, Recognised, recognise};
 
 /// File name of a decoder's tokenizer in its model folder.
 const TOKENIZER_FILE: &str = "tokenizer.json";
@@ -196,65 +196,11 @@ pub fn add_model(
     }
     let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
     let (recognised, kind) = match recognised {
-        Recognised::Image(graph) => {
-            if let Some(constant) = graph.constants.iter().find(|c| !feedable_constant(c.dtype)) {
-                return Err(not_recognised(format!(
-                    "its input {constant} is neither latent nor class, and Kiln can feed such an \
-                     input only a constant F32, I64, I32 or Bool"
-                )));
-            }
-            let probe = probe::probe(&session, &graph).map_err(not_recognised)?;
-            let words = format!(
-                "image generator: {} latent {:?}, {:?} {:?} output{}",
-                if graph.latent.shape.len() == 4 {
-                    "spatial"
-                } else {
-                    "flat"
-                },
-                graph.latent.name,
-                graph.channels,
-                graph.layout,
-                if graph.class.is_some() {
-                    ", class input"
-                } else {
-                    ""
-                }
-            );
-            (words, image_kind(&graph, &probe))
-        }
+        Recognised::Image(graph) => image_kind_of(&session, &graph).map_err(not_recognised)?,
         Recognised::Decoder(graph) => {
-            let beside = onnx.with_file_name(TOKENIZER_FILE);
-            let tokenizer_path = options
-                .tokenizer
-                .map(Path::to_path_buf)
-                .or_else(|| beside.is_file().then_some(beside));
-            let end = match &tokenizer_path {
-                Some(path) => {
-                    let (bytes, end) = read_tokenizer(path, &graph)?;
-                    files.push((TOKENIZER_FILE, bytes));
-                    end
-                }
-                None => None,
-            };
-            let facts = DecoderFacts {
-                tokenizer: tokenizer_path.map(|_| TOKENIZER_FILE.to_owned()),
-                end,
-                context: context_from_config(onnx),
-            };
-            let words = format!(
-                "decoder{}{}",
-                if graph.cached {
-                    " with a KV cache"
-                } else {
-                    " without a cache"
-                },
-                if graph.merged {
-                    " (merged, use_cache_branch)"
-                } else {
-                    ""
-                }
-            );
-            (words, decoder_kind(&facts))
+            let (tokenizer, words, kind) = decoder_kind_of(onnx, options, &graph)?;
+            files.extend(tokenizer.map(|bytes| (TOKENIZER_FILE, bytes)));
+            (words, kind)
         }
     };
     let sha256 = sha256_hex(&bytes);
@@ -291,6 +237,74 @@ pub fn add_model(
         recognised,
         left,
     })
+}
+
+/// An image generator in words, and its manifest's `kind` (value range and stride measured
+/// by a trial run); why not, when an input cannot be fed.
+fn image_kind_of(session: &ModelSession, graph: &ImageGraph) -> Result<(String, String), String> {
+    if let Some(constant) = graph.constants.iter().find(|c| !feedable_constant(c.dtype)) {
+        return Err(format!(
+            "its input {constant} is neither latent nor class, and Kiln can feed such an input \
+             only a constant F32, I64, I32 or Bool"
+        ));
+    }
+    let probe = probe::probe(session, graph)?;
+    let latent = if graph.latent.shape.len() == 4 {
+        "spatial"
+    } else {
+        "flat"
+    };
+    let class = if graph.class.is_some() {
+        ", class input"
+    } else {
+        ""
+    };
+    let words = format!(
+        "image generator: {latent} latent {:?}, {:?} {:?} output{class}",
+        graph.latent.name, graph.channels, graph.layout
+    );
+    Ok((words, image_kind(graph, &probe)))
+}
+
+/// A decoder's tokenizer bytes (when found), the decoder in words, and its manifest's `kind`
+/// with what was found beside `onnx`.
+fn decoder_kind_of(
+    onnx: &Path,
+    options: &ImportOptions<'_>,
+    graph: &DecoderGraph,
+) -> Result<(Option<Vec<u8>>, String, String), ImportError> {
+    let beside = onnx.with_file_name(TOKENIZER_FILE);
+    let tokenizer_path = options
+        .tokenizer
+        .map(Path::to_path_buf)
+        .or_else(|| beside.is_file().then_some(beside));
+    let (tokenizer, end) = match &tokenizer_path {
+        Some(path) => {
+            let (bytes, end) = read_tokenizer(path, graph)?;
+            (Some(bytes), end)
+        }
+        None => (None, None),
+    };
+    let facts = DecoderFacts {
+        tokenizer: tokenizer.as_ref().map(|_| TOKENIZER_FILE.to_owned()),
+        end,
+        context: context_from_config(onnx),
+    };
+    let cache = if graph.cached {
+        " with a KV cache"
+    } else {
+        " without a cache"
+    };
+    let merged = if graph.merged {
+        " (merged, use_cache_branch)"
+    } else {
+        ""
+    };
+    Ok((
+        tokenizer,
+        format!("decoder{cache}{merged}"),
+        decoder_kind(&facts),
+    ))
 }
 
 /// The model's name: `name`, else the file's stem (its folder's name for a `model.onnx`),
