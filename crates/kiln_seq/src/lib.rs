@@ -1,7 +1,10 @@
 //! Kiln's sequence generation, shared by flavour text and music.
 //!
 //! - [`SequenceModel`]: a causal decoder in the Hugging Face/optimum export contract, with its
-//!   `tokenizer.json`, run with a KV cache (the prompt once, then one token per step).
+//!   `tokenizer.json`, run with a KV cache when it has one (the prompt once, then one token per
+//!   step), merged (`use_cache_branch`) and cache-less exports too.
+//! - [`make_flavour`]: a name and whole sentences within word limits; [`complete`]: the
+//!   model's own continuation of a prompt.
 //! - [`Sampler`]: seeded temperature, top-k, top-p and repetition-penalty sampling; the same
 //!   seed and model give the same tokens.
 
