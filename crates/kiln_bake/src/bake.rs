@@ -251,7 +251,6 @@ impl Baker<'_> {
         );
         let output = EntryOutput {
             job,
-            model: &model,
             made: &made,
             files,
             key,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use kiln_engine::{Made, Model};
+use kiln_engine::Made;
 use kiln_onnx::sha256_hex;
 
 use crate::encode::EntryFile;
@@ -16,7 +16,6 @@ use crate::{BAKE_JOURNAL_FILE, EntryError, FileRecord, Job, JournaledManifest, K
 /// One entry's encoded files, and what made them.
 pub(crate) struct EntryOutput<'a> {
     pub job: &'a Job,
-    pub model: &'a Model,
     pub made: &'a Made,
     pub files: Vec<EntryFile>,
     /// The entry's key (see [`Job::key`]).
@@ -36,7 +35,6 @@ pub(crate) fn write_and_record(
 ) -> Result<Vec<String>, EntryError> {
     let EntryOutput {
         job,
-        model,
         made,
         files,
         key,
@@ -75,8 +73,8 @@ pub(crate) fn write_and_record(
                 metrics: file.metrics,
                 model: made.model.clone(),
                 model_sha256: made.model_sha256.clone(),
-                model_licence: model.manifest().licence.clone(),
-                model_attribution: model.manifest().attribution.clone(),
+                model_licence: made.licence.clone(),
+                model_attribution: made.attribution.clone(),
                 execution_provider: provider.clone(),
                 onnxruntime_version: onnxruntime_version.to_owned(),
                 kiln_version: KILN_VERSION.to_owned(),

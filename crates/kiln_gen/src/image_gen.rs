@@ -123,19 +123,7 @@ impl Constant {
                 Dim::Free(_) => 1,
             })
             .collect();
-        let len = shape.iter().product::<i64>().max(0) as usize;
-        Ok(match self.dtype {
-            ElementType::I64 => {
-                Tensor::from_array((shape, vec![self.value as i64; len]))?.into_dyn()
-            }
-            ElementType::I32 => {
-                Tensor::from_array((shape, vec![self.value as i32; len]))?.into_dyn()
-            }
-            ElementType::Bool => {
-                Tensor::from_array((shape, vec![self.value != 0.0; len]))?.into_dyn()
-            }
-            _ => Tensor::from_array((shape, vec![self.value as f32; len]))?.into_dyn(),
-        })
+        kiln_onnx::filled_tensor(self.dtype, shape, self.value)
     }
 }
 

@@ -105,14 +105,8 @@ fn value_range(dtype: Option<ElementType>, (low, high): (f32, f32)) -> (f32, f32
 
 /// A tensor of ones in `tensor`'s type and shape (free dimensions 1).
 fn ones(tensor: &GraphTensor) -> Result<DynValue, ort::Error> {
-    let shape: Vec<i64> = tensor.shape.iter().map(|&d| d.max(1)).collect();
-    let len = shape.iter().product::<i64>() as usize;
-    Ok(match tensor.dtype {
-        Some(ElementType::I64) => Tensor::from_array((shape, vec![1_i64; len]))?.into_dyn(),
-        Some(ElementType::I32) => Tensor::from_array((shape, vec![1_i32; len]))?.into_dyn(),
-        Some(ElementType::Bool) => Tensor::from_array((shape, vec![true; len]))?.into_dyn(),
-        _ => Tensor::from_array((shape, vec![1.0_f32; len]))?.into_dyn(),
-    })
+    let shape = tensor.shape.iter().map(|&d| d.max(1)).collect();
+    kiln_onnx::filled_tensor(tensor.dtype.unwrap_or(ElementType::F32), shape, 1.0)
 }
 
 #[cfg(test)]

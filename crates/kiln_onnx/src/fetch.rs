@@ -181,7 +181,11 @@ const PACKAGE_LIBRARY_DIR: &str = "onnxruntime/capi";
 
 /// A hash as `RECORD` writes it: sha256, URL-safe base64 without padding.
 fn record_hash(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes))
+    record_encoding(&Sha256::digest(bytes))
+}
+
+fn record_encoding(digest: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
 /// Checks a library against the size and sha256 recorded when it was installed: the `RECORD`
@@ -217,8 +221,13 @@ pub(crate) fn check_recorded(library: &Path) -> Result<(), String> {
         )));
     }
     if let Some(expected) = hash.strip_prefix("sha256=") {
-        let bytes = std::fs::read(library).map_err(|err| err.to_string())?;
-        if record_hash(&bytes) != expected {
+        // Streamed: the library is tens of MB, read on every start.
+        let mut hasher = Sha256::new();
+        std::fs::File::open(library)
+            .and_then(|mut file| std::io::copy(&mut file, &mut hasher))
+            .map_err(|err| err.to_string())?;
+        let actual = record_encoding(&hasher.finalize());
+        if actual != expected {
             return Err(damaged("its sha256 differs from the one".to_owned()));
         }
     }

@@ -13,6 +13,7 @@ pub mod fetch;
 mod provider;
 mod runtime;
 mod session;
+mod tensor;
 
 pub use contract::{ContractError, GraphTensor, Mismatch};
 pub use provider::{Provider, ProviderPolicy};
@@ -20,6 +21,7 @@ pub use runtime::{NO_FETCH_ENV, Runtime, RuntimeError, probe_version};
 pub use session::{
     HashCheck, ModelSession, SessionCache, SessionError, SessionOptions, sha256_hex,
 };
+pub use tensor::filled_tensor;
 
 /// Whether this ONNX Runtime build can create a CUDA session here, with its reason when not.
 pub fn cuda_status(runtime: &Runtime) -> Result<(), String> {
