@@ -97,6 +97,7 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
     which must carry the same labels: outputs must differ as their latents do."""
     dev = device()
     torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     g, d = g.to(dev), d.to(dev)
     ema = copy.deepcopy(g).eval()
     folder = checkpoint_dir(name)
@@ -166,7 +167,22 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--trained-on", default="", help="where and how long it trained, for the manifest (e.g. '8 min on an NVIDIA H100')")
     parser.add_argument("--no-export", action="store_true", help="train and checkpoint only (e.g. on a GPU machine)")
     parser.add_argument("--pack-only", action="store_true", help="write the data pack (to carry to a GPU machine) and stop")
+    parser.add_argument("--state-out", default="", help="after training, also write the checkpoint small enough to carry (see save_compact)")
     return parser
+
+
+def save_compact(name: str, folder: Path) -> None:
+    """Writes the checkpoint of `name` to `folder` in a form that fits a GPU machine's transfer
+    limits (16 MiB a file, 64 MiB a call with the project): the EMA generator, the live generator
+    and the discriminator in float16, and the step count; no optimiser state. `train` resumes
+    from such a folder (as the checkpoint folder) with fresh Adam moments."""
+    source = checkpoint_dir(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("ema", "g", "d"):
+        if (source / f"{part}.pt").exists():
+            state = torch.load(source / f"{part}.pt", map_location="cpu")
+            torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, folder / f"{part}.pt")
+    (folder / "step.txt").write_text((source / "step.txt").read_text())
 
 
 def load_exported(name: str, generator: nn.Module) -> int:

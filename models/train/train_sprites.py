@@ -22,6 +22,7 @@ import json
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -275,6 +276,8 @@ def main():
 
         g, steps = gan.train("kiln_sprites", g, Discriminator(len(NAMES)), sample_real, sample_latent,
                              minutes=args.minutes, augment=lambda x: gan.diff_augment(x, 2, step=2), diversity=0.1)
+    if args.state_out:
+        gan.save_compact("kiln_sprites", Path(args.state_out))
     if args.no_export:
         return
     started = time.time()

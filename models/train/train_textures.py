@@ -24,6 +24,7 @@ continuation and lost the brick courses (README), so it is off by default.
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -275,6 +276,8 @@ def main():
 
         g, steps = gan.train("kiln_textures", g, Discriminator(len(NAMES)), sample_real, sample_latent,
                              minutes=args.minutes, augment=lambda x: gan.diff_augment(x, 0 if args.single_look else CROP // 2))
+    if args.state_out:
+        gan.save_compact("kiln_textures", Path(args.state_out))
     if args.no_export:
         return
     started = time.time()

@@ -49,11 +49,11 @@ impl<'a> BakeModels<'a> {
     /// match its manifest's sha256 (the job then runs, and reports why).
     pub(crate) fn keys(&self, jobs: &[Job]) -> Vec<Option<String>> {
         let sessions = self.engine.sessions();
-        let provider = sessions.expected_provider().to_string();
         let version = sessions.runtime().version();
         jobs.iter()
             .map(|job| {
                 let files = self.files(&job.entry.model).ok()?;
+                let provider = sessions.expected_provider(files.manifest()).to_string();
                 files
                     .matches_manifest()
                     .then(|| job.key(files.content_sha256(), &provider, version))

@@ -19,7 +19,8 @@ pub use contract::{ContractError, GraphTensor, Mismatch};
 pub use provider::{Provider, ProviderPolicy};
 pub use runtime::{NO_FETCH_ENV, Runtime, RuntimeError, probe_version};
 pub use session::{
-    HashCheck, ModelSession, SessionCache, SessionError, SessionOptions, sha256_hex,
+    HashCheck, ModelSession, SEQUENCES_ON_CPU, SessionCache, SessionError, SessionOptions,
+    sha256_hex,
 };
 pub use tensor::filled_tensor;
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use kiln_recipe::ModelManifest;
+use kiln_recipe::{ModelKind, ModelManifest};
 use ort::session::Session;
 use sha2::{Digest, Sha256};
 
@@ -136,6 +136,16 @@ pub struct SessionCache {
     expected_provider: OnceLock<Provider>,
 }
 
+/// Why `auto` runs sequence generators on the CPU even where CUDA works: a decoder step is one
+/// token of a small model, and on an H100 kernel launches and transfers cost more per token
+/// than two CPU cores take for the whole step (docs/benchmarks.md, "On a GPU machine").
+pub const SEQUENCES_ON_CPU: &str = "auto runs sequence models on the CPU: one token per step is faster there than on CUDA (use --ep cuda to force it)";
+
+/// Whether the `auto` policy runs `manifest`'s model on the CPU whatever the machine has.
+fn auto_prefers_cpu(manifest: &ModelManifest) -> bool {
+    matches!(manifest.kind, ModelKind::SequenceGenerator(_))
+}
+
 impl SessionCache {
     /// A cache whose sessions follow `options`; loads ONNX Runtime if needed.
     pub fn new(options: SessionOptions) -> Result<Self, RuntimeError> {
@@ -158,10 +168,13 @@ impl SessionCache {
         self.options
     }
 
-    /// The provider new sessions will run on, decided without loading a model (checked once):
-    /// what incremental bakes key their outputs by. Under `cuda` it is CUDA even when CUDA
-    /// cannot load, since such sessions fail rather than fall back.
-    pub fn expected_provider(&self) -> Provider {
+    /// The provider a session of `manifest`'s model will run on, decided without loading it
+    /// (CUDA is checked once): what incremental bakes key their outputs by. Under `cuda` it is
+    /// CUDA even when CUDA cannot load, since such sessions fail rather than fall back.
+    pub fn expected_provider(&self, manifest: &ModelManifest) -> Provider {
+        if self.options.policy == ProviderPolicy::Auto && auto_prefers_cpu(manifest) {
+            return Provider::Cpu;
+        }
         *self
             .expected_provider
             .get_or_init(|| match self.options.policy {
@@ -214,7 +227,9 @@ impl SessionCache {
                 HashCheck::Warn => tracing::warn!("{mismatch}"),
             }
         }
-        let session = self.load_bytes_with_hash(bytes, actual, &path.display().to_string())?;
+        let label = path.display().to_string();
+        let session =
+            self.load_bytes_with_hash(bytes, actual, &label, auto_prefers_cpu(manifest))?;
         let mismatches = compare(
             &manifest.inputs,
             &manifest.outputs,
@@ -235,7 +250,7 @@ impl SessionCache {
     pub fn load_bytes(&self, bytes: &[u8]) -> Result<Arc<ModelSession>, SessionError> {
         let hash = sha256_hex(bytes);
         let label = format!("model {}", &hash[..12]);
-        self.load_bytes_with_hash(bytes, hash, &label)
+        self.load_bytes_with_hash(bytes, hash, &label, false)
     }
 
     /// Drops cached sessions whose hash `keep` rejects (e.g. models that were replaced).
@@ -254,13 +269,14 @@ impl SessionCache {
         bytes: &[u8],
         hash: String,
         label: &str,
+        prefers_cpu: bool,
     ) -> Result<Arc<ModelSession>, SessionError> {
         // Held while creating, so two threads asking for the same new model create it once.
         let mut sessions = self.lock_sessions();
         if let Some(session) = sessions.get(&hash) {
             return Ok(Arc::clone(session));
         }
-        let session = Arc::new(self.create(bytes, hash.clone(), label)?);
+        let session = Arc::new(self.create(bytes, hash.clone(), label, prefers_cpu)?);
         self.created.fetch_add(1, Ordering::Relaxed);
         sessions.insert(hash, Arc::clone(&session));
         Ok(session)
@@ -271,6 +287,7 @@ impl SessionCache {
         bytes: &[u8],
         sha256: String,
         label: &str,
+        prefers_cpu: bool,
     ) -> Result<ModelSession, SessionError> {
         let create_error = |err: &dyn std::fmt::Display| SessionError::Create {
             model: label.to_owned(),
@@ -290,6 +307,10 @@ impl SessionCache {
                 register_cuda(&mut builder)
                     .map_err(|reason| SessionError::CudaUnavailable { reason })?;
                 (Provider::Cuda, None)
+            }
+            ProviderPolicy::Auto if prefers_cpu => {
+                tracing::debug!("{label}: {SEQUENCES_ON_CPU}");
+                (Provider::Cpu, Some(SEQUENCES_ON_CPU.to_owned()))
             }
             ProviderPolicy::Auto => match register_cuda(&mut builder) {
                 Ok(()) => (Provider::Cuda, None),

@@ -6,8 +6,14 @@ use kiln_onnx::{Mismatch, Provider, ProviderPolicy, SessionCache, SessionError, 
 use kiln_recipe::ModelManifest;
 
 fn fixture(name: &str) -> (ModelManifest, PathBuf) {
+    fixture_in("models", name)
+}
+
+/// A fixture model of `tests/fixtures/<folder>/<name>`.
+fn fixture_in(folder: &str, name: &str) -> (ModelManifest, PathBuf) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/models")
+        .join("../../tests/fixtures")
+        .join(folder)
         .join(name)
         .join("model.ron");
     (ModelManifest::load(&path).expect("fixture manifest"), path)
@@ -79,6 +85,18 @@ fn requiring_cuda_without_it_is_a_clear_error() {
         "{text}"
     );
     assert!(kiln_onnx::check_policy(sessions.runtime(), ProviderPolicy::Cuda).is_err());
+}
+
+#[test]
+fn auto_policy_runs_sequence_models_on_the_cpu_and_keys_them_so() {
+    let sessions = cache(ProviderPolicy::Auto);
+    let (manifest, path) = fixture_in("decoders", "tiny_decoder_past");
+    let session = sessions.load_model(&manifest, &path).expect("loads");
+    assert_eq!(session.provider(), Provider::Cpu);
+    assert_eq!(session.fallback_reason(), Some(kiln_onnx::SEQUENCES_ON_CPU));
+    assert_eq!(sessions.expected_provider(&manifest), Provider::Cpu);
+    let forced = cache(ProviderPolicy::Cpu);
+    assert_eq!(forced.expected_provider(&manifest), Provider::Cpu);
 }
 
 #[test]

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kiln_onnx::ModelSession;
+use kiln_onnx::Provider;
 use kiln_recipe::{Dim, ModelKind, ModelManifest, SequenceContract};
-use ort::session::SessionInputValue;
+use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+use ort::session::IoBinding;
 use ort::value::{DynValue, Tensor};
 use tokenizers::Tokenizer;
 
@@ -125,6 +127,15 @@ struct DecoderInputs {
     position_ids: bool,
     /// `use_cache_branch`: Bool `[1]` of merged decoders, true once a cache is fed.
     use_cache_branch: bool,
+}
+
+/// One generation's I/O binding and where its outputs go.
+struct Binding {
+    io: IoBinding,
+    /// The session's device: the key/value cache.
+    cache: MemoryInfo<'static>,
+    /// The host: the logits.
+    host: MemoryInfo<'static>,
 }
 
 /// Tokens generated after a prompt.
@@ -322,12 +333,13 @@ impl SequenceModel {
         let mut generated = Vec::new();
         let mut past: Option<Vec<DynValue>> = None;
         let mut fed = 0; // tokens of `sequence` already in the cache
+        let mut binding = self.bind()?;
         while generated.len() < decoding.max_tokens.min(room) && !(decoding.done)(&generated) {
             let (new, past_values, past_len) = match (&mut past, kv_cache) {
                 (Some(values), true) => (&sequence[fed..], std::mem::take(values), fed),
                 _ => (&sequence[..], self.empty_cache()?, 0),
             };
-            let (logits, presents) = self.step(new, past_values, past_len)?;
+            let (logits, presents) = self.step(&mut binding, new, past_values, past_len)?;
             fed = sequence.len();
             past = Some(presents);
             let history = &sequence[prompt.len()..];
@@ -350,61 +362,81 @@ impl SequenceModel {
         })
     }
 
+    /// An I/O binding for one generation: the key/value cache stays where the session runs (on
+    /// the GPU under CUDA) from one step to the next, and only the logits come to the host.
+    fn bind(&self) -> Result<Binding, SequenceError> {
+        let error = |err: ort::Error| self.run_error(err);
+        let device = match self.session.provider() {
+            Provider::Cuda => AllocationDevice::CUDA,
+            Provider::Cpu => AllocationDevice::CPU,
+        };
+        Ok(Binding {
+            io: self.session.lock().create_binding().map_err(error)?,
+            cache: MemoryInfo::new(device, 0, AllocatorType::Device, MemoryType::Default)
+                .map_err(error)?,
+            host: MemoryInfo::new(
+                AllocationDevice::CPU,
+                0,
+                AllocatorType::Device,
+                MemoryType::CPUOutput,
+            )
+            .map_err(error)?,
+        })
+    }
+
     /// One `session.run`: logits of the last position and the new cache.
     fn step(
         &self,
+        binding: &mut Binding,
         ids: &[u32],
         past: Vec<DynValue>,
         past_len: usize,
     ) -> Result<(Vec<f32>, Vec<DynValue>), SequenceError> {
         let n = ids.len();
         let error = |err: ort::Error| self.run_error(err);
-        let mut inputs: Vec<(String, SessionInputValue<'_>)> = vec![(
-            "input_ids".to_owned(),
-            Tensor::from_array((
-                [1, n],
-                ids.iter().map(|&id| i64::from(id)).collect::<Vec<_>>(),
-            ))
-            .map_err(error)?
-            .into(),
-        )];
+        let io = &mut binding.io;
+        let ids = ids.iter().map(|&id| i64::from(id)).collect::<Vec<_>>();
+        io.bind_input(
+            "input_ids",
+            &Tensor::from_array(([1, n], ids)).map_err(error)?,
+        )
+        .map_err(error)?;
         if self.inputs.attention_mask {
-            inputs.push((
-                "attention_mask".to_owned(),
-                Tensor::from_array(([1, past_len + n], vec![1_i64; past_len + n]))
-                    .map_err(error)?
-                    .into(),
-            ));
+            let mask = Tensor::from_array(([1, past_len + n], vec![1_i64; past_len + n]));
+            io.bind_input("attention_mask", &mask.map_err(error)?)
+                .map_err(error)?;
         }
         if self.inputs.position_ids {
             let positions = (past_len..past_len + n)
                 .map(|p| p as i64)
                 .collect::<Vec<_>>();
-            inputs.push((
-                "position_ids".to_owned(),
-                Tensor::from_array(([1, n], positions))
-                    .map_err(error)?
-                    .into(),
-            ));
+            let positions = Tensor::from_array(([1, n], positions)).map_err(error)?;
+            io.bind_input("position_ids", &positions).map_err(error)?;
         }
         if self.inputs.use_cache_branch {
-            inputs.push((
-                "use_cache_branch".to_owned(),
-                Tensor::from_array(([1], vec![past_len > 0]))
-                    .map_err(error)?
-                    .into(),
-            ));
+            let branch = Tensor::from_array(([1], vec![past_len > 0])).map_err(error)?;
+            io.bind_input("use_cache_branch", &branch).map_err(error)?;
         }
-        for (index, value) in past.into_iter().enumerate() {
+        for (index, value) in past.iter().enumerate() {
             let kind = if index % 2 == 0 { "key" } else { "value" };
-            inputs.push((
-                format!("past_key_values.{}.{kind}", index / 2),
-                value.into(),
-            ));
+            io.bind_input(format!("past_key_values.{}.{kind}", index / 2), value)
+                .map_err(error)?;
+        }
+        // Outputs are bound afresh every step: ONNX Runtime would otherwise write this step's
+        // cache into the buffer the last step returned, which has another shape and is this
+        // step's input.
+        io.bind_output_to_device("logits", &binding.host)
+            .map_err(error)?;
+        let layers = self.cache.map_or(0, |(layers, _, _)| layers);
+        for layer in 0..layers {
+            for kind in ["key", "value"] {
+                io.bind_output_to_device(format!("present.{layer}.{kind}"), &binding.cache)
+                    .map_err(error)?;
+            }
         }
         let mut session = self.session.lock();
         let started = Instant::now();
-        let mut outputs = session.run(inputs).map_err(error)?;
+        let mut outputs = session.run_binding(io).map_err(error)?;
         self.run_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         let (shape, values) = outputs["logits"]
@@ -418,7 +450,6 @@ impl SequenceModel {
             return Err(self.run_error(format!("the model produced a non-finite logit ({bad})")));
         }
         let logits = last.to_vec();
-        let layers = self.cache.map_or(0, |(layers, _, _)| layers);
         let mut presents = Vec::with_capacity(2 * layers);
         for layer in 0..layers {
             for kind in ["key", "value"] {
