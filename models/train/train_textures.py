@@ -47,20 +47,44 @@ Z = 32  # latent channels: GLOBAL of them form the global code, the rest stay sp
 GLOBAL = 8
 STYLE = 128
 
-# Material classes: (sheet, row, first column, last column) in Crawl's 32 px grid.
+# Material classes, one look each: (sheet, row, first column, last column) in Crawl's 32 px grid.
+# Classes that share a material (bricks of several colours) were one class until the model
+# drew patchworks of their looks; `FAMILY` maps each to the class it was split from, which a
+# checkpoint of the older class list is widened from (see `widen_checkpoint`).
 CLASSES = {
     "grass": [("floor", 11, 26, 31), ("floor", 12, 0, 5)],
-    "dirt": [("floor", 16, 13, 15), ("floor", 7, 8, 11), ("floor", 11, 3, 8)],
-    "sand": [("floor", 10, 9, 16), ("floor", 16, 26, 31), ("floor", 17, 0, 3)],
-    "stone_floor": [("floor", 15, 20, 26), ("floor", 0, 18, 26), ("floor", 10, 5, 8)],
-    "cobblestone": [("floor", 14, 0, 2), ("floor", 9, 5, 8), ("floor", 10, 5, 8), ("wall", 15, 19, 22), ("wall", 9, 2, 13)],
-    "brick_wall": [("wall", 3, 0, 7), ("wall", 4, 0, 7), ("wall", 4, 16, 23), ("wall", 6, 16, 23), ("wall", 13, 20, 23), ("wall", 16, 3, 6)],
-    "mossy_stone": [("wall", 9, 18, 25), ("wall", 14, 3, 8)],
+    "dirt": [("floor", 16, 13, 15)],
+    "dark_earth": [("floor", 7, 8, 11)],
+    "earth_tiles": [("floor", 11, 3, 8)],
+    "sand": [("floor", 10, 9, 16)],
+    "sandstone": [("floor", 16, 26, 31), ("floor", 17, 0, 3)],
+    "stone_floor": [("floor", 15, 20, 26)],
+    "dark_stone_floor": [("floor", 0, 18, 26)],
+    "cobblestone": [("wall", 15, 19, 22)],
+    "dark_cobblestone": [("floor", 14, 0, 2), ("floor", 9, 5, 8)],
+    "yellow_cobblestone": [("wall", 9, 2, 13)],
+    "brick_wall": [("wall", 4, 16, 23)],
+    "red_brick": [("wall", 4, 0, 7)],
+    "orange_brick": [("wall", 3, 0, 7)],
+    "white_brick": [("wall", 6, 16, 23)],
+    "mossy_brick": [("wall", 13, 20, 23)],
+    "small_brick": [("wall", 16, 3, 6)],
+    "mossy_stone": [("wall", 9, 18, 25)],
+    "dark_mossy_stone": [("wall", 14, 3, 6)],
     "marble": [("floor", 17, 4, 13)],
-    "water": [("floor", 28, 0, 11), ("floor", 28, 12, 21)],
+    "water": [("floor", 28, 0, 9)],
+    "shallow_water": [("floor", 28, 10, 21)],
     "lava": [("floor", 26, 6, 31), ("floor", 27, 0, 5)],
     "ice": [("wall", 25, 18, 31)],
 }
+FAMILY = {
+    "dark_earth": "dirt", "earth_tiles": "dirt", "sandstone": "sand", "dark_stone_floor": "stone_floor",
+    "dark_cobblestone": "cobblestone", "yellow_cobblestone": "cobblestone", "red_brick": "brick_wall",
+    "orange_brick": "brick_wall", "white_brick": "brick_wall", "mossy_brick": "brick_wall", "small_brick": "brick_wall",
+    "dark_mossy_stone": "mossy_stone", "shallow_water": "water",
+}
+# The class list of the first model (patchworks of looks), in its order.
+FIRST_CLASSES = ["grass", "dirt", "sand", "stone_floor", "cobblestone", "brick_wall", "mossy_stone", "marble", "water", "lava", "ice"]
 NAMES = list(CLASSES)
 
 
@@ -87,14 +111,43 @@ def build_pack():
                 index += 1
             region += 1
     PACK.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(PACK, tiles=np.stack(tiles), labels=np.array(labels), regions=np.array(regions), held=np.array(held))
+    np.savez_compressed(PACK, tiles=np.stack(tiles), labels=np.array(labels), regions=np.array(regions), held=np.array(held),
+                        names=np.array(NAMES))
 
 
 def load_pack():
-    if not PACK.exists():
+    if not PACK.exists() or list(np.load(PACK).get("names", [])) != NAMES:
         build_pack()
     pack = np.load(PACK)
     return pack["tiles"], pack["labels"], pack["regions"], pack["held"]
+
+
+def widen_checkpoint(folder) -> bool:
+    """Rewrites a checkpoint of the first model (FIRST_CLASSES) for NAMES: each class's rows of
+    the generator's class embedding and the discriminator's projection start as those of the
+    class it was split from (FAMILY), plus a little noise so that classes of one family can part.
+    Returns whether it did; a checkpoint already for NAMES is left alone."""
+    rows = [FIRST_CLASSES.index(FAMILY.get(name, name)) for name in NAMES]
+    generator = torch.Generator().manual_seed(3)
+    changed = False
+    for part, key in (("g", "embed.weight"), ("ema", "embed.weight"), ("d", "embed.weight_orig"), ("d", "embed.weight_u")):
+        path = folder / f"{part}.pt"
+        if not path.exists():
+            continue
+        state = torch.load(path, map_location="cpu")
+        old = state[key]
+        if old.shape[0] == len(NAMES):
+            continue
+        assert old.shape[0] == len(FIRST_CLASSES), f"{path}: {key} has {old.shape[0]} classes"
+        new = old[rows].clone()
+        if key != "embed.weight_u":
+            new += 0.05 * old.std() * torch.randn(new.shape, generator=generator).to(new.dtype)
+        else:
+            new = new / new.norm()
+        state[key] = new
+        torch.save(state, path)
+        changed = True
+    return changed
 
 
 def circular_conv(cin, cout, k=3):
@@ -248,6 +301,8 @@ def main():
     if args.export_only:
         steps = gan.load_exported("kiln_textures", g)
     else:
+        if widen_checkpoint(gan.checkpoint_dir("kiln_textures")):
+            print(f"widened the checkpoint from {len(FIRST_CLASSES)} to {len(NAMES)} classes")
         dev = gan.device()
         rng = np.random.default_rng(7)
         train_tiles = to_tensor(tiles[~held]).to(dev)
