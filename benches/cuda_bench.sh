@@ -28,7 +28,7 @@ bake() { # label recipes ep
   local started=$(date +%s.%N) out="$work/out-$RANDOM$RANDOM"
   kiln bake "$2" --out "$out" --ep "$3" > "$work/stdout" 2> "$work/stderr"
   local rc=$? ended=$(date +%s.%N)
-  printf '%-8s %-5s rc=%s wall=%.3fs warn=%s | %s\n' "$1" "$3" "$rc" "$(echo "$ended - $started" | bc)" \
+  printf '%-8s %-5s rc=%s wall=%.3fs warn=%s | %s\n' "$1" "$3" "$rc" "$(awk "BEGIN { print $ended - $started }")" \
     "$(grep -c WARN "$work/stderr")" "$(grep -Eo 'in [0-9.]+s \([0-9.]+s in session.run\)' "$work/stdout" | tail -1)"
   [ "$rc" = 0 ] || tail -n 5 "$work/stderr"
   rm -rf "$out"

@@ -83,6 +83,10 @@ FAMILY = {
     "orange_brick": "brick_wall", "white_brick": "brick_wall", "mossy_brick": "brick_wall", "small_brick": "brick_wall",
     "dark_mossy_stone": "mossy_stone", "shallow_water": "water",
 }
+# A class split off from the first model ships once it draws its own look: the mean colour of
+# its generated textures within COLOUR_GAP (RGB distance, 0-255) of its real tiles'. The first
+# model's classes always ship, since recipes name them; every gap is in quality.json.
+COLOUR_GAP = 20.0
 # The class list of the first model (patchworks of looks), in its order.
 FIRST_CLASSES = ["grass", "dirt", "sand", "stone_floor", "cobblestone", "brick_wall", "mossy_stone", "marble", "water", "lava", "ice"]
 NAMES = list(CLASSES)
@@ -237,25 +241,64 @@ def windows(images, count, rng, size=TILE):
     return out
 
 
-def evaluate(tiles, labels, regions, held, palette=16, per_class=40):
+class Shipped(nn.Module):
+    """The generator restricted to the classes that ship: class k of the exported model is
+    class `shipped[k]` of training."""
+
+    def __init__(self, generator, shipped):
+        super().__init__()
+        self.generator = generator
+        self.register_buffer("rows", torch.tensor(shipped, dtype=torch.long))
+
+    def forward(self, z, label):
+        return self.generator(z, self.rows[label])
+
+
+def export(generator, path) -> str:
+    return export_onnx(
+        generator, (torch.randn(1, Z, 4, 4), torch.zeros(1, dtype=torch.long)), path, ["z", "class"], ["image"],
+        {"z": {0: "N", 2: "h", 3: "w"}, "class": {0: "N"}, "image": {0: "N", 2: "H", 3: "W"}},
+    )
+
+
+def colour_gaps(g, tiles, labels, count=64) -> dict:
+    """Per class: distance between the mean colour of its real tiles and the median over
+    `count` generated textures of theirs (RGB, 0-255)."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as folder:
+        export(g, Path(folder) / "all.onnx")
+        session = ort.InferenceSession(str(Path(folder) / "all.onnx"), providers=["CPUExecutionProvider"])
+        rng = np.random.default_rng(1)
+        gaps = {}
+        for c, name in enumerate(NAMES):
+            real = tiles[labels == c].reshape(-1, 3).astype(float).mean(0)
+            made = generate(session, c, count, CROP // STRIDE, rng).reshape(count, -1, 3).astype(float).mean(1)
+            gaps[name] = round(float(np.median(np.linalg.norm(made - real, axis=1))), 1)
+    return gaps
+
+
+def evaluate(tiles, labels, regions, held, shipped, palette=16, per_class=40):
     """The realism table: classifier accuracy (raw and with a `palette`-colour median cut),
-    stray-pixel rate and seam scores, generated vs held-back real tiles."""
+    stray-pixel rate and seam scores, generated vs held-back real tiles, over the shipped classes."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(OUT / "model.onnx"), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(2026)
     real, trained, fake, fake_pal, seams, seams_large = [], [], [], [], [], []
-    for c in range(len(NAMES)):
+    for k, c in enumerate(shipped):
         mine = held & (labels == c)
         real_quads = quads(tiles[mine], regions[mine], per_class, rng)
         real += windows(list(real_quads), per_class, rng)
         seen = ~held & (labels == c)
         trained += windows(list(quads(tiles[seen], regions[seen], per_class, rng)), per_class, rng)
-        textures = generate(session, c, per_class, CROP // STRIDE, rng)
+        textures = generate(session, k, per_class, CROP // STRIDE, rng)
         fake += windows(list(textures), per_class, rng)
         fake_pal += windows([realism.median_cut(t, palette) for t in textures], per_class, rng)
         seams += [realism.seam_score(t, STRIDE) for t in textures]
-        seams_large += [realism.seam_score(t, STRIDE) for t in generate(session, c, 4, 32, rng)]
+        seams_large += [realism.seam_score(t, STRIDE) for t in generate(session, k, 4, 32, rng)]
     return {
         "classifier_accuracy": round(realism.classifier_accuracy(real, fake), 3),
         # The same test between two sets of real tiles (held back vs trained on): its floor here.
@@ -270,17 +313,17 @@ def evaluate(tiles, labels, regions, held, palette=16, per_class=40):
     }
 
 
-def comparison_sheet(tiles, labels, regions):
-    """Real held-back 2×2 tiles | generated textures, one row per class, at 2× (README)."""
+def comparison_sheet(tiles, labels, regions, shipped):
+    """Real 2×2 tiles | generated textures, one row per shipped class, at 2× (README)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(OUT / "model.onnx"), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(7)
     rows = []
-    for c in range(len(NAMES)):
+    for k, c in enumerate(shipped):
         mine = (labels == c)
         real = quads(tiles[mine], regions[mine], 2, rng)
-        fake = generate(session, c, 4, CROP // STRIDE, rng)
+        fake = generate(session, k, 4, CROP // STRIDE, rng)
         gap = np.full((CROP, 8, 3), 255, np.uint8)
         rows.append([np.concatenate([real[0], real[1], gap, *[np.concatenate([f, np.full((CROP, 2, 3), 40, np.uint8)], 1) for f in fake]], 1)])
     save_sheet(rows, OUT / "real_vs_generated.png", scale=2)
@@ -336,25 +379,28 @@ def main():
     if args.no_export:
         return
     started = time.time()
-    sha = export_onnx(
-        g, (torch.randn(1, Z, 4, 4), torch.zeros(1, dtype=torch.long)), OUT / "model.onnx", ["z", "class"], ["image"],
-        {"z": {0: "N", 2: "h", 3: "w"}, "class": {0: "N"}, "image": {0: "N", 2: "H", 3: "W"}},
-    )
-    quality = evaluate(tiles, labels, regions, held)
+    gaps = colour_gaps(g, tiles, labels)
+    shipped = [c for c, name in enumerate(NAMES) if name in FIRST_CLASSES or gaps[name] <= COLOUR_GAP]
+    held_classes = [name for name in NAMES if NAMES.index(name) not in shipped]
+    print("colour gap per class:", gaps, "\nnot shipped:", held_classes)
+    sha = export(Shipped(g, shipped), OUT / "model.onnx")
+    quality = evaluate(tiles, labels, regions, held, shipped)
     print("realism (generated vs held-back real 32x32 windows):", json.dumps(quality, indent=1))
+    quality |= {"colour_gap": gaps, "not_shipped": held_classes}
     (OUT / "quality.json").write_text(json.dumps({"steps": steps, **quality}, indent=1) + "\n")
-    write_manifest(sha, steps, quality, args.trained_on)
+    write_manifest(sha, steps, quality, args.trained_on, [NAMES[c] for c in shipped])
     render_sample_sheet(OUT)
-    comparison_sheet(tiles, labels, regions)
+    comparison_sheet(tiles, labels, regions, shipped)
     print(f"wrote {OUT / 'model.onnx'} ({(OUT / 'model.onnx').stat().st_size} bytes), samples.png, real_vs_generated.png in {time.time() - started:.0f}s")
 
 
-def write_manifest(sha: str, steps: int, quality: dict, trained_on: str) -> None:
-    classes = ", ".join(f'"{n}"' for n in NAMES)
+def write_manifest(sha: str, steps: int, quality: dict, trained_on: str, shipped: list[str]) -> None:
+    classes = ", ".join(f'"{n}"' for n in shipped)
+    unshipped = ", ".join(quality["not_shipped"]) or "none"
     (OUT / "model.ron").write_text(f"""// Written by models/train/train_textures.py.
 (
     name: "kiln_textures",
-    description: "Seamless pixel-art material textures ({len(NAMES)} classes) drawn at Crawl's art scale, any size in steps of {STRIDE} px",
+    description: "Seamless pixel-art material textures ({len(shipped)} classes, one look each) drawn at Crawl's art scale, any size in steps of {STRIDE} px",
     sha256: "{sha}",
     licence: "CC0-1.0",
     provenance: (
@@ -371,7 +417,8 @@ the coordinates in the training script. Class-conditional spatial GAN with a glo
 EMA weights after {steps} steps{f' ({trained_on})' if trained_on else ''}. Realism on held-back tiles (python3 models/train/train_textures.py --export-only): \
 classifier accuracy {quality['classifier_accuracy']} raw (real tiles vs other real tiles: {quality['classifier_accuracy_real_vs_real']}), {quality['classifier_accuracy_palette_16']} with a 16-colour palette \
 (0.5 = indistinguishable); stray pixels {quality['stray_rate_generated']} raw, {quality['stray_rate_generated_palette_16']} paletted \
-vs {quality['stray_rate_real']} real; worst seam score {max(quality['seam_score_64px_max'], quality['seam_score_256px_max'])}.",
+vs {quality['stray_rate_real']} real; worst seam score {max(quality['seam_score_64px_max'], quality['seam_score_256px_max'])}. \
+Trained but not shipped (their mean colour is still over {COLOUR_GAP:g}/255 from their tiles'): {unshipped}.",
     ),
     inputs: [
         (name: "z", dtype: F32, shape: ["N", {Z}, "h", "w"]),
