@@ -67,7 +67,7 @@ pub struct ModelsDir {
 /// Execution-provider choice shared by the commands that run models.
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Execution provider: `auto` (CUDA if it loads, else CPU with a warning), `cpu`, or `cuda` (required).
+    /// Execution provider: `auto` (CUDA if it loads, else CPU with a warning; text and music always on the CPU, faster there), `cpu`, or `cuda` (required).
     #[arg(long, default_value = "auto", value_parser = parse_policy)]
     ep: ProviderPolicy,
     /// Threads ONNX Runtime may use per operator (default: all cores; at most 256).

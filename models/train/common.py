@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,12 @@ def export_onnx(model: torch.nn.Module, args: tuple, path: Path, input_names, ou
         dynamo=False,
     )
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest_classes(folder: Path) -> list[str]:
+    """The classes a model folder's `model.ron` lists, in order (the class input's values)."""
+    manifest = (folder / "model.ron").read_text()
+    return re.findall(r'"([^"]+)"', re.search(r"classes: \[([^\]]*)\]", manifest).group(1))
 
 
 def save_sheet(rows: list[list[np.ndarray]], path: Path, scale: int = 1, background=(40, 40, 48)) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from common import save_sheet
+from common import manifest_classes, save_sheet
 
 
 def main(folder: Path) -> None:
     manifest = (folder / "model.ron").read_text()
-    classes = re.findall(r'"([^"]+)"', re.search(r"classes: \[([^\]]*)\]", manifest).group(1))
+    classes = manifest_classes(folder)
     stride = re.search(r"stride: (\d+)", manifest)
     latent = re.search(r'\(name: "z", dtype: F32, shape: \[([^\]]*)\]\)', manifest).group(1)
     z_channels = int(latent.split(",")[1])

@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 import realism
+from common import manifest_classes
 import train_textures as textures
 
 
@@ -21,11 +22,12 @@ def summary(scores) -> str:
 
 def main() -> None:
     session = ort.InferenceSession(str(textures.OUT / "model.onnx"), providers=["CPUExecutionProvider"])
+    classes = len(manifest_classes(textures.OUT))
     rng = np.random.default_rng(1)
     for cells in (8, 16, 32):
         scores = [realism.seam_score(t, textures.STRIDE)
-                  for c in range(len(textures.NAMES)) for t in textures.generate(session, c, 8, cells, rng)]
-        print(f"generated {cells * textures.STRIDE}px art, {len(textures.NAMES)} classes: {summary(scores)}")
+                  for c in range(classes) for t in textures.generate(session, c, 8, cells, rng)]
+        print(f"generated {cells * textures.STRIDE}px art, {classes} classes: {summary(scores)}")
     tiles, _, _, _ = textures.load_pack()
     repeated = [realism.seam_score(np.roll(np.tile(tile, (2, 2, 1)), (dy, dx), (0, 1)), textures.STRIDE)
                 for tile in tiles for dy in range(0, 32, 8) for dx in range(0, 32, 8)]
