@@ -79,6 +79,37 @@ fn flavour_text_is_reproducible_within_its_limits_and_ends_its_sentences() {
 }
 
 #[test]
+fn flavour_text_writes_only_words_of_its_lexicon_and_the_recipe_s_name() {
+    let flavour = model("kiln_flavour");
+    let lexicon = flavour
+        .lexicon()
+        .expect("kiln_flavour ships a lexicon")
+        .clone();
+    assert!(lexicon.len() > 50_000, "{}", lexicon.len());
+    let mut words = 0;
+    for kind in flavour.contract().conditions.clone() {
+        for (seed, name) in (0..6).zip([None, Some("Gravelmaw Zzyx")].into_iter().cycle()) {
+            let params = text_params(&kind, name, 5, 40);
+            let text = make_flavour(&flavour, &params, seed).expect("text");
+            words += kiln_seq::words(&text.text).count();
+            let named =
+                |word: &&str| name.is_some_and(|name| kiln_seq::words(name).any(|n| n == *word));
+            let unknown: Vec<_> = lexicon
+                .unknown_words(&text.text)
+                .into_iter()
+                .filter(|w| !named(w))
+                .collect();
+            assert!(unknown.is_empty(), "{kind} {seed}: {unknown:?} in {text:?}");
+            if name.is_none() {
+                let unknown = lexicon.unknown_words(&text.name);
+                assert!(unknown.is_empty(), "{kind} {seed}: name {unknown:?}");
+            }
+        }
+    }
+    assert!(words > 500, "{words} words checked");
+}
+
+#[test]
 fn impossible_limits_fail_with_the_fix() {
     let flavour = model("kiln_flavour");
     let mut params = text_params("spell", None, 390, 400);

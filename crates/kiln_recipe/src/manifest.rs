@@ -152,6 +152,10 @@ pub enum ModelKind {
 pub struct SequenceContract {
     /// The Hugging Face `tokenizer.json` beside the model.
     pub tokenizer: String,
+    /// A word list beside the model (one word per line; `#` starts a comment line): `Text`
+    /// entries then write only these words, case aside. Without it any word may come out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<String>,
     /// Longest sequence (prompt + generated tokens) the model was trained on.
     pub context: u32,
     /// What a recipe may condition on (text kinds, musical modes); none for a model used

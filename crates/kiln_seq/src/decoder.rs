@@ -14,6 +14,7 @@ use ort::value::{DynValue, Tensor};
 use tokenizers::Tokenizer;
 
 use crate::Sampler;
+use crate::lexicon::{Lexicon, RealWords, WordCheck};
 
 /// Why a sequence model cannot be used or run.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,14 @@ pub enum SequenceError {
     #[error("{path}: cannot load the tokenizer: {message}")]
     Tokenizer {
         /// The `tokenizer.json`.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The lexicon file is missing or unreadable.
+    #[error("{path}: cannot read the lexicon: {message}")]
+    Lexicon {
+        /// The word list.
         path: PathBuf,
         /// Why.
         message: String,
@@ -95,6 +104,12 @@ pub struct Decoding<'a> {
     /// Feed one token per step with the key/value cache, when the model has one; otherwise
     /// each step feeds the whole sequence again (same tokens, cost growing with length).
     pub kv_cache: bool,
+    /// Write only words of the model's lexicon, when it has one: a drawn token that would
+    /// finish another word, or start one the lexicon has no word for, is masked and the step
+    /// drawn again.
+    pub real_words: bool,
+    /// Words allowed besides the lexicon's (the words of a name the recipe gives), lower case.
+    pub names: &'a [String],
 }
 
 impl Decoding<'_> {
@@ -106,6 +121,8 @@ impl Decoding<'_> {
             filter: &allow_all,
             done: &never,
             kv_cache: true,
+            real_words: false,
+            names: &[],
         }
     }
 }
@@ -157,11 +174,14 @@ pub struct SequenceModel {
     /// Layers, heads and head size of the key/value cache; `None` for a model without one.
     cache: Option<(usize, i64, i64)>,
     inputs: DecoderInputs,
+    /// The words its `real_words` generations may write (see [`SequenceModel::with_real_words`]).
+    real_words: Option<Arc<RealWords>>,
     run_nanos: AtomicU64,
 }
 
 impl SequenceModel {
-    /// Checks the manifest's contract and loads its tokenizer (next to `manifest_path`).
+    /// Checks the manifest's contract and loads its tokenizer and lexicon (next to
+    /// `manifest_path`).
     pub fn new(
         manifest: &ModelManifest,
         manifest_path: &Path,
@@ -180,7 +200,17 @@ impl SequenceModel {
             path: path.clone(),
             message: err.to_string(),
         })?;
-        Self::with_tokenizer(manifest, &bytes, &path, session)
+        let model = Self::with_tokenizer(manifest, &bytes, &path, session)?;
+        let Some(file) = &contract.lexicon else {
+            return Ok(model);
+        };
+        let path = path.with_file_name(file);
+        let text = std::fs::read_to_string(&path).map_err(|err| SequenceError::Lexicon {
+            path,
+            message: err.to_string(),
+        })?;
+        let words = model.real_words(Lexicon::parse(&text));
+        Ok(model.with_real_words(Arc::new(words)))
     }
 
     /// Like [`SequenceModel::new`] with the tokenizer's bytes already read from `path`.
@@ -225,6 +255,7 @@ impl SequenceModel {
                 position_ids: manifest.input("position_ids").is_some(),
                 use_cache_branch: manifest.input("use_cache_branch").is_some(),
             },
+            real_words: None,
             run_nanos: AtomicU64::new(0),
         };
         let named_end = contract.name_end.iter().chain([&contract.end]);
@@ -238,6 +269,26 @@ impl SequenceModel {
                 })?;
         }
         Ok(model)
+    }
+
+    /// `lexicon` matched to this model's tokens (decodes each token once: keep and share it).
+    pub fn real_words(&self, lexicon: Lexicon) -> RealWords {
+        let pieces = (0..self.vocabulary() as u32)
+            .map(|id| self.tokenizer.decode(&[id], true).unwrap_or_default())
+            .collect();
+        RealWords { lexicon, pieces }
+    }
+
+    /// Restricts [`Decoding::real_words`] generations to the words of `words` (made by
+    /// [`SequenceModel::real_words`] of a model with the same tokenizer).
+    pub fn with_real_words(mut self, words: Arc<RealWords>) -> Self {
+        self.real_words = Some(words);
+        self
+    }
+
+    /// The words its `real_words` generations may use, if it has a lexicon.
+    pub fn lexicon(&self) -> Option<&Lexicon> {
+        self.real_words.as_deref().map(RealWords::lexicon)
     }
 
     /// The model's name.
@@ -343,8 +394,7 @@ impl SequenceModel {
             fed = sequence.len();
             past = Some(presents);
             let history = &sequence[prompt.len()..];
-            let filter = decoding.filter;
-            let Some(token) = sampler.sample(&logits, history, &|t| filter(history, t)) else {
+            let Some(token) = self.draw(sampler, &logits, history, decoding) else {
                 break;
             };
             if decoding.stop.contains(&token) {
@@ -360,6 +410,31 @@ impl SequenceModel {
             tokens: generated,
             stopped_by: None,
         })
+    }
+
+    /// Draws the next token after `history` as `decoding` allows; `None` when nothing may follow.
+    fn draw(
+        &self,
+        sampler: &mut Sampler,
+        logits: &[f32],
+        history: &[u32],
+        decoding: &Decoding<'_>,
+    ) -> Option<u32> {
+        let filter = decoding.filter;
+        let words = match (&self.real_words, decoding.real_words) {
+            (Some(words), true) => Some(WordCheck {
+                lexicon: &words.lexicon,
+                pieces: &words.pieces,
+                ends: decoding.stop,
+                names: decoding.names,
+            }),
+            _ => None,
+        };
+        // Words are checked on the drawn token only (checking every token first would cost
+        // more than the step): a rejected token is masked and the step drawn again.
+        let allowed = |t| filter(history, t);
+        let mut accept = |t| words.as_ref().is_none_or(|words| words.allows(history, t));
+        sampler.sample_checked(logits, history, &allowed, &mut accept)
     }
 
     /// An I/O binding for one generation: the key/value cache stays where the session runs (on

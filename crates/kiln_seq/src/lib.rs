@@ -5,15 +5,19 @@
 //!   step), merged (`use_cache_branch`) and cache-less exports too.
 //! - [`make_flavour`]: a name and whole sentences within word limits; [`complete`]: the
 //!   model's own continuation of a prompt.
+//! - [`Lexicon`]: the words flavour text may write; a drawn token that would write another is
+//!   masked and the step drawn again.
 //! - [`Sampler`]: seeded temperature, top-k, top-p and repetition-penalty sampling; the same
 //!   seed and model give the same tokens.
 
 mod completion;
 mod decoder;
+mod lexicon;
 mod sampler;
 pub mod text;
 
 pub use completion::{Completion, complete};
 pub use decoder::{Decoding, Generation, SequenceError, SequenceModel, StepFilter};
+pub use lexicon::{Lexicon, RealWords, words};
 pub use sampler::Sampler;
 pub use text::{Flavour, TextError, make_flavour};

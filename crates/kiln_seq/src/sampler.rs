@@ -28,6 +28,19 @@ impl Sampler {
         history: &[u32],
         allowed: &dyn Fn(u32) -> bool,
     ) -> Option<u32> {
+        self.sample_checked(logits, history, allowed, &mut |_| true)
+    }
+
+    /// Like [`Sampler::sample`], and the drawn token must also pass `accept`: one that fails is
+    /// masked and the draw made again, as if `allowed` had rejected it (for checks too costly to
+    /// run on every token). `None` when no token passes both.
+    pub fn sample_checked(
+        &mut self,
+        logits: &[f32],
+        history: &[u32],
+        allowed: &dyn Fn(u32) -> bool,
+        accept: &mut dyn FnMut(u32) -> bool,
+    ) -> Option<u32> {
         let penalty = self.settings.repetition_penalty;
         let mut candidates: Vec<(u32, f32)> = logits
             .iter()
@@ -45,6 +58,17 @@ impl Sampler {
                 (token, logit)
             })
             .collect();
+        loop {
+            let token = self.draw(&mut candidates)?;
+            if accept(token) {
+                return Some(token);
+            }
+            candidates.retain(|&(candidate, _)| candidate != token);
+        }
+    }
+
+    /// One draw from `candidates` (reordered, not shrunk) by temperature, top-k and top-p.
+    fn draw(&mut self, candidates: &mut [(u32, f32)]) -> Option<u32> {
         // Highest first; ties by token id so the order is total and never depends on the sort.
         let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if self.settings.temperature == 0.0 {
@@ -53,16 +77,19 @@ impl Sampler {
                 .min_by(|a, b| order(a, b))
                 .map(|&(best, _)| best);
         }
-        let top_k = self.settings.top_k as usize;
-        if top_k > 0 && top_k < candidates.len() {
-            // Only the k best are drawn from: select them, then sort just those.
-            candidates.select_nth_unstable_by(top_k - 1, order);
-            candidates.truncate(top_k);
-        }
-        candidates.sort_unstable_by(order);
-        if candidates.is_empty() {
+        let top_k = match self.settings.top_k as usize {
+            0 => candidates.len(),
+            k => k.min(candidates.len()),
+        };
+        if top_k == 0 {
             return None;
         }
+        if top_k < candidates.len() {
+            // Only the k best are drawn from: select them, then sort just those.
+            candidates.select_nth_unstable_by(top_k - 1, order);
+        }
+        let candidates = &mut candidates[..top_k];
+        candidates.sort_unstable_by(order);
         let max = candidates[0].1;
         let mut weights: Vec<f64> = candidates
             .iter()
@@ -149,5 +176,29 @@ mod tests {
             .collect();
         assert!(picks.iter().all(|t| [3, 4].contains(t)), "{picks:?}");
         assert_eq!(sampler.sample(&LOGITS, &[], &|_| false), None);
+    }
+
+    #[test]
+    fn a_token_that_fails_the_check_is_drawn_as_if_masked() {
+        let s = settings(1.0, 2, 1.0, 1.0);
+        let mut sampler = Sampler::new(s, 5);
+        let mut drawn = Vec::new();
+        for _ in 0..50 {
+            let mut asked = Vec::new();
+            let token = sampler.sample_checked(&LOGITS, &[], &|_| true, &mut |t| {
+                asked.push(t);
+                t != 1
+            });
+            // Top-2 is tokens 1 and 2; with 1 masked it is 2 and 0, and 1 is not asked twice.
+            assert!([0, 2].contains(&token.expect("token")), "{token:?}");
+            assert!(asked.len() <= 2 && asked[asked.len() - 1] != 1, "{asked:?}");
+            drawn.extend(asked);
+        }
+        assert!([0, 1, 2].iter().all(|t| drawn.contains(t)), "{drawn:?}");
+        let mut never = Sampler::new(s, 5);
+        assert_eq!(
+            never.sample_checked(&LOGITS, &[], &|_| true, &mut |_| false),
+            None
+        );
     }
 }

@@ -42,7 +42,8 @@ pub enum TextError {
 }
 
 /// Generates flavour text for `params` reproducibly from `seed`: the name (unless the recipe
-/// gives one), then a description cut to the last whole sentence within `max_words`. An
+/// gives one), then a description cut to the last whole sentence within `max_words`, both in
+/// words of the model's lexicon when it has one. An
 /// attempt that ends too short or with no whole sentence is retried with a derived seed.
 pub fn make_flavour(
     model: &SequenceModel,
@@ -56,6 +57,13 @@ pub fn make_flavour(
         .as_deref()
         .map(|token| model.token_id(token))
         .transpose()?;
+    // The text may name what the recipe names, whatever its words.
+    let names: Vec<String> = params
+        .name
+        .iter()
+        .flat_map(|name| crate::words(name))
+        .map(str::to_lowercase)
+        .collect();
     for attempt in 0..ATTEMPTS {
         let mut sampler = Sampler::new(
             params.sampling,
@@ -67,6 +75,7 @@ pub fn make_flavour(
             (None, Some(name_end)) => {
                 let decoding = Decoding {
                     stop: &[name_end, end],
+                    real_words: true,
                     ..Decoding::new(NAME_TOKENS)
                 };
                 let generated = model.generate(&prompt, &mut sampler, &decoding)?;
@@ -83,6 +92,8 @@ pub fn make_flavour(
         let budget = params.sampling.max_tokens.get() as usize;
         let decoding = Decoding {
             stop: &[end],
+            real_words: true,
+            names: &names,
             ..Decoding::new(budget)
         };
         let generated = model.generate(&prompt, &mut sampler, &decoding)?;

@@ -257,11 +257,11 @@ async fn read_model(
         &display(&manifest.onnx),
     )
     .await?;
-    let tokenizer = match ModelFiles::tokenizer_file(&manifest) {
-        Some(file) => Some(read_model_file(load_context, model, file, &display(file)).await?),
-        None => None,
-    };
-    ModelFiles::new(manifest, manifest_path, onnx, tokenizer)
+    let mut companions = Vec::new();
+    for file in ModelFiles::companion_files(&manifest) {
+        companions.push(read_model_file(load_context, model, file, &display(file)).await?);
+    }
+    ModelFiles::new(manifest, manifest_path, onnx, companions)
 }
 
 async fn read_model_file(

@@ -1,0 +1,200 @@
+//! Real words only: a word list, and the check that a drawn token keeps every word in it.
+
+/// The words a text may use, case folded and sorted (prefixes are found by binary search).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lexicon {
+    words: Vec<String>,
+}
+
+impl Lexicon {
+    /// A word list: one word per line; blank lines and lines starting with `#` are skipped.
+    pub fn parse(text: &str) -> Self {
+        let mut words: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_lowercase)
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        Self { words }
+    }
+
+    /// Number of words.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Whether it has no words.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// Whether `word` (lower case) is in the list.
+    pub fn contains(&self, word: &str) -> bool {
+        self.words
+            .binary_search_by(|w| w.as_str().cmp(word))
+            .is_ok()
+    }
+
+    /// Whether some word of the list starts with `prefix` (lower case).
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        let first = self.words.partition_point(|w| w.as_str() < prefix);
+        self.words.get(first).is_some_and(|w| w.starts_with(prefix))
+    }
+
+    /// The words of `text` that are not in the list (what a check of generated text reports).
+    pub fn unknown_words<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        words(text)
+            .filter(|word| !self.contains(&word.to_lowercase()))
+            .collect()
+    }
+}
+
+/// The words of `text`: runs of letters, with apostrophes inside a word (`dragon's`).
+pub fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !is_word_char(c))
+        .map(|run| run.trim_matches('\''))
+        .filter(|word| !word.is_empty())
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphabetic() || c == '\''
+}
+
+/// A [`Lexicon`] matched to one tokenizer's tokens: what [`crate::Decoding::real_words`]
+/// checks drawn tokens against (made by [`crate::SequenceModel::real_words`]).
+#[derive(Debug)]
+pub struct RealWords {
+    pub(crate) lexicon: Lexicon,
+    /// Text of each token id, special tokens empty (as decoding writes them).
+    pub(crate) pieces: Vec<String>,
+}
+
+impl RealWords {
+    /// The words.
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+}
+
+/// Checks tokens of a generation against a [`Lexicon`], knowing each token's text.
+#[derive(Debug)]
+pub(crate) struct WordCheck<'a> {
+    pub(crate) lexicon: &'a Lexicon,
+    /// Text of each token id, special tokens empty (as decoding writes them).
+    pub(crate) pieces: &'a [String],
+    /// Tokens that end the text: the open word must be complete before them.
+    pub(crate) ends: &'a [u32],
+    /// Words allowed besides the lexicon's (a name the recipe gives), lower case.
+    pub(crate) names: &'a [String],
+}
+
+impl WordCheck<'_> {
+    fn is_word(&self, word: &str) -> bool {
+        self.lexicon.contains(word) || self.names.iter().any(|name| name == word)
+    }
+
+    fn starts_word(&self, prefix: &str) -> bool {
+        self.lexicon.has_prefix(prefix) || self.names.iter().any(|name| name.starts_with(prefix))
+    }
+
+    /// Whether `token` may follow `generated`: each word it completes is in the lexicon, and
+    /// the word it leaves open is still the start of one.
+    pub(crate) fn allows(&self, generated: &[u32], token: u32) -> bool {
+        let mut word = self.open_word(generated);
+        let piece = match self.ends.contains(&token) {
+            true => " ",
+            false => self.piece(token),
+        };
+        for c in piece.chars() {
+            if c.is_alphabetic() || (c == '\'' && !word.is_empty()) {
+                word.extend(c.to_lowercase());
+            } else {
+                if !word.is_empty() && !self.is_word(word.trim_end_matches('\'')) {
+                    return false;
+                }
+                word.clear();
+            }
+        }
+        word.is_empty() || self.starts_word(&word)
+    }
+
+    fn piece(&self, token: u32) -> &str {
+        self.pieces.get(token as usize).map_or("", String::as_str)
+    }
+
+    /// The word the text so far ends in (lower case), empty after a space or punctuation.
+    fn open_word(&self, generated: &[u32]) -> String {
+        let mut tail = String::new();
+        for &token in generated.iter().rev() {
+            let piece = self.piece(token);
+            tail.insert_str(0, piece);
+            if piece.chars().any(|c| !is_word_char(c)) {
+                break;
+            }
+        }
+        let start = tail
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !is_word_char(c))
+            .map_or(0, |(index, c)| index + c.len_utf8());
+        tail[start..].trim_start_matches('\'').to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon() -> Lexicon {
+        Lexicon::parse("# a comment\nThe\nsword\nsworn\ndragon's\n\nhums\nsword\n")
+    }
+
+    #[test]
+    fn parses_case_folded_without_comments_or_repeats() {
+        let lexicon = lexicon();
+        assert_eq!(lexicon.len(), 5);
+        assert!(lexicon.contains("the") && !lexicon.contains("The"));
+        assert!(lexicon.has_prefix("swo") && lexicon.has_prefix("sword"));
+        assert!(!lexicon.has_prefix("swa") && !lexicon.has_prefix("swords"));
+        assert_eq!(
+            lexicon.unknown_words("The swordd hums; 'dragon's' +3 swrd."),
+            ["swordd", "swrd"]
+        );
+    }
+
+    #[test]
+    fn a_token_may_finish_only_words_of_the_lexicon() {
+        let lexicon = lexicon();
+        // Token 0 is the end token, special, so written as nothing.
+        let pieces = [
+            "", " the", " sw", "ord", "ords", "orn", ".", " dragon", "'s", "x",
+        ]
+        .map(str::to_owned);
+        let check = WordCheck {
+            lexicon: &lexicon,
+            pieces: &pieces,
+            ends: &[0],
+            names: &[],
+        };
+        // " sw" opens a word that can still become "sword" or "sworn".
+        assert!(check.allows(&[1], 2));
+        assert!(check.allows(&[1, 2], 3) && check.allows(&[1, 2], 5));
+        // "swords" starts no word; "x" after "the" neither.
+        assert!(!check.allows(&[1, 2], 4));
+        assert!(!check.allows(&[1], 9));
+        // Punctuation or the end token finish the open word: "sword" is one, "sw" is not.
+        assert!(check.allows(&[1, 2, 3], 6) && check.allows(&[1, 2, 3], 0));
+        assert!(!check.allows(&[1, 2], 6) && !check.allows(&[1, 2], 0));
+        // Apostrophes inside a word belong to it.
+        assert!(check.allows(&[7], 8) && check.allows(&[7, 8], 6));
+        // A name the recipe gives is a word too.
+        let names = ["swords".to_owned()];
+        let named = WordCheck {
+            names: &names,
+            ..check
+        };
+        assert!(named.allows(&[1, 2], 4) && named.allows(&[1, 2, 4], 6));
+    }
+}
