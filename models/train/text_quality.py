@@ -7,8 +7,9 @@ models/kiln_flavour/quality.json and prints it.
 
 - real words: share of the words written that are in the model's lexicon.txt (the recipe's own
   names aside), and share in SCOWL's American English list alone;
-- consistency: share of texts that name another creature or item of the corpus, or whose made-up
-  name ends in a noun that the corpus only uses for another kind ("Wand of ..." for a weapon);
+- consistency: share of texts that give a creature another creature's name of the corpus (a
+  creature named Ghoul described as the sphinx), or whose name's head noun (before "of", else
+  its last word) the corpus only uses in names of another kind ("Wand of ..." for a weapon);
 - mechanics: share of sentences with dice or bonus mechanics (`+N`, `NdM`, "saving throw",
   "attack roll", "damage roll", "spell attack", "Armor Class");
 - verbatim: share of texts sharing a 12-word span with a training description.
@@ -51,6 +52,12 @@ def words(text):
     return [w.lower() for w in WORD.findall(text)]
 
 
+def head(name):
+    """The noun a name is about: the last word before "of" ("Wand of Fireballs"), else its last."""
+    w = words(name)
+    return w[w.index("of") - 1] if "of" in w[1:] else (w[-1] if w else "")
+
+
 def spans(text):
     w = words(text)
     return {" ".join(w[i:i + SPAN]) for i in range(len(w) - SPAN + 1)}
@@ -65,14 +72,12 @@ def main():
     names = defaultdict(set)
     heads = defaultdict(set)
     for kind, name, _ in corpus:
-        names[kind].add(name.lower())
-        if words(name):
-            heads[kind].add(words(name)[-1])
+        names[kind].add(" ".join(words(name)))
+        heads[kind].add(head(name))
     texts = bake(KINDS)
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = inconsistent = 0
     examples = defaultdict(list)
     for kind, made in texts.items():
-        others = {n for k, ns in names.items() for n in ns if len(n) > 3}
         foreign_heads = set().union(*(h for k, h in heads.items() if k != kind)) - heads[kind]
         for name, text in made:
             w = words(f"{name} {text}")
@@ -84,8 +89,9 @@ def main():
                 with_mechanics += bool(MECHANICS.search(sentence))
             verbatim += bool(spans(text) & corpus_spans)
             lowered = f" {' '.join(words(text))} "
-            named_other = [n for n in others if n != name.lower() and f" {' '.join(words(n))} " in lowered]
-            wrong_kind = bool(words(name)) and words(name)[-1] in foreign_heads
+            own = " ".join(words(name))
+            named_other = [n for n in names["creature"] if kind == "creature" and n not in own and f" {n} " in lowered]
+            wrong_kind = head(name) in foreign_heads
             if named_other or wrong_kind:
                 inconsistent += 1
                 if len(examples[kind]) < 2:

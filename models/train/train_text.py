@@ -43,10 +43,20 @@ def clean(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
+# Sentences of game rules, left out of training: flavour text is lore a player reads in a
+# tooltip, not mechanics (dice, bonuses, saves, ranges, actions, levels, charges).
+RULES = re.compile(
+    r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class|\bDC \d|hit points?"
+    r"|bonus action|\breaction\b|advantage|disadvantage|\d+ ?(?:feet|foot|ft\b)|spell slot|\blevel\b|\bcharges?\b"
+    r"|proficien|\bmodifier\b|\brolls?\b|\bdamage\b|\bturn\b|\bround\b",
+    re.I,
+)
+
+
 def first_sentences(paragraphs, limit=420):
-    """Whole sentences from the start, up to about `limit` characters."""
+    """Whole sentences of flavour (no RULES) from the start, up to about `limit` characters."""
     text = clean(" ".join(p for p in paragraphs if not p.startswith("|")))
-    sentences = re.findall(r"[^.!?]+[.!?]", text)
+    sentences = [s for s in re.findall(r"[^.!?]+[.!?]", text) if not RULES.search(s)]
     out = ""
     for sentence in sentences:
         if out and len(out) + len(sentence) > limit:
@@ -73,9 +83,8 @@ def samples():
         yield "spell", spell["name"], first_sentences(spell["desc"])
     for path in sorted((SRD / "monsters" / "official").glob("*.json")):
         monster = json.loads(path.read_text())
-        lead = f"A {monster['size'].lower()} {monster['type']}, {monster['alignment']}."
         abilities = [a["desc"] for a in monster.get("special_abilities", []) if "desc" in a]
-        yield "creature", monster["name"], first_sentences([lead] + abilities)
+        yield "creature", monster["name"], first_sentences(abilities)
 
 
 def build_lexicon(data):
@@ -85,8 +94,10 @@ def build_lexicon(data):
     permission notice, which its licence asks to ship with every copy."""
     word = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
     corpus = {w.lower() for _, name, text in data for w in word.findall(f"{name} {text}")}
-    listed = {line.strip().lower() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
-    listed = {w for w in listed if word.fullmatch(w)}
+    # Lower-case entries only: the list's capitalised ones are names (Icahn, Bering, Hilda),
+    # which the model would reach for when it cannot finish a word.
+    listed = {line.strip() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
+    listed = {w for w in listed if w.islower() and word.fullmatch(w)}
     words = sorted(w for w in corpus | listed if len(w) > 1 or w in ONE_LETTER_WORDS)
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
@@ -173,7 +184,7 @@ def finish(model, stats):
          ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
           "Debian package wamerican 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
-        f"{stats['steps']} steps in {stats['minutes']} min on 2 CPU cores, final loss {stats['final_loss']} "
+        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, final loss {stats['final_loss']} "
         f"on {stats['samples']} descriptions: small data, so it often reuses SRD phrases.",
         f"""        tokenizer: "tokenizer.json",
         lexicon: "lexicon.txt",
