@@ -79,7 +79,7 @@ fn flavour_text_is_reproducible_within_its_limits_and_ends_its_sentences() {
 }
 
 #[test]
-fn flavour_text_writes_only_words_of_its_lexicon_and_the_recipe_s_name() {
+fn flavour_text_writes_only_words_of_its_lexicon_and_names_that_fit_its_kind() {
     let flavour = model("kiln_flavour");
     let lexicon = flavour
         .lexicon()
@@ -103,6 +103,8 @@ fn flavour_text_writes_only_words_of_its_lexicon_and_the_recipe_s_name() {
             if name.is_none() {
                 let unknown = lexicon.unknown_words(&text.name);
                 assert!(unknown.is_empty(), "{kind} {seed}: name {unknown:?}");
+                let fits = flavour.contract().name_fits(&kind, &text.name);
+                assert!(fits, "{kind} {seed}: {:?} is another kind's name", text.name);
             }
         }
     }

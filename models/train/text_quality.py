@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import REPO
-from train_text import KINDS, OUT, WORD_LIST, samples
+from train_text import KINDS, OUT, WORD_LIST, name_noun, samples
 
 PER_KIND = 50
 SPAN = 12
@@ -52,10 +52,7 @@ def words(text):
     return [w.lower() for w in WORD.findall(text)]
 
 
-def head(name):
-    """The noun a name is about: the last word before "of" ("Wand of Fireballs"), else its last."""
-    w = words(name)
-    return w[w.index("of") - 1] if "of" in w[1:] else (w[-1] if w else "")
+
 
 
 def spans(text):
@@ -73,7 +70,7 @@ def main():
     heads = defaultdict(set)
     for kind, name, _ in corpus:
         names[kind].add(" ".join(words(name)))
-        heads[kind].add(head(name))
+        heads[kind].add(name_noun(name))
     texts = bake(KINDS)
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = inconsistent = 0
     examples = defaultdict(list)
@@ -91,7 +88,7 @@ def main():
             lowered = f" {' '.join(words(text))} "
             own = " ".join(words(name))
             named_other = [n for n in names["creature"] if kind == "creature" and n not in own and f" {n} " in lowered]
-            wrong_kind = head(name) in foreign_heads
+            wrong_kind = name_noun(name) in foreign_heads
             if named_other or wrong_kind:
                 inconsistent += 1
                 if len(examples[kind]) < 2:

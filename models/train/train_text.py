@@ -110,6 +110,22 @@ def build_lexicon(data):
     print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus)")
 
 
+def name_noun(name):
+    """The noun a name is about, as Kiln reads it (SequenceContract::name_fits): the word
+    before "of" ("Wand of Fireballs"), else the last word; lower case."""
+    words = [w.lower() for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", name)]
+    return words[words.index("of", 1) - 1] if "of" in words[1:] else (words[-1] if words else "")
+
+
+def name_nouns(data):
+    """Per kind, the nouns its corpus names end in (the manifest's name_nouns)."""
+    nouns = {kind: set() for kind in KINDS}
+    for kind, name, _ in data:
+        if name_noun(name) not in ("", "or", "and", "the"):  # "Ammunition, +1, +2, or +3"
+            nouns[kind].add(name_noun(name))
+    return {kind: sorted(n) for kind, n in nouns.items()}
+
+
 def build_tokenizer(texts, vocab):
     tokenizer = Tokenizer(models.BPE(unk_token=None))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -130,10 +146,14 @@ def main():
     parser.add_argument("--vocab", type=int, default=2048)
     parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
     parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt and lexicon.NOTICE only")
+    parser.add_argument("--manifest-only", action="store_true", help="rewrite model.ron from the checkpoint, not the model")
     args = parser.parse_args()
     seed_everything(7)
     if args.lexicon_only:
         build_lexicon([s for s in samples() if s[2]])
+        return
+    if args.manifest_only:
+        finish(load_checkpoint(checkpoint_path("kiln_flavour")), json.loads((OUT / "training.json").read_text()))
         return
     if args.export_only:
         model = load_checkpoint(checkpoint_path("kiln_flavour"))
@@ -174,6 +194,8 @@ SRD_ATTRIBUTION = (
 
 def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
+    nouns = name_nouns([s for s in samples() if s[2]])
+    nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in nouns.items())
     write_manifest(
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
@@ -193,6 +215,9 @@ def finish(model, stats):
         prompt: "<{{condition}}>",
         named_prompt: "<{{condition}}> {{name}}<desc>",
         name_end: "<desc>",
+        name_nouns: {{
+{nouns},
+        }},
         end: "<end>",""",
         attribution=SRD_ATTRIBUTION)
 

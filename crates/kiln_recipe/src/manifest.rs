@@ -1,5 +1,6 @@
 //! Model manifests: `models/<name>/model.ron`, the contract a generator model promises.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -172,8 +173,33 @@ pub struct SequenceContract {
     /// Token that ends a generated name and starts the description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_end: Option<String>,
+    /// Per condition, the nouns its names end in ("sword" for `weapon`, "wand" for `trinket`;
+    /// the word before "of", else the last): a made-up name whose noun is listed only for
+    /// other conditions is drawn again, so a weapon is not called "Wand of Flying".
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub name_nouns: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
+}
+
+impl SequenceContract {
+    /// Whether a made-up `name` fits `condition` by [`SequenceContract::name_nouns`].
+    pub fn name_fits(&self, condition: &str, name: &str) -> bool {
+        let words: Vec<String> = name
+            .split(|c: char| !(c.is_alphabetic() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let noun = match words.iter().skip(1).position(|w| w == "of") {
+            Some(of) => &words[of],
+            None => match words.last() {
+                Some(last) => last,
+                None => return true,
+            },
+        };
+        let listed = |nouns: &Vec<String>| nouns.iter().any(|n| n == noun);
+        self.name_nouns.get(condition).is_some_and(listed) || !self.name_nouns.values().any(listed)
+    }
 }
 
 /// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
@@ -445,6 +471,16 @@ impl ModelManifest {
                             .to_owned(),
                     ));
                 }
+                if let Some(unknown) = sequence
+                    .name_nouns
+                    .keys()
+                    .find(|key| !sequence.conditions.contains(key))
+                {
+                    return Err(invalid(format!(
+                        "name_nouns has {unknown:?}, which is not one of its conditions ({})",
+                        sequence.conditions.join(", ")
+                    )));
+                }
                 for (prompt, name) in [
                     (Some(&sequence.prompt), "prompt"),
                     (sequence.named_prompt.as_ref(), "named_prompt"),
@@ -480,6 +516,37 @@ impl ModelManifest {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_made_up_name_fits_its_condition_by_its_noun() {
+        let contract = SequenceContract {
+            tokenizer: "tokenizer.json".to_owned(),
+            lexicon: None,
+            context: 64,
+            conditions: vec!["weapon".to_owned(), "trinket".to_owned()],
+            prompt: "<{condition}>".to_owned(),
+            named_prompt: None,
+            name_end: None,
+            name_nouns: BTreeMap::from([
+                (
+                    "weapon".to_owned(),
+                    vec!["sword".to_owned(), "axe".to_owned()],
+                ),
+                (
+                    "trinket".to_owned(),
+                    vec!["wand".to_owned(), "sword".to_owned()],
+                ),
+            ]),
+            end: "<end>".to_owned(),
+        };
+        assert!(contract.name_fits("weapon", "Frost Sword"));
+        assert!(contract.name_fits("weapon", "Axe of the Dwarvish Lords"));
+        assert!(!contract.name_fits("weapon", "Wand of Flying"));
+        assert!(contract.name_fits("trinket", "Wand of Flying"));
+        // Nouns no condition lists are free; so are names without words.
+        assert!(contract.name_fits("weapon", "Emberfang") && contract.name_fits("weapon", "+1"));
+    }
+
     use super::*;
 
     pub(crate) const TEXTURE: &str = r#"

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use kiln_onnx::ModelSession;
-use kiln_onnx::Provider;
+use kiln_onnx::{ModelSession, Provider};
 use kiln_recipe::{Dim, ModelKind, ModelManifest, SequenceContract};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::IoBinding;
@@ -204,7 +203,7 @@ impl SequenceModel {
         let Some(file) = &contract.lexicon else {
             return Ok(model);
         };
-        let path = path.with_file_name(file);
+        let path = manifest_path.parent().unwrap_or(Path::new(".")).join(file);
         let text = std::fs::read_to_string(&path).map_err(|err| SequenceError::Lexicon {
             path,
             message: err.to_string(),

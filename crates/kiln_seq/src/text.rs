@@ -42,7 +42,8 @@ pub enum TextError {
 }
 
 /// Generates flavour text for `params` reproducibly from `seed`: the name (unless the recipe
-/// gives one), then a description cut to the last whole sentence within `max_words`, both in
+/// gives one; a made-up one must fit the kind, see [`kiln_recipe::SequenceContract::name_fits`]),
+/// then a description cut to the last whole sentence within `max_words`, both in
 /// words of the model's lexicon when it has one. An
 /// attempt that ends too short or with no whole sentence is retried with a derived seed.
 pub fn make_flavour(
@@ -80,7 +81,8 @@ pub fn make_flavour(
                 };
                 let generated = model.generate(&prompt, &mut sampler, &decoding)?;
                 let name = model.decode(&generated.tokens)?.trim().to_owned();
-                if generated.stopped_by != Some(name_end) || name.is_empty() {
+                let fits = contract.name_fits(&params.kind, &name);
+                if generated.stopped_by != Some(name_end) || name.is_empty() || !fits {
                     continue;
                 }
                 prompt.extend(&generated.tokens);
