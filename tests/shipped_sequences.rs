@@ -104,7 +104,11 @@ fn flavour_text_writes_only_words_of_its_lexicon_and_names_that_fit_its_kind() {
                 let unknown = lexicon.unknown_words(&text.name);
                 assert!(unknown.is_empty(), "{kind} {seed}: name {unknown:?}");
                 let fits = flavour.contract().name_fits(&kind, &text.name);
-                assert!(fits, "{kind} {seed}: {:?} is another kind's name", text.name);
+                assert!(
+                    fits,
+                    "{kind} {seed}: {:?} is another kind's name",
+                    text.name
+                );
             }
         }
     }
