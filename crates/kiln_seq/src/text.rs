@@ -43,9 +43,9 @@ pub enum TextError {
 
 /// Generates flavour text for `params` reproducibly from `seed`: the name (unless the recipe
 /// gives one; a made-up one must fit the kind, see [`kiln_recipe::SequenceContract::name_fits`]),
-/// then a description cut to the last whole sentence within `max_words`, both in
-/// words of the model's lexicon when it has one. An
-/// attempt that ends too short or with no whole sentence is retried with a derived seed.
+/// then a description cut to the last whole sentence within `max_words`, both in words of the
+/// model's lexicon when it has one. An attempt that ends too short, with no whole sentence or
+/// with a name of another kind is retried with a derived seed.
 pub fn make_flavour(
     model: &SequenceModel,
     params: &TextParams,
