@@ -103,7 +103,7 @@ fn flavour_text_writes_only_words_of_its_lexicon_and_names_that_fit_its_kind() {
             if name.is_none() {
                 let unknown = lexicon.unknown_words(&text.name);
                 assert!(unknown.is_empty(), "{kind} {seed}: name {unknown:?}");
-                let fits = flavour.contract().name_fits(&kind, &text.name);
+                let fits = kiln_seq::name_fits(flavour.contract(), &kind, &text.name);
                 assert!(
                     fits,
                     "{kind} {seed}: {:?} is another kind's name",

@@ -23,11 +23,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import REPO
-from train_text import KINDS, OUT, WORD_LIST, name_noun, samples
+from train_text import KINDS, OUT, WORD, WORD_LIST, name_noun, samples
 
 PER_KIND = 50
 SPAN = 12
-WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 MECHANICS = re.compile(r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class", re.I)
 
 

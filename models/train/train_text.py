@@ -45,6 +45,8 @@ def clean(text):
 
 # Sentences of game rules, left out of training: flavour text is lore a player reads in a
 # tooltip, not mechanics (dice, bonuses, saves, ranges, actions, levels, charges).
+# A word as kiln_seq::words reads one: letters, with apostrophes inside ("dragon's").
+WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 RULES = re.compile(
     r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class|\bDC \d|hit points?"
     r"|bonus action|\breaction\b|advantage|disadvantage|\d+ ?(?:feet|foot|ft\b)|spell slot|\blevel\b|\bcharges?\b"
@@ -92,12 +94,11 @@ def build_lexicon(data):
     descriptions and names plus SCOWL's American English list (lower case, letters and inner
     apostrophes, as kiln_seq::words splits text), and beside it the word list's copyright and
     permission notice, which its licence asks to ship with every copy."""
-    word = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
-    corpus = {w.lower() for _, name, text in data for w in word.findall(f"{name} {text}")}
+    corpus = {w.lower() for _, name, text in data for w in WORD.findall(f"{name} {text}")}
     # Lower-case entries only: the list's capitalised ones are names (Icahn, Bering, Hilda),
     # which the model would reach for when it cannot finish a word.
     listed = {line.strip() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
-    listed = {w for w in listed if w.islower() and word.fullmatch(w)}
+    listed = {w for w in listed if w.islower() and WORD.fullmatch(w)}
     words = sorted(w for w in corpus | listed if len(w) > 1 or w in ONE_LETTER_WORDS)
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
@@ -111,9 +112,9 @@ def build_lexicon(data):
 
 
 def name_noun(name):
-    """The noun a name is about, as Kiln reads it (SequenceContract::name_fits): the word
+    """The noun a name is about, as Kiln reads it (kiln_seq::name_fits): the word
     before "of" ("Wand of Fireballs"), else the last word; lower case."""
-    words = [w.lower() for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", name)]
+    words = [w.lower() for w in WORD.findall(name)]
     return words[words.index("of", 1) - 1] if "of" in words[1:] else (words[-1] if words else "")
 
 

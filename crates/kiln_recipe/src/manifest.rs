@@ -175,31 +175,12 @@ pub struct SequenceContract {
     pub name_end: Option<String>,
     /// Per condition, the nouns its names end in ("sword" for `weapon`, "wand" for `trinket`;
     /// the word before "of", else the last): a made-up name whose noun is listed only for
-    /// other conditions is drawn again, so a weapon is not called "Wand of Flying".
+    /// other conditions is drawn again (`kiln_seq::name_fits`), so a weapon is not called
+    /// "Wand of Flying".
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_nouns: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
-}
-
-impl SequenceContract {
-    /// Whether a made-up `name` fits `condition` by [`SequenceContract::name_nouns`].
-    pub fn name_fits(&self, condition: &str, name: &str) -> bool {
-        let words: Vec<String> = name
-            .split(|c: char| !(c.is_alphabetic() || c == '\''))
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
-        let noun = match words.iter().skip(1).position(|w| w == "of") {
-            Some(of) => &words[of],
-            None => match words.last() {
-                Some(last) => last,
-                None => return true,
-            },
-        };
-        let listed = |nouns: &Vec<String>| nouns.iter().any(|n| n == noun);
-        self.name_nouns.get(condition).is_some_and(listed) || !self.name_nouns.values().any(listed)
-    }
 }
 
 /// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
@@ -516,36 +497,6 @@ impl ModelManifest {
 
 #[cfg(test)]
 mod tests {
-
-    #[test]
-    fn a_made_up_name_fits_its_condition_by_its_noun() {
-        let contract = SequenceContract {
-            tokenizer: "tokenizer.json".to_owned(),
-            lexicon: None,
-            context: 64,
-            conditions: vec!["weapon".to_owned(), "trinket".to_owned()],
-            prompt: "<{condition}>".to_owned(),
-            named_prompt: None,
-            name_end: None,
-            name_nouns: BTreeMap::from([
-                (
-                    "weapon".to_owned(),
-                    vec!["sword".to_owned(), "axe".to_owned()],
-                ),
-                (
-                    "trinket".to_owned(),
-                    vec!["wand".to_owned(), "sword".to_owned()],
-                ),
-            ]),
-            end: "<end>".to_owned(),
-        };
-        assert!(contract.name_fits("weapon", "Frost Sword"));
-        assert!(contract.name_fits("weapon", "Axe of the Dwarvish Lords"));
-        assert!(!contract.name_fits("weapon", "Wand of Flying"));
-        assert!(contract.name_fits("trinket", "Wand of Flying"));
-        // Nouns no condition lists are free; so are names without words.
-        assert!(contract.name_fits("weapon", "Emberfang") && contract.name_fits("weapon", "+1"));
-    }
 
     use super::*;
 

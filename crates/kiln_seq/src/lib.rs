@@ -20,4 +20,4 @@ pub use completion::{Completion, complete};
 pub use decoder::{Decoding, Generation, SequenceError, SequenceModel, StepFilter};
 pub use lexicon::{Lexicon, RealWords, words};
 pub use sampler::Sampler;
-pub use text::{Flavour, TextError, make_flavour};
+pub use text::{Flavour, TextError, make_flavour, name_fits};

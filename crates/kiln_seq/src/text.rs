@@ -1,6 +1,6 @@
 //! Flavour text: a name and a description of whole sentences within a recipe's word limits.
 
-use kiln_recipe::TextParams;
+use kiln_recipe::{SequenceContract, TextParams};
 use serde::{Deserialize, Serialize};
 
 use crate::{Decoding, Sampler, SequenceError, SequenceModel};
@@ -42,7 +42,7 @@ pub enum TextError {
 }
 
 /// Generates flavour text for `params` reproducibly from `seed`: the name (unless the recipe
-/// gives one; a made-up one must fit the kind, see [`kiln_recipe::SequenceContract::name_fits`]),
+/// gives one; a made-up one must fit the kind, see [`name_fits`]),
 /// then a description cut to the last whole sentence within `max_words`, both in words of the
 /// model's lexicon when it has one. An attempt that ends too short, with no whole sentence or
 /// with a name of another kind is retried with a derived seed.
@@ -81,7 +81,7 @@ pub fn make_flavour(
                 };
                 let generated = model.generate(&prompt, &mut sampler, &decoding)?;
                 let name = model.decode(&generated.tokens)?.trim().to_owned();
-                let fits = contract.name_fits(&params.kind, &name);
+                let fits = name_fits(contract, &params.kind, &name);
                 if generated.stopped_by != Some(name_end) || name.is_empty() || !fits {
                     continue;
                 }
@@ -109,6 +109,23 @@ pub fn make_flavour(
         min: params.min_words.get(),
         max: params.max_words.get(),
     })
+}
+
+/// Whether a made-up `name` fits `condition` by the contract's
+/// [`name_nouns`](SequenceContract::name_nouns): its noun (the word before "of", else the last)
+/// must be listed for `condition` if it is listed for any.
+pub fn name_fits(contract: &SequenceContract, condition: &str, name: &str) -> bool {
+    let words: Vec<String> = crate::words(name).map(str::to_lowercase).collect();
+    let noun = match words.iter().skip(1).position(|w| w == "of") {
+        Some(before_of) => &words[before_of],
+        None => match words.last() {
+            Some(last) => last,
+            None => return true,
+        },
+    };
+    let listed = |nouns: &Vec<String>| nouns.contains(noun);
+    contract.name_nouns.get(condition).is_some_and(listed)
+        || !contract.name_nouns.values().any(listed)
 }
 
 /// The longest run of whole sentences from the start of `text` with at most `max` words, if
@@ -141,6 +158,38 @@ pub fn whole_sentences(text: &str, min: u32, max: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_made_up_name_fits_its_condition_by_its_noun() {
+        let contract = SequenceContract {
+            tokenizer: "tokenizer.json".to_owned(),
+            lexicon: None,
+            context: 64,
+            conditions: vec!["weapon".to_owned(), "trinket".to_owned()],
+            prompt: "<{condition}>".to_owned(),
+            named_prompt: None,
+            name_end: None,
+            name_nouns: std::collections::BTreeMap::from([
+                (
+                    "weapon".to_owned(),
+                    vec!["sword".to_owned(), "axe".to_owned()],
+                ),
+                (
+                    "trinket".to_owned(),
+                    vec!["wand".to_owned(), "sword".to_owned()],
+                ),
+            ]),
+            end: "<end>".to_owned(),
+        };
+        assert!(name_fits(&contract, "weapon", "Frost Sword"));
+        assert!(name_fits(&contract, "weapon", "Axe of the Dwarvish Lords"));
+        assert!(!name_fits(&contract, "weapon", "Wand of Flying"));
+        assert!(name_fits(&contract, "trinket", "Wand of Flying"));
+        // Nouns no condition lists are free; so are names without words.
+        assert!(
+            name_fits(&contract, "weapon", "Emberfang") && name_fits(&contract, "weapon", "+1")
+        );
+    }
 
     #[test]
     fn cuts_at_the_last_whole_sentence_within_the_limit() {
