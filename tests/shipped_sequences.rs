@@ -116,6 +116,46 @@ fn flavour_text_writes_only_words_of_its_lexicon_and_names_that_fit_its_kind() {
 }
 
 #[test]
+fn flavour_text_copies_no_run_of_its_training_texts() {
+    let flavour = model("kiln_flavour");
+    let spans = flavour
+        .corpus_spans()
+        .expect("kiln_flavour ships its novelty spans");
+    assert!(spans.words() >= 6 && spans.len() > 10_000, "{spans:?}");
+    let mut checked = 0;
+    for kind in flavour.contract().conditions.clone() {
+        for (seed, name) in (0..6).zip([None, Some("Emberfang")].into_iter().cycle()) {
+            let text =
+                make_flavour(&flavour, &text_params(&kind, name, 10, 60), seed).expect("text");
+            assert_eq!(spans.copied_runs(&text.text), 0, "{kind} {seed}: {text:?}");
+            checked += kiln_seq::words(&text.text).count();
+        }
+    }
+    assert!(checked > 1000, "{checked} words checked");
+    // The check is what keeps them apart: unchecked, the model repeats its training texts.
+    let prompt = flavour.prompt("creature", None).expect("prompt");
+    let end = flavour.token_id("<end>").expect("end");
+    let copied: usize = (0..8)
+        .map(|seed| {
+            let decoding = Decoding {
+                stop: &[end],
+                ..Decoding::new(120)
+            };
+            let mut sampler = Sampler::new(Sampling::default(), seed);
+            let tokens = flavour
+                .generate(&prompt, &mut sampler, &decoding)
+                .expect("generate")
+                .tokens;
+            spans.copied_runs(&flavour.decode(&tokens).expect("decode"))
+        })
+        .sum();
+    assert!(
+        copied > 0,
+        "unchecked texts copied no run: the test above proves nothing"
+    );
+}
+
+#[test]
 fn impossible_limits_fail_with_the_fix() {
     let flavour = model("kiln_flavour");
     let mut params = text_params("spell", None, 390, 400);

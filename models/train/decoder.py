@@ -93,28 +93,62 @@ class Decoder(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0)
 
 
-def train(model, sequences, minutes, batch=32, lr=3e-3, log=print):
-    """Trains on random batches of `sequences` (a [N, S] LongTensor) for about `minutes`."""
+def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None, checkpoint=None, every=200,
+          background=None, share=0.0):
+    """Trains on random batches of `sequences` (a [N, S] LongTensor, 0-padded) for about
+    `minutes`; with `background` sequences, that share of the batches comes from them instead
+    (general text that teaches the language, beside the few texts the model is for).
+
+    With `held_out` sequences, their loss is measured every `every` steps and the model ends
+    with the weights that scored best there (early stopping: on a small corpus the later steps
+    only learn the training texts by heart); `checkpoint(model, stats)` is then called with each
+    new best. Returns (steps, training loss, stats), stats holding the best held-out loss and
+    its step."""
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     started = time.time()
     step = 0
     budget = minutes * 60
+    best = {"held_out_loss": math.inf, "best_step": 0}
+    best_state = None
     while time.time() - started < budget:
         progress = (time.time() - started) / budget
         for group in optimiser.param_groups:
             group["lr"] = lr * min(1.0, step / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-        rows = torch.randint(0, len(sequences), (batch,))
-        loss = model.loss(sequences[rows])
+        source = background if background is not None and torch.rand(()) < share else sequences
+        rows = source[torch.randint(0, len(source), (batch,))]
+        loss = model.loss(rows[:, : int((rows != 0).any(0).nonzero().max()) + 1])
         optimiser.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
-        if step % 100 == 0:
-            log(f"step {step} loss {loss.item():.3f} ({time.time() - started:.0f}s)")
         step += 1
+        if held_out is not None and step % every == 0:
+            held = held_out_loss(model, held_out)
+            if held < best["held_out_loss"]:
+                best = {"held_out_loss": round(held, 4), "best_step": step}
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if checkpoint:
+                    model.eval()
+                    checkpoint(model, best)
+                    model.train()
+            log(f"step {step} loss {loss.item():.3f} held-out {held:.3f} (best {best['held_out_loss']:.3f} "
+                f"at {best['best_step']}) ({time.time() - started:.0f}s)")
+        elif step % 100 == 0:
+            log(f"step {step} loss {loss.item():.3f} ({time.time() - started:.0f}s)")
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
-    return step, loss.item()
+    return step, loss.item(), best
+
+
+@torch.no_grad()
+def held_out_loss(model, sequences, batch=64):
+    """Mean next-token loss over `sequences`, without dropout."""
+    model.eval()
+    losses = [model.loss(sequences[i:i + batch]).item() * len(sequences[i:i + batch]) for i in range(0, len(sequences), batch)]
+    model.train()
+    return sum(losses) / len(sequences)
 
 
 def export(model, path):

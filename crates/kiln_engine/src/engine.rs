@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
-use kiln_seq::{Flavour, Lexicon, RealWords, SequenceModel, complete, make_flavour};
+use kiln_seq::{CorpusSpans, Flavour, Lexicon, RealWords, SequenceModel, complete, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -57,7 +57,15 @@ impl Engine {
                 path,
                 message: format!("not UTF-8 text: {err}"),
             })?;
-            model.real_words = Some(Arc::new(sequence.real_words(Lexicon::parse(text))));
+            let spans = match (files.corpus_spans(), &sequence.contract().novelty) {
+                (Some((path, bytes)), Some(novelty)) => Some(
+                    CorpusSpans::from_bytes(bytes, novelty.words as usize)
+                        .map_err(|message| EngineError::Read { path, message })?,
+                ),
+                _ => None,
+            };
+            let words = sequence.real_words(Lexicon::parse(text), spans);
+            model.real_words = Some(Arc::new(words));
         }
         Ok(model)
     }

@@ -42,12 +42,14 @@ impl ModelFiles {
     }
 
     /// The files besides the ONNX file that a manifest names, relative to its folder: a
-    /// sequence model's tokenizer, then its lexicon if it has one.
+    /// sequence model's tokenizer, then its lexicon and its novelty's spans if it has them
+    /// (a manifest with spans has a lexicon).
     pub fn companion_files(manifest: &ModelManifest) -> Vec<&str> {
         match &manifest.kind {
             ModelKind::ImageGenerator(_) => Vec::new(),
             ModelKind::SequenceGenerator(sequence) => std::iter::once(sequence.tokenizer.as_str())
                 .chain(sequence.lexicon.as_deref())
+                .chain(sequence.novelty.as_ref().map(|n| n.spans.as_str()))
                 .collect(),
         }
     }
@@ -123,6 +125,11 @@ impl ModelFiles {
         self.companion(1)
     }
 
+    /// The novelty spans' path (for messages) and bytes, for sequence models that have them.
+    pub fn corpus_spans(&self) -> Option<(PathBuf, &[u8])> {
+        self.companion(2)
+    }
+
     fn companion(&self, index: usize) -> Option<(PathBuf, &[u8])> {
         let file = *Self::companion_files(&self.manifest).get(index)?;
         Some((
@@ -138,7 +145,7 @@ impl ModelFiles {
     }
 
     /// sha256 of everything of the model that decides its output: the ONNX file, and for
-    /// sequence models its tokenizer and lexicon too. Equal hashes generate equal content.
+    /// sequence models its companion files too. Equal hashes generate equal content.
     pub fn content_sha256(&self) -> &str {
         &self.content_sha256
     }

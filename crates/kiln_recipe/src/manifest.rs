@@ -157,6 +157,10 @@ pub struct SequenceContract {
     /// entries then write only these words, case aside. Without it any word may come out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexicon: Option<String>,
+    /// Keeps `Text` entries from copying the training texts (needs a `lexicon`, whose word
+    /// checks it extends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub novelty: Option<Novelty>,
     /// Longest sequence (prompt + generated tokens) the model was trained on.
     pub context: u32,
     /// What a recipe may condition on (text kinds, musical modes); none for a model used
@@ -181,6 +185,19 @@ pub struct SequenceContract {
     pub name_nouns: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
+}
+
+/// A sequence model's text may not repeat `words` words in a row of its training texts: a
+/// drawn token that would finish such a run is masked and the step drawn again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Novelty {
+    /// A file beside the model: the 64-bit FNV-1a hash of every run of `words` words of the
+    /// training texts (lower case, as `kiln_seq::words` splits text, joined by one space), as
+    /// little-endian `u64`s in ascending order.
+    pub spans: String,
+    /// How many words in a row may not be copied (at least 2).
+    pub words: u32,
 }
 
 /// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
@@ -451,6 +468,19 @@ impl ModelManifest {
                         "a SequenceGenerator needs output \"logits\": F32 [batch, sequence, vocabulary]"
                             .to_owned(),
                     ));
+                }
+                if let Some(novelty) = &sequence.novelty {
+                    if sequence.lexicon.is_none() {
+                        return Err(invalid(
+                            "novelty needs a lexicon: its checks run as words complete, which the lexicon's check finds; add `lexicon` or remove `novelty`".to_owned(),
+                        ));
+                    }
+                    if novelty.words < 2 {
+                        return Err(invalid(format!(
+                            "novelty.words is {}: a run must be at least 2 words",
+                            novelty.words
+                        )));
+                    }
                 }
                 if let Some(unknown) = sequence
                     .name_nouns

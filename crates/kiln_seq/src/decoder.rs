@@ -1,5 +1,6 @@
 //! Running a causal decoder token by token, with its key/value cache when it has one.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use ort::session::IoBinding;
 use ort::value::{DynValue, Tensor};
 use tokenizers::Tokenizer;
 
+use crate::CorpusSpans;
 use crate::Sampler;
 use crate::lexicon::{Lexicon, RealWords, WordCheck};
 
@@ -39,6 +41,14 @@ pub enum SequenceError {
         /// The word list.
         path: PathBuf,
         /// Why.
+        message: String,
+    },
+    /// The file of a manifest's `novelty` is missing, unreadable or malformed.
+    #[error("{path}: cannot read the training text's runs of words (novelty.spans): {message}")]
+    CorpusSpans {
+        /// The file.
+        path: PathBuf,
+        /// Why, and the fix.
         message: String,
     },
     /// Tokenizer and model disagree: they were not trained together.
@@ -104,8 +114,8 @@ pub struct Decoding<'a> {
     /// each step feeds the whole sequence again (same tokens, cost growing with length).
     pub kv_cache: bool,
     /// Write only words of the model's lexicon, when it has one: a drawn token that would
-    /// finish another word, or start one the lexicon has no word for, is masked and the step
-    /// drawn again.
+    /// finish another word, or start one the lexicon has no word for, or finish a run of words
+    /// of the training texts (the manifest's `novelty`), is masked and the step drawn again.
     pub real_words: bool,
     /// Words allowed besides the lexicon's (the words of a name the recipe gives), lower case.
     pub names: &'a [String],
@@ -154,6 +164,20 @@ struct Binding {
     host: MemoryInfo<'static>,
 }
 
+/// How many steps back a generation can return to take a copied word back (the longest word
+/// in tokens it can take back).
+const RETREAT_STEPS: usize = 8;
+/// Most words taken back in one generation; after that a copying token is only masked.
+const MAX_RETREATS: usize = 48;
+
+/// One step of a generation: what it drew from, and what the next step feeds on.
+struct Frame {
+    /// Logits of the next token.
+    logits: Vec<f32>,
+    /// The key/value cache up to it (empty without the cache).
+    cache: Vec<DynValue>,
+}
+
 /// Tokens generated after a prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Generation {
@@ -179,8 +203,8 @@ pub struct SequenceModel {
 }
 
 impl SequenceModel {
-    /// Checks the manifest's contract and loads its tokenizer and lexicon (next to
-    /// `manifest_path`).
+    /// Checks the manifest's contract and loads its tokenizer, lexicon and the runs of words of
+    /// its `novelty` (next to `manifest_path`).
     pub fn new(
         manifest: &ModelManifest,
         manifest_path: &Path,
@@ -203,12 +227,23 @@ impl SequenceModel {
         let Some(file) = &contract.lexicon else {
             return Ok(model);
         };
-        let path = manifest_path.parent().unwrap_or(Path::new(".")).join(file);
+        let beside = |file: &str| manifest_path.parent().unwrap_or(Path::new(".")).join(file);
+        let path = beside(file);
         let text = std::fs::read_to_string(&path).map_err(|err| SequenceError::Lexicon {
             path,
             message: err.to_string(),
         })?;
-        let words = model.real_words(Lexicon::parse(&text));
+        let spans = match &contract.novelty {
+            Some(novelty) => {
+                let path = beside(&novelty.spans);
+                let spans = std::fs::read(&path)
+                    .map_err(|err| err.to_string())
+                    .and_then(|bytes| CorpusSpans::from_bytes(&bytes, novelty.words as usize));
+                Some(spans.map_err(|message| SequenceError::CorpusSpans { path, message })?)
+            }
+            None => None,
+        };
+        let words = model.real_words(Lexicon::parse(&text), spans);
         Ok(model.with_real_words(Arc::new(words)))
     }
 
@@ -270,12 +305,17 @@ impl SequenceModel {
         Ok(model)
     }
 
-    /// `lexicon` matched to this model's tokens (decodes each token once: keep and share it).
-    pub fn real_words(&self, lexicon: Lexicon) -> RealWords {
+    /// `lexicon` and the training text's `spans` (if any) matched to this model's tokens
+    /// (decodes each token once: keep and share it).
+    pub fn real_words(&self, lexicon: Lexicon, spans: Option<CorpusSpans>) -> RealWords {
         let pieces = (0..self.vocabulary() as u32)
             .map(|id| self.tokenizer.decode(&[id], true).unwrap_or_default())
             .collect();
-        RealWords { lexicon, pieces }
+        RealWords {
+            lexicon,
+            spans,
+            pieces,
+        }
     }
 
     /// Restricts [`Decoding::real_words`] generations to the words of `words` (made by
@@ -288,6 +328,11 @@ impl SequenceModel {
     /// The words its `real_words` generations may use, if it has a lexicon.
     pub fn lexicon(&self) -> Option<&Lexicon> {
         self.real_words.as_deref().map(RealWords::lexicon)
+    }
+
+    /// The runs of training text its `real_words` generations may not copy, if it has them.
+    pub fn corpus_spans(&self) -> Option<&CorpusSpans> {
+        self.real_words.as_deref().and_then(RealWords::spans)
     }
 
     /// The model's name.
@@ -371,6 +416,10 @@ impl SequenceModel {
     }
 
     /// Generates after `prompt` as `decoding` says, until the model's context is full.
+    ///
+    /// A word that would end a run of the training texts (the manifest's `novelty`) is taken
+    /// back whole: generation returns to the step that began it, where that first token is
+    /// masked, so the model picks another word instead of bending this one into a longer one.
     pub fn generate(
         &self,
         prompt: &[u32],
@@ -379,23 +428,60 @@ impl SequenceModel {
     ) -> Result<Generation, SequenceError> {
         let room = (self.contract.context as usize).saturating_sub(prompt.len());
         let kv_cache = decoding.kv_cache && self.cache.is_some();
+        let words = self.word_check(decoding);
+        let empty = self.empty_cache()?;
         let mut sequence = prompt.to_vec();
         let mut generated = Vec::new();
-        let mut past: Option<Vec<DynValue>> = None;
-        let mut fed = 0; // tokens of `sequence` already in the cache
+        // The last RETREAT_STEPS steps, oldest first: `frames[i]` drew the token at position
+        // `first + i`.
+        let mut frames: VecDeque<Frame> = VecDeque::new();
+        let mut first = 0;
+        // Tokens masked at a position after a retreat from it.
+        let mut bans: Vec<(usize, u32)> = Vec::new();
+        let mut retreats = 0;
         let mut binding = self.bind()?;
         while generated.len() < decoding.max_tokens.min(room) && !(decoding.done)(&generated) {
-            let (new, past_values, past_len) = match (&mut past, kv_cache) {
-                (Some(values), true) => (&sequence[fed..], std::mem::take(values), fed),
-                _ => (&sequence[..], self.empty_cache()?, 0),
-            };
-            let (logits, presents) = self.step(&mut binding, new, past_values, past_len)?;
-            fed = sequence.len();
-            past = Some(presents);
+            let position = generated.len();
+            if first + frames.len() == position {
+                let (new, past, past_len) = match frames.back() {
+                    Some(last) if kv_cache => (
+                        &sequence[sequence.len() - 1..],
+                        &last.cache,
+                        sequence.len() - 1,
+                    ),
+                    _ => (&sequence[..], &empty, 0),
+                };
+                let (logits, presents) = self.step(&mut binding, new, past, past_len)?;
+                let cache = if kv_cache { presents } else { Vec::new() };
+                frames.push_back(Frame { logits, cache });
+                if frames.len() > RETREAT_STEPS {
+                    frames.pop_front();
+                    first += 1;
+                }
+            }
             let history = &sequence[prompt.len()..];
-            let Some(token) = self.draw(sampler, &logits, history, decoding) else {
+            let banned = |t| bans.contains(&(position, t));
+            let logits = &frames[position - first].logits;
+            let Some(token) =
+                self.draw(sampler, logits, history, decoding, words.as_ref(), &banned)
+            else {
                 break;
             };
+            if let Some(start) = words.as_ref().and_then(|w| w.copy_start(history, token)) {
+                // Back to where the copied word began, if that step is kept and retreats are
+                // left; otherwise only this token is masked.
+                let start = match start >= first && retreats < MAX_RETREATS {
+                    true => start,
+                    false => position,
+                };
+                retreats += usize::from(start < position);
+                bans.retain(|&(at, _)| at <= start);
+                bans.push((start, generated.get(start).copied().unwrap_or(token)));
+                generated.truncate(start);
+                sequence.truncate(prompt.len() + start);
+                frames.truncate(start + 1 - first);
+                continue;
+            }
             if decoding.stop.contains(&token) {
                 return Ok(Generation {
                     tokens: generated,
@@ -411,28 +497,36 @@ impl SequenceModel {
         })
     }
 
-    /// Draws the next token after `history` as `decoding` allows; `None` when nothing may follow.
+    /// The word checks `decoding` asks for, if this model has a lexicon.
+    fn word_check<'d>(&'d self, decoding: &Decoding<'d>) -> Option<WordCheck<'d>> {
+        match (&self.real_words, decoding.real_words) {
+            (Some(words), true) => Some(WordCheck {
+                lexicon: &words.lexicon,
+                pieces: &words.pieces,
+                ends: decoding.stop,
+                names: decoding.names,
+                spans: words.spans.as_ref(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Draws the next token after `history` as `decoding` and `words` allow, never a `banned`
+    /// one; `None` when nothing may follow.
     fn draw(
         &self,
         sampler: &mut Sampler,
         logits: &[f32],
         history: &[u32],
         decoding: &Decoding<'_>,
+        words: Option<&WordCheck<'_>>,
+        banned: &dyn Fn(u32) -> bool,
     ) -> Option<u32> {
         let filter = decoding.filter;
-        let words = match (&self.real_words, decoding.real_words) {
-            (Some(words), true) => Some(WordCheck {
-                lexicon: &words.lexicon,
-                pieces: &words.pieces,
-                ends: decoding.stop,
-                names: decoding.names,
-            }),
-            _ => None,
-        };
         // Words are checked on the drawn token only (checking every token first would cost
         // more than the step): a rejected token is masked and the step drawn again.
-        let allowed = |t| filter(history, t);
-        let mut accept = |t| words.as_ref().is_none_or(|words| words.allows(history, t));
+        let allowed = |t| filter(history, t) && !banned(t);
+        let mut accept = |t| words.is_none_or(|words| words.allows(history, t));
         sampler.sample_checked(logits, history, &allowed, &mut accept)
     }
 
@@ -463,7 +557,7 @@ impl SequenceModel {
         &self,
         binding: &mut Binding,
         ids: &[u32],
-        past: Vec<DynValue>,
+        past: &[DynValue],
         past_len: usize,
     ) -> Result<(Vec<f32>, Vec<DynValue>), SequenceError> {
         let n = ids.len();

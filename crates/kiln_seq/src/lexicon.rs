@@ -1,5 +1,7 @@
 //! Real words only: a word list, and the check that a drawn token keeps every word in it.
 
+use crate::CorpusSpans;
+
 /// The words a text may use, case folded and sorted (prefixes are found by binary search).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lexicon {
@@ -58,15 +60,26 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|word| !word.is_empty())
 }
 
+/// The words of `text` (lower case) but one still being written at its end.
+fn complete_words(text: &str) -> Vec<String> {
+    let mut complete: Vec<String> = words(text).map(str::to_lowercase).collect();
+    if text.ends_with(is_word_char) {
+        complete.pop();
+    }
+    complete
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphabetic() || c == '\''
 }
 
-/// A [`Lexicon`] matched to one tokenizer's tokens: what [`crate::Decoding::real_words`]
-/// checks drawn tokens against (made by [`crate::SequenceModel::real_words`]).
+/// A [`Lexicon`] (and the runs of training text not to copy, if any) matched to one
+/// tokenizer's tokens: what [`crate::Decoding::real_words`] checks drawn tokens against (made
+/// by [`crate::SequenceModel::real_words`]).
 #[derive(Debug)]
 pub struct RealWords {
     pub(crate) lexicon: Lexicon,
+    pub(crate) spans: Option<CorpusSpans>,
     /// Text of each token id, special tokens empty (as decoding writes them).
     pub(crate) pieces: Vec<String>,
 }
@@ -75,6 +88,11 @@ impl RealWords {
     /// The words.
     pub fn lexicon(&self) -> &Lexicon {
         &self.lexicon
+    }
+
+    /// The runs of training text its generations may not copy, if any.
+    pub fn spans(&self) -> Option<&CorpusSpans> {
+        self.spans.as_ref()
     }
 }
 
@@ -88,6 +106,8 @@ pub(crate) struct WordCheck<'a> {
     pub(crate) ends: &'a [u32],
     /// Words allowed besides the lexicon's (a name the recipe gives), lower case.
     pub(crate) names: &'a [String],
+    /// Runs of words that may not be written, if any.
+    pub(crate) spans: Option<&'a CorpusSpans>,
 }
 
 impl WordCheck<'_> {
@@ -103,11 +123,7 @@ impl WordCheck<'_> {
     /// the word it leaves open is still the start of one.
     pub(crate) fn allows(&self, generated: &[u32], token: u32) -> bool {
         let mut word = self.open_word(generated);
-        let piece = match self.ends.contains(&token) {
-            true => " ",
-            false => self.piece(token),
-        };
-        for c in piece.chars() {
+        for c in self.written(token).chars() {
             if c.is_alphabetic() || (c == '\'' && !word.is_empty()) {
                 word.extend(c.to_lowercase());
             } else {
@@ -118,6 +134,44 @@ impl WordCheck<'_> {
             }
         }
         word.is_empty() || self.starts_word(&word)
+    }
+
+    /// With spans: where the word starts (an index into `generated`, or `generated.len()` for a
+    /// word inside `token`) if `token` completes a word that ends a run of the training texts.
+    pub(crate) fn copy_start(&self, generated: &[u32], token: u32) -> Option<usize> {
+        let spans = self.spans?;
+        let mut text: String = generated.iter().map(|&t| self.piece(t)).collect();
+        let before = complete_words(&text).len();
+        text.push_str(self.written(token));
+        let words = complete_words(&text);
+        let first_end = before.max(spans.words() - 1);
+        let end = (first_end..words.len())
+            .find(|&end| spans.contains(&words[end + 1 - spans.words()..=end]))?;
+        Some(match end == before {
+            true => self.open_word_start(generated),
+            false => generated.len(),
+        })
+    }
+
+    /// The index of the token the open word at the end of `generated` starts in
+    /// (`generated.len()` when no word is open).
+    fn open_word_start(&self, generated: &[u32]) -> usize {
+        for (index, &token) in generated.iter().enumerate().rev() {
+            let piece = self.piece(token);
+            if let Some((at, c)) = piece.char_indices().rev().find(|&(_, c)| !is_word_char(c)) {
+                let word_follows = at + c.len_utf8() < piece.len();
+                return if word_follows { index } else { index + 1 };
+            }
+        }
+        0
+    }
+
+    /// What `token` writes: its text, or a space for a token that ends the text.
+    fn written(&self, token: u32) -> &str {
+        match self.ends.contains(&token) {
+            true => " ",
+            false => self.piece(token),
+        }
     }
 
     fn piece(&self, token: u32) -> &str {
@@ -177,6 +231,7 @@ mod tests {
             pieces: &pieces,
             ends: &[0],
             names: &[],
+            spans: None,
         };
         // " sw" opens a word that can still become "sword" or "sworn".
         assert!(check.allows(&[1], 2));
@@ -196,5 +251,46 @@ mod tests {
             ..check
         };
         assert!(named.allows(&[1, 2], 4) && named.allows(&[1, 2, 4], 6));
+    }
+
+    #[test]
+    fn a_word_that_ends_a_run_of_the_training_texts_is_found_where_it_starts() {
+        let lexicon = Lexicon::parse("the\nsword\nsworn\nhums\nsings\nlow\n");
+        let pieces = [
+            "", " the", " sw", "ord", " hums", " sings", ".", " low", "orn",
+        ]
+        .map(str::to_owned);
+        let spans = CorpusSpans::of_texts(["The sword hums low."], 3);
+        let check = WordCheck {
+            lexicon: &lexicon,
+            pieces: &pieces,
+            ends: &[0],
+            names: &[],
+            spans: Some(&spans),
+        };
+        // "the sword hums" is a run: " hums" is fine until a space or stop completes it, and
+        // the word to take back starts at " hums" (index 3).
+        assert_eq!(check.copy_start(&[1, 2, 3], 4), None);
+        assert_eq!(check.copy_start(&[1, 2, 3, 4], 6), Some(3));
+        assert_eq!(check.copy_start(&[1, 2, 3, 4], 0), Some(3));
+        assert_eq!(check.copy_start(&[1, 2, 3, 5], 6), None);
+        // A run ending in a word split over tokens goes back to its first token (" sw").
+        let spans = CorpusSpans::of_texts(["The the sword"], 3);
+        let check = WordCheck {
+            spans: Some(&spans),
+            ..check
+        };
+        assert_eq!(check.copy_start(&[1, 1, 2, 3], 6), Some(2));
+        assert_eq!(
+            check.copy_start(&[1, 1, 2, 8], 6),
+            None,
+            "\"sworn\" is no copy"
+        );
+        // Without spans nothing is a copy.
+        let check = WordCheck {
+            spans: None,
+            ..check
+        };
+        assert_eq!(check.copy_start(&[1, 1, 2, 3], 6), None);
     }
 }

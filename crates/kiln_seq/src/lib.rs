@@ -6,18 +6,21 @@
 //! - [`make_flavour`]: a name and whole sentences within word limits; [`complete`]: the
 //!   model's own continuation of a prompt.
 //! - [`Lexicon`]: the words flavour text may write; a drawn token that would write another is
-//!   masked and the step drawn again.
+//!   masked and the step drawn again; [`CorpusSpans`]: runs of words of the training texts,
+//!   which it may not copy, checked the same way.
 //! - [`Sampler`]: seeded temperature, top-k, top-p and repetition-penalty sampling; the same
 //!   seed and model give the same tokens.
 
 mod completion;
 mod decoder;
 mod lexicon;
+mod novelty;
 mod sampler;
 pub mod text;
 
 pub use completion::{Completion, complete};
 pub use decoder::{Decoding, Generation, SequenceError, SequenceModel, StepFilter};
 pub use lexicon::{Lexicon, RealWords, words};
+pub use novelty::CorpusSpans;
 pub use sampler::Sampler;
 pub use text::{Flavour, TextError, make_flavour, name_fits};

@@ -164,6 +164,7 @@ mod tests {
         let contract = SequenceContract {
             tokenizer: "tokenizer.json".to_owned(),
             lexicon: None,
+            novelty: None,
             context: 64,
             conditions: vec!["weapon".to_owned(), "trinket".to_owned()],
             prompt: "<{condition}>".to_owned(),
