@@ -86,6 +86,11 @@ fn flavour_text_writes_only_words_of_its_lexicon_and_names_that_fit_its_kind() {
         .expect("kiln_flavour ships a lexicon")
         .clone();
     assert!(lexicon.len() > 50_000, "{}", lexicon.len());
+    // Obscenities and slurs are out of it (train_text.py's block list), "hell" is not.
+    for word in ["fuck", "cunt", "whore", "rape", "piss"] {
+        assert!(!lexicon.contains(word), "{word:?} is in the lexicon");
+    }
+    assert!(lexicon.contains("hell"));
     let mut words = 0;
     for kind in flavour.contract().conditions.clone() {
         for (seed, name) in (0..6).zip([None, Some("Gravelmaw Zzyx")].into_iter().cycle()) {

@@ -94,7 +94,7 @@ class Decoder(nn.Module):
 
 
 def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None, checkpoint=None, every=200,
-          background=None, share=0.0):
+          background=None, share=0.0, resumed=None, snapshot=None, snapshot_every=1000):
     """Trains on random batches of `sequences` (a [N, S] LongTensor, 0-padded) for about
     `minutes`; with `background` sequences, that share of the batches comes from them instead
     (general text that teaches the language, beside the few texts the model is for).
@@ -103,18 +103,23 @@ def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None
     with the weights that scored best there (early stopping: on a small corpus the later steps
     only learn the training texts by heart); `checkpoint(model, stats)` is then called with each
     new best. Returns (steps, training loss, stats), stats holding the best held-out loss and
-    its step."""
+    its step. `resumed` (the best stats of the checkpoint it goes on from) continues their step
+    count, minutes and best loss. `snapshot(model, step)` is called every `snapshot_every`
+    steps, to compare later weights with the best by reading their text."""
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     started = time.time()
-    step = 0
+    first = resumed["best_step"] if resumed else 0
+    minutes_before = resumed["best_minute"] if resumed else 0.0
+    step = first
     budget = minutes * 60
-    best = {"held_out_loss": math.inf, "best_step": 0}
+    best = {k: resumed[k] for k in ("held_out_loss", "best_step", "best_minute")} if resumed else \
+        {"held_out_loss": math.inf, "best_step": 0, "best_minute": 0.0}
     best_state = None
     while time.time() - started < budget:
         progress = (time.time() - started) / budget
         for group in optimiser.param_groups:
-            group["lr"] = lr * min(1.0, step / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+            group["lr"] = lr * min(1.0, (step - first) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
         source = background if background is not None and torch.rand(()) < share else sequences
         rows = source[torch.randint(0, len(source), (batch,))]
         loss = model.loss(rows[:, : int((rows != 0).any(0).nonzero().max()) + 1])
@@ -126,7 +131,8 @@ def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None
         if held_out is not None and step % every == 0:
             held = held_out_loss(model, held_out)
             if held < best["held_out_loss"]:
-                best = {"held_out_loss": round(held, 4), "best_step": step}
+                best = {"held_out_loss": round(held, 4), "best_step": step,
+                        "best_minute": round(minutes_before + (time.time() - started) / 60, 1)}
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 if checkpoint:
                     model.eval()
@@ -136,6 +142,10 @@ def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None
                 f"at {best['best_step']}) ({time.time() - started:.0f}s)")
         elif step % 100 == 0:
             log(f"step {step} loss {loss.item():.3f} ({time.time() - started:.0f}s)")
+        if snapshot and step % snapshot_every == 0:
+            model.eval()
+            snapshot(model, step)
+            model.train()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

@@ -31,6 +31,11 @@ fetch_text() {
     if [ ! -f words/x/usr/share/dict/american-english ]; then
         mkdir -p words && (cd words && apt-get download wamerican && dpkg-deb -x wamerican_*.deb x)
     fi
+    # Obscenities and slurs kept out of the lexicon: naughty-words (npm; the LDNOOBW list, CC-BY-4.0).
+    if [ ! -f naughty-words/package/en.json ]; then
+        mkdir -p naughty-words && (cd naughty-words && npm pack --silent naughty-words@1.2.0 >/dev/null &&
+            tar xzf naughty-words-1.2.0.tgz)
+    fi
     # WordNet 3.0 (Debian wordnet-base; permissive licence, notice kept in
     # models/kiln_flavour/wordnet.NOTICE): its glosses teach kiln_flavour general English.
     if [ ! -f wordnet/x/usr/share/wordnet/data.noun ]; then

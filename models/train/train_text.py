@@ -35,6 +35,16 @@ GLOSS_SHARE = 0.6
 # SCOWL's American English list as Debian packs it (wamerican 2020.12.07; fetch_data.sh text).
 WORD_LIST = DATA / "words" / "x" / "usr" / "share" / "dict" / "american-english"
 WORD_LIST_NOTICE = DATA / "words" / "x" / "usr" / "share" / "doc" / "wamerican" / "copyright"
+# English words a game's flavour text must never write (List of Dirty, Naughty, Obscene and
+# Otherwise Bad Words, npm naughty-words 1.2.0, CC-BY-4.0; fetch_data.sh text), and these the
+# list lacks but SCOWL has: kept out of the lexicon unless the SRD itself uses them.
+BLOCK_LIST = DATA / "naughty-words" / "package" / "en.json"
+ALSO_BLOCKED = {
+    "arse", "bastards", "bitches", "breasts", "chink", "chinks", "crap", "cunts", "dicks", "dyke", "dykes", "erection",
+    "erections", "fags", "faggots", "gook", "gooks", "kikes", "niggers", "penises", "piss", "pissed", "pussies", "raped",
+    "rapes", "rapists", "retard", "retarded", "retards", "scrotum", "sluts", "sperm", "spics", "testicle", "testicles",
+    "twats", "wanker", "whores",
+}
 # Words of one letter that are words: the rest ("d" of "1d6", "x") are not.
 ONE_LETTER_WORDS = {"a", "i", "o"}
 CONTEXT = 160
@@ -131,16 +141,18 @@ def build_lexicon(data):
     # which the model would reach for when it cannot finish a word.
     listed = {line.strip() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
     listed = {w for w in listed if w.islower() and WORD.fullmatch(w)}
-    words = sorted(w for w in corpus | listed if len(w) > 1 or w in ONE_LETTER_WORDS)
+    blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED) - corpus
+    words = sorted(w for w in corpus | listed if (len(w) > 1 or w in ONE_LETTER_WORDS) and w not in blocked)
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
         f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0) and {len(listed)} from",
         "# SCOWL's American English word list (Debian wamerican 2020.12.07, (c) Kevin Atkinson",
-        "# and others; permissive licence, see lexicon.NOTICE). Written by models/train/train_text.py.",
+        "# and others; permissive licence, see lexicon.NOTICE), less the obscenities and slurs of the",
+        "# naughty-words list (CC-BY-4.0) and train_text.py's ALSO_BLOCKED. Written by models/train/train_text.py.",
     ]
     (OUT / "lexicon.txt").write_text("\n".join(header + words) + "\n")
     (OUT / "lexicon.NOTICE").write_text(WORD_LIST_NOTICE.read_text(encoding="utf-8"))
-    print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus)")
+    print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus, {len(blocked & listed)} of the list blocked)")
 
 
 def run_hash(words):
@@ -198,6 +210,8 @@ def main():
     parser.add_argument("--minutes", type=float, default=7)
     parser.add_argument("--vocab", type=int, default=4096)
     parser.add_argument("--dim", type=int, default=192)
+    parser.add_argument("--resume", action="store_true", help="go on from the saved checkpoint and its tokenizer")
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
     parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt, lexicon.NOTICE and corpus_spans.bin only")
     parser.add_argument("--manifest-only", action="store_true", help="rewrite model.ron from the checkpoint, not the model")
@@ -219,26 +233,41 @@ def main():
     counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
     definitions = list(glosses())
     print(f"{len(data)} samples: {counts}; {len(definitions)} WordNet glosses")
-    tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data + definitions], args.vocab)
-    tokenizer.save(str(tokenizer_checkpoint()))
+    resumed = None
+    if args.resume:
+        saved = torch.load(checkpoint_path("kiln_flavour"))
+        resumed = {k: saved[k] for k in ("held_out_loss", "best_step", "best_minute")}
+        tokenizer = Tokenizer.from_file(str(tokenizer_checkpoint()))
+    else:
+        tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data + definitions], args.vocab)
+        tokenizer.save(str(tokenizer_checkpoint()))
     held = held_out(data)
     training = [s for i, s in enumerate(data) if i not in held]
     held_sequences = as_sequences(tokenizer, [data[i] for i in sorted(held)])
     print(f"{len(training)} to train on, {len(held)} held out to stop by")
     # Dropout: with about a thousand descriptions the model otherwise learns them by heart.
     model = Decoder(tokenizer.get_vocab_size(), dim=args.dim, layers=4, heads=4, context=CONTEXT, dropout=0.1)
+    if resumed:
+        model.load_state_dict(saved["state"])
+
+    def snapshot(model_now, step):
+        torch.save({"state": model_now.state_dict(), "config": model_now.config},
+                   checkpoint_path("kiln_flavour").with_name(f"kiln_flavour-step{step}.pt"))
 
     def keep(best_model, best):
         torch.save({"state": best_model.state_dict(), "config": best_model.config, **best}, checkpoint_path("kiln_flavour"))
 
-    steps, loss, best = train(model, as_sequences(tokenizer, training), args.minutes, batch=32,
+    steps, loss, best = train(model, as_sequences(tokenizer, training), args.minutes, batch=32, lr=args.lr,
                               held_out=held_sequences, checkpoint=keep,
-                              background=as_sequences(tokenizer, definitions), share=GLOSS_SHARE)
+                              background=as_sequences(tokenizer, definitions), share=GLOSS_SHARE, resumed=resumed,
+                              snapshot=snapshot)
+    model = load_checkpoint(checkpoint_path("kiln_flavour"))  # the best kept, whichever run found it
     export_files(model, data)
+    minutes = args.minutes + (resumed["best_minute"] if resumed else 0)
     (OUT / "training.json").write_text(json.dumps(
         {"samples": len(training), "held_out": len(held), "per_kind": counts, "glosses": len(definitions),
          "gloss_share": GLOSS_SHARE, "steps": steps, "final_loss": round(loss, 3), **best,
-         "minutes": args.minutes, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
+         "minutes": minutes, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
     finish(model, json.loads((OUT / "training.json").read_text()))
     print(f"trained {steps} steps, kept step {best['best_step']} (held-out loss {best['held_out_loss']})")
 
