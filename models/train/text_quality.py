@@ -27,7 +27,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import REPO
-from train_text import KINDS, NOVELTY_WORDS, OUT, WORD, WORD_LIST, name_noun, samples
+from train_text import KINDS, NOVELTY_WORDS, OUT, WORD, WORD_LIST, identity_nouns, name_noun, samples
 
 PER_KIND = 50
 # Names a recipe might give, none of them a name of the corpus: 10 texts each.
@@ -75,6 +75,11 @@ def words(text):
 
 
 
+def singulars(word):
+    """The word and what it is the plural of, as Kiln reads plurals ("sphinxes": sphinx)."""
+    return {word, word.removesuffix("s"), word.removesuffix("es")}
+
+
 def spans(text, span=SPAN):
     w = words(text)
     return {" ".join(w[i:i + span]) for i in range(len(w) - span + 1)}
@@ -92,10 +97,11 @@ def main():
     for kind, name, _ in corpus:
         names[kind].add(" ".join(words(name)))
         heads[kind].add(name_noun(name))
+    creature_nouns = set(identity_nouns(corpus)["creature"])
     texts = bake(KINDS)
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = 0
     inconsistent = {"made_up": 0, "given": 0}
-    about = 0
+    about = other_creature_nouns = 0
     examples = defaultdict(list)
     for entry, made in texts.items():
         kind, _, named = entry.partition("_")
@@ -119,6 +125,9 @@ def main():
                 inconsistent["given" if named else "made_up"] += 1
                 if len(examples[entry]) < 2:
                     examples[entry].append({"name": name, "names": named_other[:3], "head_of_another_kind": wrong_kind})
+            if kind == "creature":
+                own_nouns = {s for x in words(name) for s in singulars(x)}
+                other_creature_nouns += any(not (singulars(x) & own_nouns) and singulars(x) & creature_nouns for x in words(text))
             about += bool(named and any(f" {x} " in lowered for x in given - {"of", "the", "a", "an"}))
     total = sum(len(m) for m in texts.values())
     given_total = sum(len(m) for e, m in texts.items() if "_" in e)
@@ -132,6 +141,8 @@ def main():
         "consistency_failures_share_made_up_names": round(inconsistent["made_up"] / (total - given_total), 3),
         "consistency_failures_share_given_names": round(inconsistent["given"] / given_total, 3),
         "given_name_in_text_share": round(about / given_total, 3),
+        "creature_texts_with_another_creatures_noun_share": round(
+            other_creature_nouns / sum(len(m) for e, m in texts.items() if e.startswith("creature")), 3),
         "mechanics_sentence_share": round(with_mechanics / sentences, 3),
         "verbatim_12_word_span_share": round(verbatim / total, 3),
         f"verbatim_{NOVELTY_WORDS}_word_span_share": round(verbatim_runs / total, 3),

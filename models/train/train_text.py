@@ -182,6 +182,32 @@ def name_noun(name):
     return words[words.index("of", 1) - 1] if "of" in words[1:] else (words[-1] if words else "")
 
 
+# Kinds whose texts must not name another thing of the kind (a ghoul described as the sphinx),
+# and nouns of their names that are everyday words there ("a swarm of", "its true form").
+IDENTITY_KINDS = ["creature"]
+EVERYDAY_NOUNS = {"swarm", "sword", "shadow", "guardian", "monster", "warrior", "spawn", "form", "armor", "tree",
+                  "giant", "elemental", "fungus", "thug", "assassin", "solar", "jelly", "pudding", "rug", "worm"}
+# Creatures a text names by a noun no SRD name ends in ("the sphinx" of the androsphinx) or that
+# many descriptions mention.
+ALSO_IDENTITY = {"creature": {"sphinx", "dragon", "ghoul", "zombie", "goblin", "orc", "ogre"}}
+
+
+def identity_nouns(data):
+    """Per kind of IDENTITY_KINDS, the nouns its names end in that name one thing: at most 0.5 %
+    of all descriptions use one (or its plural) without it in their name, and it is not an
+    everyday word (the manifest's identity_nouns), and ALSO_IDENTITY."""
+    named = [({w.lower() for w in WORD.findall(name)}, {w.lower() for w in WORD.findall(text)}) for _, name, text in data]
+    nouns = {}
+    for kind in IDENTITY_KINDS:
+        candidates = {name_noun(name) for k, name, _ in data if k == kind} - {"", "or", "and", "the"} - EVERYDAY_NOUNS
+        nouns[kind] = sorted(ALSO_IDENTITY.get(kind, set()) | {
+            noun for noun in candidates
+            if sum(1 for in_name, in_text in named
+                   if not ({noun, noun + "s", noun + "es"} & in_name) and {noun, noun + "s", noun + "es"} & in_text)
+            <= 0.005 * len(data)})
+    return nouns
+
+
 def name_nouns(data):
     """Per kind, the nouns its corpus names end in (the manifest's name_nouns)."""
     nouns = {kind: set() for kind in KINDS}
@@ -319,6 +345,8 @@ def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
     nouns = name_nouns([s for s in samples() if s[2]])
     nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in nouns.items())
+    identities = identity_nouns([s for s in samples() if s[2]])
+    identities = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in identities.items())
     write_manifest(
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
@@ -345,6 +373,9 @@ def finish(model, stats):
         name_end: "<desc>",
         name_nouns: {{
 {nouns},
+        }},
+        identity_nouns: {{
+{identities},
         }},
         end: "<end>",""",
         attribution=SRD_ATTRIBUTION)

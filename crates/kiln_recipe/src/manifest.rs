@@ -183,6 +183,12 @@ pub struct SequenceContract {
     /// "Wand of Flying".
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub name_nouns: BTreeMap<String, Vec<String>>,
+    /// Per condition, nouns that each name one particular thing of that kind (for creatures:
+    /// "shark", "sphinx", "mimic"), lower case: a text of that condition may write only those
+    /// its own name has (and their plurals), so a ghoul is not described as a sphinx. Needs a
+    /// lexicon, whose word checks apply it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub identity_nouns: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
 }
@@ -482,15 +488,22 @@ impl ModelManifest {
                         )));
                     }
                 }
-                if let Some(unknown) = sequence
-                    .name_nouns
-                    .keys()
-                    .find(|key| !sequence.conditions.contains(key))
-                {
-                    return Err(invalid(format!(
-                        "name_nouns has {unknown:?}, which is not one of its conditions ({})",
-                        sequence.conditions.join(", ")
-                    )));
+                for (field, map) in [
+                    ("name_nouns", &sequence.name_nouns),
+                    ("identity_nouns", &sequence.identity_nouns),
+                ] {
+                    if let Some(unknown) = map.keys().find(|key| !sequence.conditions.contains(key))
+                    {
+                        return Err(invalid(format!(
+                            "{field} has {unknown:?}, which is not one of its conditions ({})",
+                            sequence.conditions.join(", ")
+                        )));
+                    }
+                }
+                if !sequence.identity_nouns.is_empty() && sequence.lexicon.is_none() {
+                    return Err(invalid(
+                        "identity_nouns needs a lexicon: its word checks apply them; add `lexicon` or remove `identity_nouns`".to_owned(),
+                    ));
                 }
                 for (prompt, name) in [
                     (Some(&sequence.prompt), "prompt"),

@@ -119,6 +119,9 @@ pub struct Decoding<'a> {
     pub real_words: bool,
     /// Words allowed besides the lexicon's (the words of a name the recipe gives), lower case.
     pub names: &'a [String],
+    /// Words of the lexicon not to write here (and their plurals), lower case: the
+    /// `identity_nouns` of other things of the kind.
+    pub unwanted: &'a [String],
 }
 
 impl Decoding<'_> {
@@ -132,6 +135,7 @@ impl Decoding<'_> {
             kv_cache: true,
             real_words: false,
             names: &[],
+            unwanted: &[],
         }
     }
 }
@@ -417,9 +421,10 @@ impl SequenceModel {
 
     /// Generates after `prompt` as `decoding` says, until the model's context is full.
     ///
-    /// A word that would end a run of the training texts (the manifest's `novelty`) is taken
-    /// back whole: generation returns to the step that began it, where that first token is
-    /// masked, so the model picks another word instead of bending this one into a longer one.
+    /// A word that would end a run of the training texts (the manifest's `novelty`), or an
+    /// unwanted one ([`Decoding::unwanted`]), is taken back whole: generation returns to the
+    /// step that began it, where that first token is masked, so the model picks another word
+    /// instead of bending this one into a longer one ("shark" into "sharkskin").
     pub fn generate(
         &self,
         prompt: &[u32],
@@ -467,9 +472,9 @@ impl SequenceModel {
             else {
                 break;
             };
-            if let Some(start) = words.as_ref().and_then(|w| w.copy_start(history, token)) {
-                // Back to where the copied word began, if that step is kept and retreats are
-                // left; otherwise only this token is masked.
+            if let Some(start) = words.as_ref().and_then(|w| w.retreat_to(history, token)) {
+                // Back to where the copied or unwanted word began, if that step is kept and
+                // retreats are left; otherwise only this token is masked.
                 let start = match start >= first && retreats < MAX_RETREATS {
                     true => start,
                     false => position,
@@ -505,6 +510,7 @@ impl SequenceModel {
                 pieces: &words.pieces,
                 ends: decoding.stop,
                 names: decoding.names,
+                unwanted: decoding.unwanted,
                 spans: words.spans.as_ref(),
             }),
             _ => None,

@@ -60,6 +60,17 @@ pub fn words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|word| !word.is_empty())
 }
 
+/// Whether a word's letters are all lower case but maybe the first, or all capitals.
+fn well_cased(word: &str) -> bool {
+    let mut letters = word.chars().filter(|c| c.is_alphabetic());
+    let Some(first) = letters.next() else {
+        return true;
+    };
+    let rest: Vec<char> = letters.collect();
+    rest.iter().all(|c| c.is_lowercase())
+        || (first.is_uppercase() && rest.iter().all(|c| c.is_uppercase()))
+}
+
 /// The words of `text` (lower case) but one still being written at its end.
 fn complete_words(text: &str) -> Vec<String> {
     let mut complete: Vec<String> = words(text).map(str::to_lowercase).collect();
@@ -106,17 +117,36 @@ pub(crate) struct WordCheck<'a> {
     pub(crate) ends: &'a [u32],
     /// Words allowed besides the lexicon's (a name the recipe gives), lower case.
     pub(crate) names: &'a [String],
+    /// Words of the lexicon not to write (with their plurals), lower case.
+    pub(crate) unwanted: &'a [String],
     /// Runs of words that may not be written, if any.
     pub(crate) spans: Option<&'a CorpusSpans>,
 }
 
 impl WordCheck<'_> {
-    fn is_word(&self, word: &str) -> bool {
-        self.lexicon.contains(word) || self.names.iter().any(|name| name == word)
+    /// Whether `raw`, a whole word as written, is one of the lexicon's (in lower case, Title
+    /// case or capitals; "lenIency" is not) or of the names.
+    fn is_word(&self, raw: &str) -> bool {
+        let word = raw.trim_end_matches('\'').to_lowercase();
+        self.names.contains(&word) || (well_cased(raw) && self.lexicon.contains(&word))
     }
 
-    fn starts_word(&self, prefix: &str) -> bool {
-        self.lexicon.has_prefix(prefix) || self.names.iter().any(|name| name.starts_with(prefix))
+    /// Whether `word` (lower case) is an unwanted one, its plural or possessive ("sharks",
+    /// "sphinxes", "shark's").
+    fn is_unwanted(&self, word: &str) -> bool {
+        let word = word.trim_end_matches("'s").trim_end_matches('\'');
+        let singulars = [Some(word), word.strip_suffix('s'), word.strip_suffix("es")];
+        singulars
+            .into_iter()
+            .flatten()
+            .any(|singular| self.unwanted.iter().any(|u| u == singular))
+    }
+
+    /// Whether `raw`, the start of a word as written, can still become one.
+    fn starts_word(&self, raw: &str) -> bool {
+        let prefix = raw.to_lowercase();
+        self.names.iter().any(|name| name.starts_with(&prefix))
+            || (well_cased(raw) && self.lexicon.has_prefix(&prefix))
     }
 
     /// Whether `token` may follow `generated`: each word it completes is in the lexicon, and
@@ -125,9 +155,9 @@ impl WordCheck<'_> {
         let mut word = self.open_word(generated);
         for c in self.written(token).chars() {
             if c.is_alphabetic() || (c == '\'' && !word.is_empty()) {
-                word.extend(c.to_lowercase());
+                word.push(c);
             } else {
-                if !word.is_empty() && !self.is_word(word.trim_end_matches('\'')) {
+                if !word.is_empty() && !self.is_word(&word) {
                     return false;
                 }
                 word.clear();
@@ -136,17 +166,25 @@ impl WordCheck<'_> {
         word.is_empty() || self.starts_word(&word)
     }
 
-    /// With spans: where the word starts (an index into `generated`, or `generated.len()` for a
-    /// word inside `token`) if `token` completes a word that ends a run of the training texts.
-    pub(crate) fn copy_start(&self, generated: &[u32], token: u32) -> Option<usize> {
-        let spans = self.spans?;
+    /// Where to take a word back from (an index into `generated`, or `generated.len()` for a
+    /// word inside `token`) if `token` completes one that must not be written: an unwanted
+    /// word, or one that ends a run of the training texts.
+    pub(crate) fn retreat_to(&self, generated: &[u32], token: u32) -> Option<usize> {
+        if self.spans.is_none() && self.unwanted.is_empty() {
+            return None;
+        }
         let mut text: String = generated.iter().map(|&t| self.piece(t)).collect();
         let before = complete_words(&text).len();
         text.push_str(self.written(token));
         let words = complete_words(&text);
-        let first_end = before.max(spans.words() - 1);
-        let end = (first_end..words.len())
-            .find(|&end| spans.contains(&words[end + 1 - spans.words()..=end]))?;
+        let copies = |end: usize| {
+            self.spans.is_some_and(|spans| {
+                let n = spans.words();
+                end + 1 >= n && spans.contains(&words[end + 1 - n..=end])
+            })
+        };
+        let end =
+            (before..words.len()).find(|&end| self.is_unwanted(&words[end]) || copies(end))?;
         Some(match end == before {
             true => self.open_word_start(generated),
             false => generated.len(),
@@ -178,7 +216,7 @@ impl WordCheck<'_> {
         self.pieces.get(token as usize).map_or("", String::as_str)
     }
 
-    /// The word the text so far ends in (lower case), empty after a space or punctuation.
+    /// The word the text so far ends in, empty after a space or punctuation.
     fn open_word(&self, generated: &[u32]) -> String {
         let mut tail = String::new();
         for &token in generated.iter().rev() {
@@ -193,7 +231,7 @@ impl WordCheck<'_> {
             .rev()
             .find(|&(_, c)| !is_word_char(c))
             .map_or(0, |(index, c)| index + c.len_utf8());
-        tail[start..].trim_start_matches('\'').to_lowercase()
+        tail[start..].trim_start_matches('\'').to_owned()
     }
 }
 
@@ -223,7 +261,7 @@ mod tests {
         let lexicon = lexicon();
         // Token 0 is the end token, special, so written as nothing.
         let pieces = [
-            "", " the", " sw", "ord", "ords", "orn", ".", " dragon", "'s", "x",
+            "", " the", " sw", "ord", "ords", "orn", ".", " dragon", "'s", "x", " Sw", " SW", "ORD",
         ]
         .map(str::to_owned);
         let check = WordCheck {
@@ -231,6 +269,7 @@ mod tests {
             pieces: &pieces,
             ends: &[0],
             names: &[],
+            unwanted: &[],
             spans: None,
         };
         // " sw" opens a word that can still become "sword" or "sworn".
@@ -242,6 +281,10 @@ mod tests {
         // Punctuation or the end token finish the open word: "sword" is one, "sw" is not.
         assert!(check.allows(&[1, 2, 3], 6) && check.allows(&[1, 2, 3], 0));
         assert!(!check.allows(&[1, 2], 6) && !check.allows(&[1, 2], 0));
+        // Case aside, but as words are written: "Sword" and "SWORD", not "swORD" nor "SwORD".
+        assert!(check.allows(&[10], 3) && check.allows(&[10, 3], 6));
+        assert!(check.allows(&[11], 12) && check.allows(&[11, 12], 6));
+        assert!(!check.allows(&[2], 12) && !check.allows(&[10], 12));
         // Apostrophes inside a word belong to it.
         assert!(check.allows(&[7], 8) && check.allows(&[7, 8], 6));
         // A name the recipe gives is a word too.
@@ -266,23 +309,24 @@ mod tests {
             pieces: &pieces,
             ends: &[0],
             names: &[],
+            unwanted: &[],
             spans: Some(&spans),
         };
         // "the sword hums" is a run: " hums" is fine until a space or stop completes it, and
         // the word to take back starts at " hums" (index 3).
-        assert_eq!(check.copy_start(&[1, 2, 3], 4), None);
-        assert_eq!(check.copy_start(&[1, 2, 3, 4], 6), Some(3));
-        assert_eq!(check.copy_start(&[1, 2, 3, 4], 0), Some(3));
-        assert_eq!(check.copy_start(&[1, 2, 3, 5], 6), None);
+        assert_eq!(check.retreat_to(&[1, 2, 3], 4), None);
+        assert_eq!(check.retreat_to(&[1, 2, 3, 4], 6), Some(3));
+        assert_eq!(check.retreat_to(&[1, 2, 3, 4], 0), Some(3));
+        assert_eq!(check.retreat_to(&[1, 2, 3, 5], 6), None);
         // A run ending in a word split over tokens goes back to its first token (" sw").
         let spans = CorpusSpans::of_texts(["The the sword"], 3);
         let check = WordCheck {
             spans: Some(&spans),
             ..check
         };
-        assert_eq!(check.copy_start(&[1, 1, 2, 3], 6), Some(2));
+        assert_eq!(check.retreat_to(&[1, 1, 2, 3], 6), Some(2));
         assert_eq!(
-            check.copy_start(&[1, 1, 2, 8], 6),
+            check.retreat_to(&[1, 1, 2, 8], 6),
             None,
             "\"sworn\" is no copy"
         );
@@ -291,6 +335,14 @@ mod tests {
             spans: None,
             ..check
         };
-        assert_eq!(check.copy_start(&[1, 1, 2, 3], 6), None);
+        assert_eq!(check.retreat_to(&[1, 1, 2, 3], 6), None);
+        // An unwanted word is taken back from its start, and its plural; "sworn" is not it.
+        let unwanted = ["sword".to_owned()];
+        let check = WordCheck {
+            unwanted: &unwanted,
+            ..check
+        };
+        assert_eq!(check.retreat_to(&[1, 2, 3], 6), Some(1));
+        assert_eq!(check.retreat_to(&[1, 2, 8], 6), None);
     }
 }

@@ -59,12 +59,7 @@ pub fn make_flavour(
         .map(|token| model.token_id(token))
         .transpose()?;
     // The text may name what the recipe names, whatever its words.
-    let names: Vec<String> = params
-        .name
-        .iter()
-        .flat_map(|name| crate::words(name))
-        .map(str::to_lowercase)
-        .collect();
+    let names = lower_words(params.name.as_deref().unwrap_or_default());
     for attempt in 0..ATTEMPTS {
         let mut sampler = Sampler::new(
             params.sampling,
@@ -92,10 +87,12 @@ pub fn make_flavour(
             (None, None) => String::new(),
         };
         let budget = params.sampling.max_tokens.get() as usize;
+        let unwanted = others_identity_nouns(contract, &params.kind, &name);
         let decoding = Decoding {
             stop: &[end],
             real_words: true,
             names: &names,
+            unwanted: &unwanted,
             ..Decoding::new(budget)
         };
         let generated = model.generate(&prompt, &mut sampler, &decoding)?;
@@ -111,11 +108,30 @@ pub fn make_flavour(
     })
 }
 
+/// The words of `text`, lower case.
+fn lower_words(text: &str) -> Vec<String> {
+    crate::words(text).map(str::to_lowercase).collect()
+}
+
+/// The contract's `identity_nouns` of `condition` that `name` does not have: other things of
+/// its kind, which its text must not name.
+fn others_identity_nouns(contract: &SequenceContract, condition: &str, name: &str) -> Vec<String> {
+    let own = lower_words(name);
+    let nouns = contract.identity_nouns.get(condition).into_iter().flatten();
+    nouns
+        .filter(|noun| {
+            !own.iter()
+                .any(|word| word.trim_end_matches('s') == noun.trim_end_matches('s'))
+        })
+        .cloned()
+        .collect()
+}
+
 /// Whether a made-up `name` fits `condition` by the contract's
 /// [`name_nouns`](SequenceContract::name_nouns): its noun (the word before "of", else the last)
 /// must be listed for `condition` if it is listed for any.
 pub fn name_fits(contract: &SequenceContract, condition: &str, name: &str) -> bool {
-    let words: Vec<String> = crate::words(name).map(str::to_lowercase).collect();
+    let words = lower_words(name);
     let noun = match words.iter().skip(1).position(|w| w == "of") {
         Some(before_of) => &words[before_of],
         None => match words.last() {
@@ -159,12 +175,12 @@ pub fn whole_sentences(text: &str, min: u32, max: u32) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_made_up_name_fits_its_condition_by_its_noun() {
-        let contract = SequenceContract {
+    fn contract() -> SequenceContract {
+        SequenceContract {
             tokenizer: "tokenizer.json".to_owned(),
             lexicon: None,
             novelty: None,
+            identity_nouns: Default::default(),
             context: 64,
             conditions: vec!["weapon".to_owned(), "trinket".to_owned()],
             prompt: "<{condition}>".to_owned(),
@@ -181,7 +197,12 @@ mod tests {
                 ),
             ]),
             end: "<end>".to_owned(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_made_up_name_fits_its_condition_by_its_noun() {
+        let contract = contract();
         assert!(name_fits(&contract, "weapon", "Frost Sword"));
         assert!(name_fits(&contract, "weapon", "Axe of the Dwarvish Lords"));
         assert!(!name_fits(&contract, "weapon", "Wand of Flying"));
@@ -190,6 +211,24 @@ mod tests {
         assert!(
             name_fits(&contract, "weapon", "Emberfang") && name_fits(&contract, "weapon", "+1")
         );
+    }
+
+    #[test]
+    fn a_text_may_name_only_its_own_kind_of_thing() {
+        let mut contract = contract();
+        contract.identity_nouns = std::collections::BTreeMap::from([(
+            "weapon".to_owned(),
+            vec!["sword".to_owned(), "axe".to_owned(), "raven".to_owned()],
+        )]);
+        assert_eq!(
+            others_identity_nouns(&contract, "weapon", "Swords of the Ravens"),
+            ["axe"]
+        );
+        assert_eq!(
+            others_identity_nouns(&contract, "weapon", "Emberfang"),
+            ["sword", "axe", "raven"]
+        );
+        assert!(others_identity_nouns(&contract, "trinket", "Emberfang").is_empty());
     }
 
     #[test]
