@@ -163,7 +163,7 @@ fn bad_additions_are_refused_with_the_fix_and_write_nothing() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
-        stderr(&output).contains("it has 2048 tokens but the model predicts 11"),
+        stderr(&output).contains("it has 4096 tokens but the model predicts 11"),
         "{}",
         text(&output)
     );

@@ -93,29 +93,33 @@ class Decoder(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0)
 
 
-def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None, checkpoint=None, every=200,
-          background=None, share=0.0, resumed=None, snapshot=None, snapshot_every=1000):
+def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None, every=200,
+          background=None, share=0.0, start=None, snapshot=None, snapshot_every=1000):
     """Trains on random batches of `sequences` (a [N, S] LongTensor, 0-padded) for about
     `minutes`; with `background` sequences, that share of the batches comes from them instead
     (general text that teaches the language, beside the few texts the model is for).
 
-    With `held_out` sequences, their loss is measured every `every` steps and the model ends
-    with the weights that scored best there (early stopping: on a small corpus the later steps
-    only learn the training texts by heart); `checkpoint(model, stats)` is then called with each
-    new best. Returns (steps, training loss, stats), stats holding the best held-out loss and
-    its step. `resumed` (the best stats of the checkpoint it goes on from) continues their step
-    count, minutes and best loss. `snapshot(model, step)` is called every `snapshot_every`
-    steps, to compare later weights with the best by reading their text."""
+    With `held_out` sequences, their loss is logged every `every` steps. `snapshot(model,
+    stats)` is called every `snapshot_every` steps and at the end, stats being the steps and
+    minutes so far (continuing `start`, the stats of the checkpoint it resumes) and the last
+    held-out loss. Returns (steps, training loss, stats)."""
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     started = time.time()
-    first = resumed["best_step"] if resumed else 0
-    minutes_before = resumed["best_minute"] if resumed else 0.0
+    first = start["steps"] if start else 0
     step = first
     budget = minutes * 60
-    best = {k: resumed[k] for k in ("held_out_loss", "best_step", "best_minute")} if resumed else \
-        {"held_out_loss": math.inf, "best_step": 0, "best_minute": 0.0}
-    best_state = None
+    held = math.nan
+
+    def stats():
+        before = start["minutes"] if start else 0.0
+        return {"steps": step, "minutes": round(before + (time.time() - started) / 60, 1), "held_out_loss": round(held, 4)}
+
+    def save():
+        model.eval()
+        snapshot(model, stats())
+        model.train()
+
     while time.time() - started < budget:
         progress = (time.time() - started) / budget
         for group in optimiser.param_groups:
@@ -130,26 +134,17 @@ def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None
         step += 1
         if held_out is not None and step % every == 0:
             held = held_out_loss(model, held_out)
-            if held < best["held_out_loss"]:
-                best = {"held_out_loss": round(held, 4), "best_step": step,
-                        "best_minute": round(minutes_before + (time.time() - started) / 60, 1)}
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                if checkpoint:
-                    model.eval()
-                    checkpoint(model, best)
-                    model.train()
-            log(f"step {step} loss {loss.item():.3f} held-out {held:.3f} (best {best['held_out_loss']:.3f} "
-                f"at {best['best_step']}) ({time.time() - started:.0f}s)")
+            log(f"step {step} loss {loss.item():.3f} held-out {held:.3f} ({time.time() - started:.0f}s)")
         elif step % 100 == 0:
             log(f"step {step} loss {loss.item():.3f} ({time.time() - started:.0f}s)")
         if snapshot and step % snapshot_every == 0:
-            model.eval()
-            snapshot(model, step)
-            model.train()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            save()
+    if held_out is not None:
+        held = held_out_loss(model, held_out)
+    if snapshot:
+        save()
     model.eval()
-    return step, loss.item(), best
+    return step, loss.item(), stats()
 
 
 @torch.no_grad()

@@ -16,12 +16,13 @@ saved as tokenizer.json) keeps words whole; the decoder is models/train/decoder.
 import argparse
 import json
 import re
+from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from common import DATA, REPO, checkpoint_path, seed_everything
-from decoder import Decoder, export, load_checkpoint, train, write_manifest
+from decoder import Decoder, export, held_out_loss, load_checkpoint, train, write_manifest
 
 KINDS = ["weapon", "armour", "potion", "ring", "trinket", "creature", "spell"]
 # <gloss> prompts a WordNet definition: English beyond the SRD's thousand descriptions, not a
@@ -142,7 +143,12 @@ def build_lexicon(data):
     listed = {line.strip() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
     listed = {w for w in listed if w.islower() and WORD.fullmatch(w)}
     blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED) - corpus
-    words = sorted(w for w in corpus | listed if (len(w) > 1 or w in ONE_LETTER_WORDS) and w not in blocked)
+
+    def is_blocked(word):  # with its plurals and possessives: "whores", "whore's"
+        stem = word.removesuffix("'s").removesuffix("'")
+        return any(w in blocked for w in (stem, stem.removesuffix("s"), stem.removesuffix("es")))
+
+    words = sorted(w for w in corpus | listed if (len(w) > 1 or w in ONE_LETTER_WORDS) and not is_blocked(w))
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
         f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0) and {len(listed)} from",
@@ -152,7 +158,7 @@ def build_lexicon(data):
     ]
     (OUT / "lexicon.txt").write_text("\n".join(header + words) + "\n")
     (OUT / "lexicon.NOTICE").write_text(WORD_LIST_NOTICE.read_text(encoding="utf-8"))
-    print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus, {len(blocked & listed)} of the list blocked)")
+    print(f"lexicon: {len(words)} words ({len(corpus)} from the corpus, {sum(map(is_blocked, listed))} of the list blocked)")
 
 
 def run_hash(words):
@@ -238,64 +244,71 @@ def main():
     parser.add_argument("--dim", type=int, default=192)
     parser.add_argument("--resume", action="store_true", help="go on from the saved checkpoint and its tokenizer")
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint")
+    parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint (or --checkpoint)")
+    parser.add_argument("--checkpoint", type=Path, help="with --export-only: a snapshot (kiln_flavour-step*.pt) to export")
     parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt, lexicon.NOTICE and corpus_spans.bin only")
     parser.add_argument("--manifest-only", action="store_true", help="rewrite model.ron from the checkpoint, not the model")
     args = parser.parse_args()
     seed_everything(7)
+    data = [s for s in samples() if s[2]]
     if args.lexicon_only:
-        build_lexicon([s for s in samples() if s[2]])
-        build_corpus_spans([s for s in samples() if s[2]])
+        build_lexicon(data)
+        build_corpus_spans(data)
         return
     if args.manifest_only:
         finish(load_checkpoint(checkpoint_path("kiln_flavour")), json.loads((OUT / "training.json").read_text()))
         return
+    tokenizer = Tokenizer.from_file(str(tokenizer_checkpoint())) if args.resume or args.export_only else None
     if args.export_only:
-        model = load_checkpoint(checkpoint_path("kiln_flavour"))
-        export_files(model, [s for s in samples() if s[2]])
-        finish(model, json.loads((OUT / "training.json").read_text()))
+        path = args.checkpoint or checkpoint_path("kiln_flavour")
+        model = load_checkpoint(path)
+        held = held_out(data)
+        stats = {k: torch.load(path)[k] for k in ("steps", "minutes")}
+        stats["held_out_loss"] = round(held_out_loss(model, as_sequences(tokenizer, [data[i] for i in sorted(held)])), 4)
+        ship(model, data, held, stats)
         return
-    data = [s for s in samples() if s[2]]
     counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
     definitions = list(glosses())
     print(f"{len(data)} samples: {counts}; {len(definitions)} WordNet glosses")
-    resumed = None
+    start = None
     if args.resume:
         saved = torch.load(checkpoint_path("kiln_flavour"))
-        resumed = {k: saved[k] for k in ("held_out_loss", "best_step", "best_minute")}
-        tokenizer = Tokenizer.from_file(str(tokenizer_checkpoint()))
+        start = {k: saved[k] for k in ("steps", "minutes")}
     else:
         tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data + definitions], args.vocab)
         tokenizer.save(str(tokenizer_checkpoint()))
     held = held_out(data)
     training = [s for i, s in enumerate(data) if i not in held]
-    held_sequences = as_sequences(tokenizer, [data[i] for i in sorted(held)])
-    print(f"{len(training)} to train on, {len(held)} held out to stop by")
-    # Dropout: with about a thousand descriptions the model otherwise learns them by heart.
+    print(f"{len(training)} to train on, {len(held)} held out")
     model = Decoder(tokenizer.get_vocab_size(), dim=args.dim, layers=4, heads=4, context=CONTEXT, dropout=0.1)
-    if resumed:
+    if args.resume:
         model.load_state_dict(saved["state"])
 
-    def snapshot(model_now, step):
-        torch.save({"state": model_now.state_dict(), "config": model_now.config},
-                   checkpoint_path("kiln_flavour").with_name(f"kiln_flavour-step{step}.pt"))
+    def snapshot(model_now, stats):
+        state = {"state": model_now.state_dict(), "config": model_now.config, **stats}
+        torch.save(state, checkpoint_path("kiln_flavour"))
+        torch.save(state, checkpoint_path("kiln_flavour").with_name(f"kiln_flavour-step{stats['steps']}.pt"))
 
-    def keep(best_model, best):
-        torch.save({"state": best_model.state_dict(), "config": best_model.config, **best}, checkpoint_path("kiln_flavour"))
+    # The last weights ship, not those with the best held-out loss: on a thousand descriptions
+    # a model that generalises best still writes word salad when sampled, while one that knows
+    # them by heart writes whole phrases, and Kiln's novelty check keeps it from copying them
+    # (docs/quality.md shows both).
+    _, loss, stats = train(model, as_sequences(tokenizer, training), args.minutes, batch=32, lr=args.lr,
+                           held_out=as_sequences(tokenizer, [data[i] for i in sorted(held)]),
+                           background=as_sequences(tokenizer, definitions), share=GLOSS_SHARE, start=start,
+                           snapshot=snapshot)
+    ship(model, data, held, {**stats, "final_loss": round(loss, 3)})
+    print(f"trained {stats['steps']} steps in {stats['minutes']} min, held-out loss {stats['held_out_loss']}")
 
-    steps, loss, best = train(model, as_sequences(tokenizer, training), args.minutes, batch=32, lr=args.lr,
-                              held_out=held_sequences, checkpoint=keep,
-                              background=as_sequences(tokenizer, definitions), share=GLOSS_SHARE, resumed=resumed,
-                              snapshot=snapshot)
-    model = load_checkpoint(checkpoint_path("kiln_flavour"))  # the best kept, whichever run found it
+
+def ship(model, data, held, stats):
+    """Writes the model and its files to OUT, training.json from `stats`, and the manifest."""
     export_files(model, data)
-    minutes = args.minutes + (resumed["best_minute"] if resumed else 0)
+    counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
     (OUT / "training.json").write_text(json.dumps(
-        {"samples": len(training), "held_out": len(held), "per_kind": counts, "glosses": len(definitions),
-         "gloss_share": GLOSS_SHARE, "steps": steps, "final_loss": round(loss, 3), **best,
-         "minutes": minutes, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
+        {"samples": len(data) - len(held), "held_out": len(held), "per_kind": counts, "glosses": len(list(glosses())),
+         "gloss_share": GLOSS_SHARE, **stats, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
     finish(model, json.loads((OUT / "training.json").read_text()))
-    print(f"trained {steps} steps, kept step {best['best_step']} (held-out loss {best['held_out_loss']})")
 
 
 def tokenizer_checkpoint():
@@ -360,9 +373,9 @@ def finish(model, stats):
          ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
           "Debian package wamerican 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
-        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU; kept step {stats.get('best_step')}, "
-        f"the best loss ({stats.get('held_out_loss')}) on {stats.get('held_out')} held-out descriptions "
-        f"(trained on {stats['samples']}). Kiln keeps it from copying {NOVELTY_WORDS} words in a row of them (novelty).",
+        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD descriptions "
+        f"(loss {stats['held_out_loss']} on {stats['held_out']} held out: it knows its corpus by heart) and WordNet glosses; "
+        f"Kiln keeps it from copying {NOVELTY_WORDS} words in a row of the descriptions (novelty).",
         f"""        tokenizer: "tokenizer.json",
         lexicon: "lexicon.txt",
         novelty: (spans: "corpus_spans.bin", words: {NOVELTY_WORDS}),

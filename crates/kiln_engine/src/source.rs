@@ -269,23 +269,34 @@ mod tests {
     }
 
     #[test]
-    fn a_sequence_model_s_tokenizer_and_lexicon_decide_its_content_hash() {
+    fn a_sequence_model_s_companion_files_decide_its_content_hash() {
         let (manifest, path) = flavour();
         assert_eq!(
             ModelFiles::companion_files(&manifest),
-            ["tokenizer.json", "lexicon.txt"]
+            ["tokenizer.json", "lexicon.txt", "corpus_spans.bin"]
         );
-        let files = |lexicon: &[u8]| {
-            let companions = vec![b"{}".to_vec(), lexicon.to_vec()];
+        let files = |lexicon: &[u8], spans: &[u8]| {
+            let companions = vec![b"{}".to_vec(), lexicon.to_vec(), spans.to_vec()];
             ModelFiles::new(manifest.clone(), path.clone(), b"onnx".to_vec(), companions)
                 .expect("files")
         };
-        let (one, other) = (files(b"sword\n"), files(b"sword\nshield\n"));
-        assert_ne!(one.content_sha256(), other.content_sha256());
-        assert_eq!(one.content_sha256(), files(b"sword\n").content_sha256());
+        let one = files(b"sword\n", &[0; 8]);
+        for other in [
+            files(b"sword\nshield\n", &[0; 8]),
+            files(b"sword\n", &[1; 8]),
+        ] {
+            assert_ne!(one.content_sha256(), other.content_sha256());
+        }
+        assert_eq!(
+            one.content_sha256(),
+            files(b"sword\n", &[0; 8]).content_sha256()
+        );
         let (lexicon_path, bytes) = one.lexicon().expect("lexicon");
         assert!(lexicon_path.ends_with("kiln_flavour/lexicon.txt"));
         assert_eq!(bytes, b"sword\n");
+        let (spans_path, bytes) = one.corpus_spans().expect("spans");
+        assert!(spans_path.ends_with("kiln_flavour/corpus_spans.bin"));
+        assert_eq!(bytes, [0; 8]);
     }
 
     #[test]

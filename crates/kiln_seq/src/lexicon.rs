@@ -173,7 +173,15 @@ impl WordCheck<'_> {
         if self.spans.is_none() && self.unwanted.is_empty() {
             return None;
         }
-        let mut text: String = generated.iter().map(|&t| self.piece(t)).collect();
+        // The last run's words are all a check needs: the text from the token where the word
+        // before them starts (a partial first word is never looked at).
+        let run = self.spans.map_or(1, CorpusSpans::words);
+        let mut start = generated.len();
+        let mut text = String::new();
+        while start > 0 && words(&text).count() < run + 2 {
+            start -= 1;
+            text.insert_str(0, self.piece(generated[start]));
+        }
         let before = complete_words(&text).len();
         text.push_str(self.written(token));
         let words = complete_words(&text);
