@@ -26,10 +26,10 @@ fetch_sprites() {
 }
 
 fetch_text() {
-    # SCOWL's American English word list (Debian wamerican; permissive licence, notice kept in
-    # models/kiln_flavour/lexicon.NOTICE): with the corpus's words, the lexicon of kiln_flavour.
-    if [ ! -f words/x/usr/share/dict/american-english ]; then
-        mkdir -p words && (cd words && apt-get download wamerican && dpkg-deb -x wamerican_*.deb x)
+    # SCOWL's small American English word list (Debian wamerican-small; permissive licence,
+    # notice kept in models/kiln_flavour/lexicon.NOTICE): with the corpus's words, the lexicon.
+    if [ ! -f words-small/x/usr/share/dict/american-english-small ]; then
+        mkdir -p words-small && (cd words-small && apt-get download wamerican-small && dpkg-deb -x wamerican-small_*.deb x)
     fi
     # Obscenities and slurs kept out of the lexicon: naughty-words (npm; the LDNOOBW list, CC-BY-4.0).
     if [ ! -f naughty-words/package/en.json ]; then

@@ -33,9 +33,11 @@ WORDNET = DATA / "wordnet" / "x" / "usr" / "share" / "wordnet"
 WORDNET_NOTICE = DATA / "wordnet" / "x" / "usr" / "share" / "doc" / "wordnet-base" / "copyright"
 # Share of each training batch drawn from WordNet glosses (the rest: SRD descriptions).
 GLOSS_SHARE = 0.6
-# SCOWL's American English list as Debian packs it (wamerican 2020.12.07; fetch_data.sh text).
-WORD_LIST = DATA / "words" / "x" / "usr" / "share" / "dict" / "american-english"
-WORD_LIST_NOTICE = DATA / "words" / "x" / "usr" / "share" / "doc" / "wamerican" / "copyright"
+# SCOWL's small American English list (size 35) as Debian packs it (wamerican-small
+# 2020.12.07; fetch_data.sh text): the larger size-50 list let the model out of a word it may
+# not finish into "understaffed", "telemarketing" or "kohlrabi".
+WORD_LIST = DATA / "words-small" / "x" / "usr" / "share" / "dict" / "american-english-small"
+WORD_LIST_NOTICE = DATA / "words-small" / "x" / "usr" / "share" / "doc" / "wamerican-small" / "copyright"
 # English words a game's flavour text must never write (List of Dirty, Naughty, Obscene and
 # Otherwise Bad Words, npm naughty-words 1.2.0, CC-BY-4.0; fetch_data.sh text), and these the
 # list lacks but SCOWL has: kept out of the lexicon unless the SRD itself uses them.
@@ -152,7 +154,7 @@ def build_lexicon(data):
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
         f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0) and {len(listed)} from",
-        "# SCOWL's American English word list (Debian wamerican 2020.12.07, (c) Kevin Atkinson",
+        "# SCOWL's small American English word list (Debian wamerican-small 2020.12.07, (c) Kevin Atkinson",
         "# and others; permissive licence, see lexicon.NOTICE), less the obscenities and slurs of the",
         "# naughty-words list (CC-BY-4.0) and train_text.py's ALSO_BLOCKED. Written by models/train/train_text.py.",
     ]
@@ -371,7 +373,7 @@ def finish(model, stats):
           f"{stats.get('gloss_share', 0):.0%} of training batches: general English", "Debian package wordnet-base 1:3.0-37",
           "WordNet 3.0 licence (permissive; notice in wordnet.NOTICE)"),
          ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
-          "Debian package wamerican 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
+          "Debian package wamerican-small 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
         f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD descriptions "
         f"(loss {stats['held_out_loss']} on {stats['held_out']} held out: it knows its corpus by heart) and WordNet glosses; "
