@@ -114,13 +114,14 @@ pub struct Decoding<'a> {
     /// each step feeds the whole sequence again (same tokens, cost growing with length).
     pub kv_cache: bool,
     /// Write only words of the model's lexicon, when it has one: a drawn token that would
-    /// finish another word, or start one the lexicon has no word for, or finish a run of words
-    /// of the training texts (the manifest's `novelty`), is masked and the step drawn again.
+    /// finish another word, or start one the lexicon has no word for, is masked and the step
+    /// drawn again; a word that would end a run of words of the training texts (the manifest's
+    /// `novelty`), or is `unwanted`, is taken back whole (see [`SequenceModel::generate`]).
     pub real_words: bool,
     /// Words allowed besides the lexicon's (the words of a name the recipe gives), lower case.
     pub names: &'a [String],
-    /// Words of the lexicon not to write here (and their plurals), lower case: the
-    /// `identity_nouns` of other things of the kind.
+    /// With `real_words`, words not to write here (nor their plurals and possessives), lower
+    /// case: the `identity_nouns` of other things of the kind.
     pub unwanted: &'a [String],
 }
 
@@ -168,10 +169,11 @@ struct Binding {
     host: MemoryInfo<'static>,
 }
 
-/// How many steps back a generation can return to take a copied word back (the longest word
-/// in tokens it can take back).
+/// How many steps back a generation can return to take a word back (the longest word, in
+/// tokens, it can take back whole).
 const RETREAT_STEPS: usize = 8;
-/// Most words taken back in one generation; after that a copying token is only masked.
+/// Most words taken back in one generation; after that a token that would finish a copied or
+/// unwanted word is only masked.
 const MAX_RETREATS: usize = 48;
 
 /// One step of a generation: what it drew from, and what the next step feeds on.

@@ -1,4 +1,5 @@
-//! Real words only: a word list, and the check that a drawn token keeps every word in it.
+//! Real words only: a word list, the check that a drawn token keeps every word in it, and
+//! which completed words must be taken back (copied runs, unwanted words).
 
 use crate::CorpusSpans;
 
@@ -184,15 +185,15 @@ impl WordCheck<'_> {
         }
         let before = complete_words(&text).len();
         text.push_str(self.written(token));
-        let words = complete_words(&text);
+        let complete = complete_words(&text);
         let copies = |end: usize| {
             self.spans.is_some_and(|spans| {
                 let n = spans.words();
-                end + 1 >= n && spans.contains(&words[end + 1 - n..=end])
+                end + 1 >= n && spans.contains(&complete[end + 1 - n..=end])
             })
         };
-        let end =
-            (before..words.len()).find(|&end| self.is_unwanted(&words[end]) || copies(end))?;
+        let end = (before..complete.len())
+            .find(|&end| self.is_unwanted(&complete[end]) || copies(end))?;
         Some(match end == before {
             true => self.open_word_start(generated),
             false => generated.len(),
