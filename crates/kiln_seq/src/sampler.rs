@@ -42,6 +42,14 @@ impl Sampler {
         accept: &mut dyn FnMut(u32) -> bool,
     ) -> Option<u32> {
         let penalty = self.settings.repetition_penalty;
+        let mut seen = vec![false; logits.len()];
+        if penalty != 1.0 {
+            for &token in history {
+                if let Some(flag) = seen.get_mut(token as usize) {
+                    *flag = true;
+                }
+            }
+        }
         let mut candidates: Vec<(u32, f32)> = logits
             .iter()
             .enumerate()
@@ -49,8 +57,7 @@ impl Sampler {
             .filter(|&(token, logit)| logit.is_finite() && allowed(token))
             .map(|(token, logit)| {
                 // CTRL-style penalty: shrink positive logits, push negative ones further down.
-                let seen = penalty != 1.0 && history.contains(&token);
-                let logit = match (seen, logit > 0.0) {
+                let logit = match (seen[token as usize], logit > 0.0) {
                     (true, true) => logit / penalty,
                     (true, false) => logit * penalty,
                     (false, _) => logit,
@@ -58,19 +65,25 @@ impl Sampler {
                 (token, logit)
             })
             .collect();
+        // The first draw selects only the best k; once one is rejected, all are sorted once,
+        // so that each draw again only reads the first k (same tokens, same order).
+        let mut sorted = false;
         loop {
-            let token = self.draw(&mut candidates)?;
+            let token = self.draw(&mut candidates, sorted)?;
             if accept(token) {
                 return Some(token);
+            }
+            if !sorted {
+                candidates.sort_unstable_by(order);
+                sorted = true;
             }
             candidates.retain(|&(candidate, _)| candidate != token);
         }
     }
 
-    /// One draw from `candidates` (reordered, not shrunk) by temperature, top-k and top-p.
-    fn draw(&mut self, candidates: &mut [(u32, f32)]) -> Option<u32> {
-        // Highest first; ties by token id so the order is total and never depends on the sort.
-        let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    /// One draw from `candidates` (reordered, not shrunk; already in [`order`] when `sorted`)
+    /// by temperature, top-k and top-p.
+    fn draw(&mut self, candidates: &mut [(u32, f32)], sorted: bool) -> Option<u32> {
         if self.settings.temperature == 0.0 {
             return candidates
                 .iter()
@@ -84,12 +97,14 @@ impl Sampler {
         if top_k == 0 {
             return None;
         }
-        if top_k < candidates.len() {
+        if !sorted && top_k < candidates.len() {
             // Only the k best are drawn from: select them, then sort just those.
             candidates.select_nth_unstable_by(top_k - 1, order);
         }
         let candidates = &mut candidates[..top_k];
-        candidates.sort_unstable_by(order);
+        if !sorted {
+            candidates.sort_unstable_by(order);
+        }
         let max = candidates[0].1;
         let mut weights: Vec<f64> = candidates
             .iter()
@@ -115,6 +130,11 @@ impl Sampler {
         }
         Some(candidates[weights.len() - 1].0)
     }
+}
+
+/// Highest logit first; ties by token id, so the order is total and never depends on the sort.
+fn order(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 #[cfg(test)]
