@@ -248,6 +248,18 @@ impl WordCheck<'_> {
 mod tests {
     use super::*;
 
+    /// Checks against `lexicon` only: token 0 ends the text, no names, nothing unwanted.
+    fn plain_check<'a>(lexicon: &'a Lexicon, pieces: &'a [String]) -> WordCheck<'a> {
+        WordCheck {
+            lexicon,
+            pieces,
+            ends: &[0],
+            names: &[],
+            unwanted: &[],
+            spans: None,
+        }
+    }
+
     fn lexicon() -> Lexicon {
         Lexicon::parse("# a comment\nThe\nsword\nsworn\ndragon's\n\nhums\nsword\n")
     }
@@ -273,14 +285,7 @@ mod tests {
             "", " the", " sw", "ord", "ords", "orn", ".", " dragon", "'s", "x", " Sw", " SW", "ORD",
         ]
         .map(str::to_owned);
-        let check = WordCheck {
-            lexicon: &lexicon,
-            pieces: &pieces,
-            ends: &[0],
-            names: &[],
-            unwanted: &[],
-            spans: None,
-        };
+        let check = plain_check(&lexicon, &pieces);
         // " sw" opens a word that can still become "sword" or "sworn".
         assert!(check.allows(&[1], 2));
         assert!(check.allows(&[1, 2], 3) && check.allows(&[1, 2], 5));
@@ -314,12 +319,8 @@ mod tests {
         .map(str::to_owned);
         let spans = CorpusSpans::of_texts(["The sword hums low."], 3);
         let check = WordCheck {
-            lexicon: &lexicon,
-            pieces: &pieces,
-            ends: &[0],
-            names: &[],
-            unwanted: &[],
             spans: Some(&spans),
+            ..plain_check(&lexicon, &pieces)
         };
         // "the sword hums" is a run: " hums" is fine until a space or stop completes it, and
         // the word to take back starts at " hums" (index 3).
