@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use kiln_music::{loop_samples, make_loop};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
-use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling, TextParams};
+use kiln_recipe::{
+    Bounded, Instruments, Mode, ModelKind, ModelManifest, MusicParams, Sampling, TextParams,
+};
 use kiln_seq::{Decoding, Sampler, SequenceError, SequenceModel, make_flavour};
 
 fn manifest_path(name: &str) -> PathBuf {
@@ -18,15 +20,19 @@ fn manifest_path(name: &str) -> PathBuf {
 
 fn model_at(path: &Path) -> Result<SequenceModel, SequenceError> {
     let manifest = ModelManifest::load(path).expect("manifest");
+    model_with(&manifest, path)
+}
+
+fn model_with(manifest: &ModelManifest, path: &Path) -> Result<SequenceModel, SequenceError> {
     let sessions = SessionCache::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(2),
     })
     .expect("ONNX Runtime");
     let session = sessions
-        .load_model(&manifest, path)
+        .load_model(manifest, path)
         .expect("model matches its manifest");
-    SequenceModel::new(&manifest, path, session)
+    SequenceModel::new(manifest, path, session)
 }
 
 fn model(name: &str) -> SequenceModel {
@@ -157,6 +163,55 @@ fn flavour_text_copies_no_run_of_its_training_texts() {
     assert!(
         copied > 0,
         "unchecked texts copied no run: the test above proves nothing"
+    );
+}
+
+#[test]
+fn a_word_that_cannot_be_taken_back_ends_the_generation_before_it() {
+    // The same model without its novelty spans draws the same tokens until a copied run.
+    let path = manifest_path("kiln_flavour");
+    let mut manifest = ModelManifest::load(&path).expect("manifest");
+    let ModelKind::SequenceGenerator(contract) = &mut manifest.kind else {
+        panic!("kiln_flavour is a sequence generator");
+    };
+    contract.novelty = None;
+    let free = model_with(&manifest, &path).expect("model without spans");
+    let checked = model("kiln_flavour");
+    let spans = checked.corpus_spans().expect("spans");
+    let prompt = checked.prompt("creature", None).expect("prompt");
+    let end = checked.token_id("<end>").expect("end");
+    let mut stopped_early = 0;
+    for seed in 0..8 {
+        let generate = |model: &SequenceModel, max_retreats| {
+            let decoding = Decoding {
+                stop: &[end],
+                real_words: true,
+                max_retreats,
+                ..Decoding::new(120)
+            };
+            let mut sampler = Sampler::new(Sampling::default(), seed);
+            model
+                .generate(&prompt, &mut sampler, &decoding)
+                .expect("generate")
+                .tokens
+        };
+        let unchecked = generate(&free, 0);
+        let stopped = generate(&checked, 0);
+        // Not a bent word ("polymorph" into "polymorphic") after masking its endings one by one:
+        // the text up to the copied word, and no further.
+        assert!(
+            unchecked.starts_with(&stopped),
+            "seed {seed}: {:?} is not where {:?} begins",
+            checked.decode(&stopped),
+            checked.decode(&unchecked)
+        );
+        let text = checked.decode(&stopped).expect("decode");
+        assert_eq!(spans.copied_runs(&text), 0, "seed {seed}: {text:?}");
+        stopped_early += usize::from(stopped.len() < unchecked.len());
+    }
+    assert!(
+        stopped_early > 0,
+        "no generation met a copied run: the test proves nothing"
     );
 }
 

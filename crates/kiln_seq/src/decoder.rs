@@ -123,6 +123,9 @@ pub struct Decoding<'a> {
     /// With `real_words`, words not to write here (nor their plurals and possessives), lower
     /// case: the `identity_nouns` of other things of the kind.
     pub unwanted: &'a [String],
+    /// With `real_words`, most words taken back; a generation that would have to take back
+    /// one more ends before it instead (see [`SequenceModel::generate`]).
+    pub max_retreats: usize,
 }
 
 impl Decoding<'_> {
@@ -137,6 +140,7 @@ impl Decoding<'_> {
             real_words: false,
             names: &[],
             unwanted: &[],
+            max_retreats: MAX_RETREATS,
         }
     }
 }
@@ -172,9 +176,8 @@ struct Binding {
 /// How many steps back a generation can return to take a word back (the longest word, in
 /// tokens, it can take back whole).
 const RETREAT_STEPS: usize = 8;
-/// Most words taken back in one generation; after that a token that would finish a copied or
-/// unwanted word is only masked.
-const MAX_RETREATS: usize = 48;
+/// Most words taken back in one generation by default ([`Decoding::max_retreats`]).
+pub const MAX_RETREATS: usize = 48;
 
 /// One step of a generation: what it drew from, and what the next step feeds on.
 struct Frame {
@@ -189,7 +192,8 @@ struct Frame {
 pub struct Generation {
     /// The generated tokens, without the prompt and without the stop token.
     pub tokens: Vec<u32>,
-    /// The stop token that ended it, if one did (otherwise it hit its length limit).
+    /// The stop token that ended it, if one did (otherwise it hit its length limit, or ended
+    /// before a word it could not take back).
     pub stopped_by: Option<u32>,
 }
 
@@ -426,7 +430,10 @@ impl SequenceModel {
     /// A word that would end a run of the training texts (the manifest's `novelty`), or an
     /// unwanted one ([`Decoding::unwanted`]), is taken back whole: generation returns to the
     /// step that began it, where that first token is masked, so the model picks another word
-    /// instead of bending this one into a longer one ("shark" into "sharkskin").
+    /// instead of bending this one into a longer one ("shark" into "sharkskin"). When no take-back
+    /// is left ([`Decoding::max_retreats`]) or the word began before the steps kept
+    /// (`RETREAT_STEPS`), the generation ends before that word: masking the tokens that would
+    /// end it one by one could only bend it, a draw per token of the vocabulary.
     pub fn generate(
         &self,
         prompt: &[u32],
@@ -443,7 +450,7 @@ impl SequenceModel {
         // `first + i`.
         let mut frames: VecDeque<Frame> = VecDeque::new();
         let mut first = 0;
-        // Tokens masked at a position after a retreat from it.
+        // Tokens masked at a position after a retreat to it.
         let mut bans: Vec<(usize, u32)> = Vec::new();
         let mut retreats = 0;
         let mut binding = self.bind()?;
@@ -467,7 +474,12 @@ impl SequenceModel {
                 }
             }
             let history = &sequence[prompt.len()..];
-            let banned = |t| bans.contains(&(position, t));
+            let banned_here: Vec<u32> = bans
+                .iter()
+                .filter(|&&(at, _)| at == position)
+                .map(|&(_, token)| token)
+                .collect();
+            let banned = |t| banned_here.contains(&t);
             let logits = &frames[position - first].logits;
             let Some(token) =
                 self.draw(sampler, logits, history, decoding, words.as_ref(), &banned)
@@ -475,13 +487,12 @@ impl SequenceModel {
                 break;
             };
             if let Some(start) = words.as_ref().and_then(|w| w.retreat_to(history, token)) {
-                // Back to where the copied or unwanted word began, if that step is kept and
-                // retreats are left; otherwise only this token is masked.
-                let start = match start >= first && retreats < MAX_RETREATS {
-                    true => start,
-                    false => position,
-                };
-                retreats += usize::from(start < position);
+                if start < first || retreats == decoding.max_retreats {
+                    generated.truncate(start);
+                    break;
+                }
+                // Back to where the copied or unwanted word began; its first token is masked there.
+                retreats += 1;
                 bans.retain(|&(at, _)| at <= start);
                 bans.push((start, generated.get(start).copied().unwrap_or(token)));
                 generated.truncate(start);

@@ -19,7 +19,7 @@ mod sampler;
 pub mod text;
 
 pub use completion::{Completion, complete};
-pub use decoder::{Decoding, Generation, SequenceError, SequenceModel, StepFilter};
+pub use decoder::{Decoding, Generation, MAX_RETREATS, SequenceError, SequenceModel, StepFilter};
 pub use lexicon::{Lexicon, RealWords, words};
 pub use novelty::CorpusSpans;
 pub use sampler::Sampler;
