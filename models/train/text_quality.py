@@ -12,6 +12,8 @@ models/kiln_flavour/quality.json and prints it.
   creature named Ghoul described as the sphinx), or whose made-up name's head noun (before "of",
   else its last word) the corpus only uses in names of another kind ("Wand of ..." for a
   weapon); given and made-up names apart, and how often a text names what the recipe named;
+- kind words: share of texts that use a word of another kind (train_text.kind_words: "drink"
+  in a weapon's text) their name lacks;
 - mechanics: share of sentences with dice or bonus mechanics (`+N`, `NdM`, "saving throw",
   "attack roll", "damage roll", "spell attack", "Armor Class");
 - verbatim: share of texts sharing a 12-word span with a training description, and a
@@ -27,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import REPO
-from train_text import KINDS, NOVELTY_WORDS, OUT, WORD, WORD_LIST, identity_nouns, name_noun, samples
+from train_text import KINDS, NOVELTY_WORDS, OUT, WORD, WORD_LIST, identity_nouns, kind_words, name_noun, samples
 
 PER_KIND = 50
 # Names a recipe might give, none of them a name of the corpus: 10 texts each.
@@ -98,10 +100,11 @@ def main():
         names[kind].add(" ".join(words(name)))
         heads[kind].add(name_noun(name))
     creature_nouns = set(identity_nouns(corpus)["creature"])
+    own_words = kind_words(corpus)
     texts = bake(KINDS)
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = 0
     inconsistent = {"made_up": 0, "given": 0}
-    about = other_creature_nouns = 0
+    about = other_creature_nouns = other_kind_words = 0
     examples = defaultdict(list)
     for entry, made in texts.items():
         kind, _, named = entry.partition("_")
@@ -128,6 +131,9 @@ def main():
             if kind == "creature":
                 own_nouns = {s for x in words(name) for s in singulars(x)}
                 other_creature_nouns += any(not (singulars(x) & own_nouns) and singulars(x) & creature_nouns for x in words(text))
+            foreign = {w for k, ws in own_words.items() if k != kind for w in ws}
+            other_kind_words += any(singulars(x) & foreign and not singulars(x) & {s for y in words(name) for s in singulars(y)}
+                                    for x in words(text))
             about += bool(named and any(f" {x} " in lowered for x in given - {"of", "the", "a", "an"}))
     total = sum(len(m) for m in texts.values())
     given_total = sum(len(m) for e, m in texts.items() if "_" in e)
@@ -143,6 +149,7 @@ def main():
         "given_name_in_text_share": round(about / given_total, 3),
         "creature_texts_with_another_creatures_noun_share": round(
             other_creature_nouns / sum(len(m) for e, m in texts.items() if e.startswith("creature")), 3),
+        "texts_with_another_kinds_word_share": round(other_kind_words / total, 3),
         "mechanics_sentence_share": round(with_mechanics / sentences, 3),
         "verbatim_12_word_span_share": round(verbatim / total, 3),
         f"verbatim_{NOVELTY_WORDS}_word_span_share": round(verbatim_runs / total, 3),

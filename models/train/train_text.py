@@ -221,6 +221,32 @@ def identity_nouns(data):
     return nouns
 
 
+# A word is a kind's own (the manifest's kind_words) when at least KIND_WORD_OWN of that kind's
+# descriptions use it and at most KIND_WORD_OTHER of every other kind's.
+KIND_WORD_OWN = 0.25
+KIND_WORD_OTHER = 0.02
+
+
+def kind_words(data):
+    """Per kind, the words (3 letters or more) its descriptions use and other kinds' hardly ever
+    ("drink" and "potion" for potions, "ring" for rings), counted with their plurals: a text of
+    another kind may use one only when its name has it, so a weapon named Emberfang is not drunk."""
+    described = {kind: [{w.lower() for w in WORD.findall(text)} for k, _, text in data if k == kind] for kind in KINDS}
+
+    def share(kind, word):
+        forms = {word, word + "s", word + "es"}
+        return sum(1 for words in described[kind] if forms & words) / max(len(described[kind]), 1)
+
+    vocabulary = {w for texts in described.values() for words in texts for w in words if len(w) >= 3 and w.isalpha()}
+    own = {kind: [] for kind in KINDS}
+    for word in sorted(vocabulary):
+        shares = {kind: share(kind, word) for kind in KINDS}
+        for kind in KINDS:
+            if shares[kind] >= KIND_WORD_OWN and all(shares[k] <= KIND_WORD_OTHER for k in KINDS if k != kind):
+                own[kind].append(word)
+    return {kind: words for kind, words in own.items() if words}
+
+
 def name_nouns(data):
     """Per kind, the nouns its corpus names end in (the manifest's name_nouns)."""
     nouns = {kind: set() for kind in KINDS}
@@ -367,6 +393,8 @@ def finish(model, stats):
     nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in nouns.items())
     identities = identity_nouns([s for s in samples() if s[2]])
     identities = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in identities.items())
+    own_words = kind_words([s for s in samples() if s[2]])
+    own_words = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in own_words.items())
     write_manifest(
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
@@ -396,6 +424,9 @@ def finish(model, stats):
         }},
         identity_nouns: {{
 {identities},
+        }},
+        kind_words: {{
+{own_words},
         }},
         end: "<end>",""",
         attribution=SRD_ATTRIBUTION)

@@ -189,6 +189,12 @@ pub struct SequenceContract {
     /// lexicon, whose word checks apply it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub identity_nouns: BTreeMap<String, Vec<String>>,
+    /// Per condition, words its own texts use and other conditions' texts hardly ever
+    /// ("potion" and "drink" for potions, "ring" for rings), lower case: a text of another
+    /// condition may write one only when its own name has it, so a sword is not drunk. Needs a
+    /// lexicon, whose word checks apply it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kind_words: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
 }
@@ -488,9 +494,10 @@ impl ModelManifest {
                         )));
                     }
                 }
-                for (field, map) in [
-                    ("name_nouns", &sequence.name_nouns),
-                    ("identity_nouns", &sequence.identity_nouns),
+                for (field, map, word_check) in [
+                    ("name_nouns", &sequence.name_nouns, false),
+                    ("identity_nouns", &sequence.identity_nouns, true),
+                    ("kind_words", &sequence.kind_words, true),
                 ] {
                     if let Some(unknown) = map.keys().find(|key| !sequence.conditions.contains(key))
                     {
@@ -499,11 +506,11 @@ impl ModelManifest {
                             sequence.conditions.join(", ")
                         )));
                     }
-                }
-                if !sequence.identity_nouns.is_empty() && sequence.lexicon.is_none() {
-                    return Err(invalid(
-                        "identity_nouns needs a lexicon: its word checks apply them; add `lexicon` or remove `identity_nouns`".to_owned(),
-                    ));
+                    if word_check && !map.is_empty() && sequence.lexicon.is_none() {
+                        return Err(invalid(format!(
+                            "{field} needs a lexicon: its word checks apply them; add `lexicon` or remove `{field}`"
+                        )));
+                    }
                 }
                 for (prompt, name) in [
                     (Some(&sequence.prompt), "prompt"),
@@ -634,6 +641,46 @@ mod tests {
         .unwrap_err();
         assert!(
             err.to_string().starts_with("models/tiny/model.ron: sha256"),
+            "{err}"
+        );
+    }
+
+    const SEQUENCE: &str = r#"(
+    name: "tiny_text",
+    description: "a test",
+    sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+    licence: "CC0-1.0",
+    provenance: (training_script: "none", data: [], notes: ""),
+    inputs: [(name: "input_ids", dtype: I64, shape: ["batch", "sequence"])],
+    outputs: [(name: "logits", dtype: F32, shape: ["batch", "sequence", 11])],
+    kind: SequenceGenerator(
+        tokenizer: "tokenizer.json",
+        lexicon: "lexicon.txt",
+        context: 64,
+        conditions: ["potion", "weapon"],
+        prompt: "<{condition}>",
+        kind_words: {"potion": ["drink", "potion"]},
+        end: "<end>",
+    ),
+)"#;
+
+    #[test]
+    fn word_rules_need_a_lexicon_and_name_their_conditions() {
+        let manifest = parse(SEQUENCE).expect("valid manifest");
+        let ModelKind::SequenceGenerator(contract) = &manifest.kind else {
+            panic!("a sequence generator: {:?}", manifest.kind);
+        };
+        assert_eq!(contract.kind_words["potion"], ["drink", "potion"]);
+        let err = parse(&SEQUENCE.replace("lexicon: \"lexicon.txt\",", "")).unwrap_err();
+        assert!(
+            err.to_string().contains("kind_words needs a lexicon"),
+            "{err}"
+        );
+        let err = parse(&SEQUENCE.replace("{\"potion\": [", "{\"ring\": [")).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "kind_words has \"ring\", which is not one of its conditions (potion, weapon)"
+            ),
             "{err}"
         );
     }

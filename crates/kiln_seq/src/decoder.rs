@@ -121,7 +121,7 @@ pub struct Decoding<'a> {
     /// Words allowed besides the lexicon's (the words of a name the recipe gives), lower case.
     pub names: &'a [String],
     /// With `real_words`, words not to write here (nor their plurals and possessives), lower
-    /// case: the `identity_nouns` of other things of the kind.
+    /// case: the `identity_nouns` of other things of the kind, other kinds' `kind_words`.
     pub unwanted: &'a [String],
     /// With `real_words`, most words taken back; a generation that would have to take back
     /// one more ends before it instead (see [`SequenceModel::generate`]).

@@ -87,9 +87,18 @@ pub fn make_flavour(
             (None, None) => String::new(),
         };
         let budget = params.sampling.max_tokens.get() as usize;
-        let unwanted = others_identity_nouns(contract, &params.kind, &name);
+        let unwanted = unwanted_words(contract, &params.kind, &name);
+        // Words past `max_words` cannot change the cut (see `whole_sentences`): once word
+        // `max_words + 1` has begun, the text has all it needs.
+        let max_words = params.max_words.get() as usize;
+        let enough = |tokens: &[u32]| {
+            model
+                .decode(tokens)
+                .is_ok_and(|text| text.split_whitespace().nth(max_words).is_some())
+        };
         let decoding = Decoding {
             stop: &[end],
+            done: &enough,
             real_words: true,
             names: &names,
             unwanted: &unwanted,
@@ -113,12 +122,19 @@ fn lower_words(text: &str) -> Vec<String> {
     crate::words(text).map(str::to_lowercase).collect()
 }
 
-/// The contract's `identity_nouns` of `condition` that `name` does not have: other things of
-/// its kind, which its text must not name.
-fn others_identity_nouns(contract: &SequenceContract, condition: &str, name: &str) -> Vec<String> {
+/// The words a text of `condition` called `name` must not write, unless `name` has them (or
+/// their plurals): the contract's `identity_nouns` of `condition` (other things of its kind)
+/// and the `kind_words` of every other condition (other kinds of thing).
+fn unwanted_words(contract: &SequenceContract, condition: &str, name: &str) -> Vec<String> {
     let own = lower_words(name);
+    let others_kinds = contract
+        .kind_words
+        .iter()
+        .filter(|(kind, _)| kind.as_str() != condition)
+        .flat_map(|(_, words)| words);
     let nouns = contract.identity_nouns.get(condition).into_iter().flatten();
     nouns
+        .chain(others_kinds)
         .filter(|noun| {
             !own.iter()
                 .any(|word| word.trim_end_matches('s') == noun.trim_end_matches('s'))
@@ -181,6 +197,7 @@ mod tests {
             lexicon: None,
             novelty: None,
             identity_nouns: Default::default(),
+            kind_words: Default::default(),
             context: 64,
             conditions: vec!["weapon".to_owned(), "trinket".to_owned()],
             prompt: "<{condition}>".to_owned(),
@@ -220,15 +237,23 @@ mod tests {
             "weapon".to_owned(),
             vec!["sword".to_owned(), "axe".to_owned(), "raven".to_owned()],
         )]);
+        contract.kind_words = std::collections::BTreeMap::from([
+            ("trinket".to_owned(), vec!["wand".to_owned()]),
+            ("weapon".to_owned(), vec!["blade".to_owned()]),
+        ]);
         assert_eq!(
-            others_identity_nouns(&contract, "weapon", "Swords of the Ravens"),
-            ["axe"]
+            unwanted_words(&contract, "weapon", "Swords of the Ravens"),
+            ["axe", "wand"]
         );
         assert_eq!(
-            others_identity_nouns(&contract, "weapon", "Emberfang"),
+            unwanted_words(&contract, "weapon", "Emberfang"),
+            ["sword", "axe", "raven", "wand"]
+        );
+        assert_eq!(
+            unwanted_words(&contract, "weapon", "Wand Breaker"),
             ["sword", "axe", "raven"]
         );
-        assert!(others_identity_nouns(&contract, "trinket", "Emberfang").is_empty());
+        assert_eq!(unwanted_words(&contract, "trinket", "Emberfang"), ["blade"]);
     }
 
     #[test]
