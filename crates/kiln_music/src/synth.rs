@@ -1,10 +1,12 @@
 //! Rendering an arrangement with fundsp into one seamless loop.
 
+use std::collections::HashMap;
+
 use fundsp::prelude as dsp;
 use fundsp::prelude::AudioUnit;
 use kiln_recipe::Instrument;
 
-use crate::arrange::{Arrangement, HAT, KICK, Note, SNARE};
+use crate::arrange::{Arrangement, HAT, KICK, SNARE};
 use crate::loop_samples;
 
 /// Release after a note ends, in seconds.
@@ -22,6 +24,9 @@ pub fn render(arrangement: &Arrangement, tempo: u32, sample_rate: u32) -> Vec<f3
     let total = loop_samples(bars, tempo, sample_rate);
     let step_samples = total as f64 / f64::from(arrangement.steps);
     let mut mix = vec![0.0_f32; total];
+    // A note's sound depends only on its instrument (or drum), key and length: each distinct
+    // one is rendered once (a loop repeats its drum hits, chords and many melody notes).
+    let mut sounds: HashMap<(Option<Instrument>, u8, u32), Vec<f32>> = HashMap::new();
     for part in &arrangement.parts {
         let gain = match part.name {
             "lead" => 0.30,
@@ -33,11 +38,13 @@ pub fn render(arrangement: &Arrangement, tempo: u32, sample_rate: u32) -> Vec<f3
             let start = (f64::from(note.step) * step_samples).round() as usize;
             let held = f64::from(note.length) * step_samples / f64::from(sample_rate);
             let velocity = f32::from(note.velocity) / 127.0;
-            let sound = match part.instrument {
-                Some(instrument) => tone(instrument, note, held, sample_rate),
-                None => drum(note.key, sample_rate),
-            };
-            for (offset, sample) in sound.into_iter().enumerate() {
+            let sound = sounds
+                .entry((part.instrument, note.key, note.length))
+                .or_insert_with(|| match part.instrument {
+                    Some(instrument) => tone(instrument, note.key, held, sample_rate),
+                    None => drum(note.key, sample_rate),
+                });
+            for (offset, &sample) in sound.iter().enumerate() {
                 mix[(start + offset) % total] += sample * velocity * gain;
             }
         }
@@ -67,10 +74,10 @@ fn voice(instrument: Instrument, hz: f32) -> Box<dyn AudioUnit> {
     }
 }
 
-/// A pitched note: the voice under an attack / sustain / release envelope, `held` seconds
-/// plus its release.
-fn tone(instrument: Instrument, note: &Note, held: f64, sample_rate: u32) -> Vec<f32> {
-    let mut unit = voice(instrument, frequency(note.key));
+/// A pitched note of MIDI `key`: the voice under an attack / sustain / release envelope,
+/// `held` seconds plus its release.
+fn tone(instrument: Instrument, key: u8, held: f64, sample_rate: u32) -> Vec<f32> {
+    let mut unit = voice(instrument, frequency(key));
     unit.set_sample_rate(f64::from(sample_rate));
     let rate = f64::from(sample_rate);
     let length = ((held + RELEASE) * rate) as usize;
@@ -136,4 +143,35 @@ pub fn seam_jump(samples: &[f32]) -> f64 {
         return if first == last { 0.0 } else { f64::INFINITY };
     }
     f64::from((first - last).abs() / typical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_sounds_the_same_each_time_it_is_rendered() {
+        // What `render` relies on to render each distinct note once: no voice keeps random
+        // state (a phase, a noise seed) from one fresh unit to the next.
+        let instruments = [
+            Instrument::Sine,
+            Instrument::Triangle,
+            Instrument::Square,
+            Instrument::Saw,
+            Instrument::Organ,
+        ];
+        for instrument in instruments {
+            let first = tone(instrument, 62, 0.3, 22_050);
+            assert!(
+                first.iter().any(|s| s.abs() > 0.1),
+                "{instrument:?} is silent"
+            );
+            assert_eq!(first, tone(instrument, 62, 0.3, 22_050), "{instrument:?}");
+        }
+        for key in [KICK, SNARE, HAT] {
+            let first = drum(key, 22_050);
+            assert!(first.iter().any(|s| s.abs() > 0.01), "drum {key} is silent");
+            assert_eq!(first, drum(key, 22_050), "drum {key}");
+        }
+    }
 }

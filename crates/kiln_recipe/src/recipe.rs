@@ -252,7 +252,7 @@ fn default_chords() -> Option<Instrument> {
 }
 
 /// A synthesised instrument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Instrument {
     /// Pure sine.
     Sine,
