@@ -65,30 +65,17 @@ impl Sampler {
                 (token, logit)
             })
             .collect();
-        // The first draw selects only the best k; once one is rejected, all are sorted once,
-        // so that each draw again only reads the first k (same tokens, same order).
-        let mut sorted = false;
-        loop {
-            let token = self.draw(&mut candidates, sorted)?;
-            if accept(token) {
-                return Some(token);
-            }
-            if !sorted {
-                candidates.sort_unstable_by(order);
-                sorted = true;
-            }
-            candidates.retain(|&(candidate, _)| candidate != token);
-        }
-    }
-
-    /// One draw from `candidates` (reordered, not shrunk; already in [`order`] when `sorted`)
-    /// by temperature, top-k and top-p.
-    fn draw(&mut self, candidates: &mut [(u32, f32)], sorted: bool) -> Option<u32> {
         if self.settings.temperature == 0.0 {
-            return candidates
-                .iter()
-                .min_by(|a, b| order(a, b))
-                .map(|&(best, _)| best);
+            loop {
+                let (_, &(token, _)) = candidates
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| order(a.1, b.1))?;
+                if accept(token) {
+                    return Some(token);
+                }
+                candidates.retain(|&(candidate, _)| candidate != token);
+            }
         }
         let top_k = match self.settings.top_k as usize {
             0 => candidates.len(),
@@ -97,14 +84,40 @@ impl Sampler {
         if top_k == 0 {
             return None;
         }
-        if !sorted && top_k < candidates.len() {
-            // Only the k best are drawn from: select them, then sort just those.
+        // Only the k best are drawn from: select them and sort just those. A rejected one
+        // leaves them, and the best of the rest takes the last place (same tokens, same order
+        // as sorting everything, at a scan per rejection instead of a sort).
+        if top_k < candidates.len() {
             candidates.select_nth_unstable_by(top_k - 1, order);
         }
-        let candidates = &mut candidates[..top_k];
-        if !sorted {
-            candidates.sort_unstable_by(order);
+        candidates[..top_k].sort_unstable_by(order);
+        loop {
+            let top_k = top_k.min(candidates.len());
+            if top_k == 0 {
+                return None;
+            }
+            let token = self.draw(&candidates[..top_k]);
+            if accept(token) {
+                return Some(token);
+            }
+            let at = candidates[..top_k]
+                .iter()
+                .position(|&(candidate, _)| candidate == token)
+                .unwrap_or_else(|| unreachable!("the drawn token is one of the k best"));
+            candidates.remove(at);
+            if let Some((next, _)) = candidates
+                .iter()
+                .enumerate()
+                .skip(top_k - 1)
+                .min_by(|a, b| order(a.1, b.1))
+            {
+                candidates.swap(top_k - 1, next);
+            }
         }
+    }
+
+    /// One draw from the k best `candidates`, in [`order`], by temperature and top-p.
+    fn draw(&mut self, candidates: &[(u32, f32)]) -> u32 {
         let max = candidates[0].1;
         let mut weights: Vec<f64> = candidates
             .iter()
@@ -124,11 +137,11 @@ impl Sampler {
         let mut draw = self.rng.random::<f64>() * total;
         for (&(token, _), weight) in candidates.iter().zip(&weights) {
             if draw < *weight {
-                return Some(token);
+                return token;
             }
             draw -= weight;
         }
-        Some(candidates[weights.len() - 1].0)
+        candidates[weights.len() - 1].0
     }
 }
 
