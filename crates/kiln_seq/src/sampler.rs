@@ -67,10 +67,7 @@ impl Sampler {
             .collect();
         if self.settings.temperature == 0.0 {
             loop {
-                let (_, &(token, _)) = candidates
-                    .iter()
-                    .enumerate()
-                    .min_by(|a, b| order(a.1, b.1))?;
+                let &(token, _) = candidates.iter().min_by(|a, b| order(a, b))?;
                 if accept(token) {
                     return Some(token);
                 }
@@ -78,23 +75,30 @@ impl Sampler {
             }
         }
         let top_k = match self.settings.top_k as usize {
-            0 => candidates.len(),
-            k => k.min(candidates.len()),
+            0 => usize::MAX,
+            k => k,
         };
-        if top_k == 0 {
-            return None;
-        }
-        // Only the k best are drawn from: select them and sort just those. A rejected one
-        // leaves them, and the best of the rest takes the last place (same tokens, same order
-        // as sorting everything, at a scan per rejection instead of a sort).
-        if top_k < candidates.len() {
-            candidates.select_nth_unstable_by(top_k - 1, order);
-        }
-        candidates[..top_k].sort_unstable_by(order);
+        // Only the k best are drawn from: `candidates[..sorted]` are kept in order and are all
+        // better than the rest. A rejected token leaves them; when fewer than k remain, the
+        // next CHUNK best are selected and sorted (same tokens, same order as sorting all of
+        // them, without sorting 4,096 candidates where one rejection is the common case).
+        let mut sorted = 0;
         loop {
             let top_k = top_k.min(candidates.len());
             if top_k == 0 {
                 return None;
+            }
+            if sorted < top_k {
+                let end = match sorted {
+                    0 => top_k,
+                    _ => (sorted + CHUNK).max(top_k).min(candidates.len()),
+                };
+                let rest = &mut candidates[sorted..];
+                if end - sorted < rest.len() {
+                    rest.select_nth_unstable_by(end - sorted - 1, order);
+                }
+                candidates[sorted..end].sort_unstable_by(order);
+                sorted = end;
             }
             let token = self.draw(&candidates[..top_k]);
             if accept(token) {
@@ -105,14 +109,7 @@ impl Sampler {
                 .position(|&(candidate, _)| candidate == token)
                 .unwrap_or_else(|| unreachable!("the drawn token is one of the k best"));
             candidates.remove(at);
-            if let Some((next, _)) = candidates
-                .iter()
-                .enumerate()
-                .skip(top_k - 1)
-                .min_by(|a, b| order(a.1, b.1))
-            {
-                candidates.swap(top_k - 1, next);
-            }
+            sorted -= 1;
         }
     }
 
@@ -144,6 +141,9 @@ impl Sampler {
         candidates[weights.len() - 1].0
     }
 }
+
+/// How many more candidates are put in order at a time once rejections have used up the k best.
+const CHUNK: usize = 64;
 
 /// Highest logit first; ties by token id, so the order is total and never depends on the sort.
 fn order(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
@@ -209,6 +209,31 @@ mod tests {
             .collect();
         assert!(picks.iter().all(|t| [3, 4].contains(t)), "{picks:?}");
         assert_eq!(sampler.sample(&LOGITS, &[], &|_| false), None);
+    }
+
+    #[test]
+    fn many_rejections_draw_what_sorting_every_candidate_draws() {
+        // 300 logits, top-k 5: rejecting the 150 best uses up the k best many times over.
+        let logits: Vec<f32> = (0..300).map(|i| ((i * 37) % 300) as f32 / 30.0).collect();
+        let accept = |t: u32| logits[t as usize] < 5.0;
+        let s = settings(1.0, 5, 0.9, 1.0);
+        for seed in 0..20 {
+            let checked =
+                Sampler::new(s, seed).sample_checked(&logits, &[], &|_| true, &mut |t| accept(t));
+            // The plain way: all candidates in order, each draw from the first k, a rejected
+            // token removed.
+            let mut reference = Sampler::new(s, seed);
+            let mut all: Vec<(u32, f32)> = (0..300).map(|t| (t, logits[t as usize])).collect();
+            all.sort_unstable_by(order);
+            let expected = loop {
+                let token = reference.draw(&all[..5]);
+                if accept(token) {
+                    break token;
+                }
+                all.retain(|&(t, _)| t != token);
+            };
+            assert_eq!(checked, Some(expected), "seed {seed}");
+        }
     }
 
     #[test]

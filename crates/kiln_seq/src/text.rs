@@ -92,9 +92,11 @@ pub fn make_flavour(
         // `max_words + 1` has begun, the text has all it needs.
         let max_words = params.max_words.get() as usize;
         let enough = |tokens: &[u32]| {
-            model
-                .decode(tokens)
-                .is_ok_and(|text| text.split_whitespace().nth(max_words).is_some())
+            // A word takes a token at least: fewer tokens cannot have begun word max + 1.
+            tokens.len() > max_words
+                && model
+                    .decode(tokens)
+                    .is_ok_and(|text| text.split_whitespace().nth(max_words).is_some())
         };
         let decoding = Decoding {
             stop: &[end],
