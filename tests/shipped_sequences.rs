@@ -275,6 +275,36 @@ fn a_stop_token_ends_generation_and_is_not_returned() {
 }
 
 #[test]
+fn a_broken_lexicon_or_spans_file_is_named_in_the_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = manifest_path("kiln_flavour");
+    let folder = folder.parent().expect("folder");
+    for file in [
+        "model.ron",
+        "model.onnx",
+        "tokenizer.json",
+        "lexicon.txt",
+        "corpus_spans.bin",
+    ] {
+        std::fs::copy(folder.join(file), dir.path().join(file)).expect("copy");
+    }
+    let manifest = dir.path().join("model.ron");
+    assert!(model_at(&manifest).is_ok(), "the copy loads");
+    std::fs::write(dir.path().join("corpus_spans.bin"), [1, 2, 3]).expect("truncate");
+    let message = model_at(&manifest).expect_err("3-byte spans").to_string();
+    assert!(
+        message.contains("corpus_spans.bin: cannot read the training text's runs of words"),
+        "{message}"
+    );
+    std::fs::write(dir.path().join("lexicon.txt"), [b'a', 0xff, b'\n']).expect("corrupt");
+    let message = model_at(&manifest).expect_err("not UTF-8").to_string();
+    assert!(
+        message.contains("lexicon.txt") && message.contains("not UTF-8"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_tokenizer_from_another_model_is_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let flavour = manifest_path("kiln_flavour");

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
-use kiln_seq::{CorpusSpans, Flavour, Lexicon, RealWords, SequenceModel, complete, make_flavour};
+use kiln_seq::{Flavour, RealWords, SequenceModel, complete, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -53,18 +53,9 @@ impl Engine {
         // Check now what `make` needs, so a model that cannot generate fails on load.
         let generator = model.generator()?;
         if let (Some((path, bytes)), Generator::Sequence(sequence)) = (files.lexicon(), generator) {
-            let text = std::str::from_utf8(bytes).map_err(|err| EngineError::Read {
-                path,
-                message: format!("not UTF-8 text: {err}"),
-            })?;
-            let spans = match (files.corpus_spans(), &sequence.contract().novelty) {
-                (Some((path, bytes)), Some(novelty)) => Some(
-                    CorpusSpans::from_bytes(bytes, novelty.words as usize)
-                        .map_err(|message| EngineError::Read { path, message })?,
-                ),
-                _ => None,
-            };
-            let words = sequence.real_words(Lexicon::parse(text), spans);
+            let spans = files.corpus_spans();
+            let spans = spans.as_ref().map(|(path, bytes)| (path.as_path(), *bytes));
+            let words = sequence.load_real_words((&path, bytes), spans)?;
             model.real_words = Some(Arc::new(words));
         }
         Ok(model)

@@ -238,22 +238,26 @@ impl SequenceModel {
             return Ok(model);
         };
         let beside = |file: &str| manifest_path.parent().unwrap_or(Path::new(".")).join(file);
-        let path = beside(file);
-        let text = std::fs::read_to_string(&path).map_err(|err| SequenceError::Lexicon {
-            path,
+        let lexicon_path = beside(file);
+        let lexicon = std::fs::read(&lexicon_path).map_err(|err| SequenceError::Lexicon {
+            path: lexicon_path.clone(),
             message: err.to_string(),
         })?;
         let spans = match &contract.novelty {
             Some(novelty) => {
                 let path = beside(&novelty.spans);
-                let spans = std::fs::read(&path)
-                    .map_err(|err| err.to_string())
-                    .and_then(|bytes| CorpusSpans::from_bytes(&bytes, novelty.words as usize));
-                Some(spans.map_err(|message| SequenceError::CorpusSpans { path, message })?)
+                let bytes = std::fs::read(&path).map_err(|err| SequenceError::CorpusSpans {
+                    path: path.clone(),
+                    message: err.to_string(),
+                })?;
+                Some((path, bytes))
             }
             None => None,
         };
-        let words = model.real_words(Lexicon::parse(&text), spans);
+        let spans = spans
+            .as_ref()
+            .map(|(path, bytes)| (path.as_path(), &bytes[..]));
+        let words = model.load_real_words((&lexicon_path, &lexicon), spans)?;
         Ok(model.with_real_words(Arc::new(words)))
     }
 
@@ -313,6 +317,32 @@ impl SequenceModel {
                 })?;
         }
         Ok(model)
+    }
+
+    /// The word checks of its contract from the bytes of its lexicon and, when the contract
+    /// has `novelty`, of its spans file (each with its path, for messages); see
+    /// [`SequenceModel::real_words`].
+    pub fn load_real_words(
+        &self,
+        (lexicon_path, lexicon): (&Path, &[u8]),
+        spans: Option<(&Path, &[u8])>,
+    ) -> Result<RealWords, SequenceError> {
+        let text = std::str::from_utf8(lexicon).map_err(|err| SequenceError::Lexicon {
+            path: lexicon_path.to_path_buf(),
+            message: format!("not UTF-8 text: {err}"),
+        })?;
+        let spans = match (&self.contract.novelty, spans) {
+            (Some(novelty), Some((path, bytes))) => Some(
+                CorpusSpans::from_bytes(bytes, novelty.words as usize).map_err(|message| {
+                    SequenceError::CorpusSpans {
+                        path: path.to_path_buf(),
+                        message,
+                    }
+                })?,
+            ),
+            _ => None,
+        };
+        Ok(self.real_words(Lexicon::parse(text), spans))
     }
 
     /// `lexicon` and the training text's `spans` (if any) matched to this model's tokens
