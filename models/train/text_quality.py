@@ -14,6 +14,8 @@ models/kiln_flavour/quality.json and prints it.
   weapon); given and made-up names apart, and how often a text names what the recipe named;
 - kind words: share of texts that use a word of another kind (train_text.kind_words: "drink"
   in a weapon's text) their name lacks;
+- repeats: share of made-up names that are names of the corpus, and of texts (name and text)
+  equal to an earlier variant of the same entry;
 - mechanics: share of sentences with dice or bonus mechanics (`+N`, `NdM`, "saving throw",
   "attack roll", "damage roll", "spell attack", "Armor Class");
 - verbatim: share of texts sharing a 12-word span with a training description, and a
@@ -136,6 +138,9 @@ def main():
                                     for x in words(text))
             about += bool(named and any(f" {x} " in lowered for x in given - {"of", "the", "a", "an"}))
     total = sum(len(m) for m in texts.values())
+    made_up = [(name, text) for entry, made in texts.items() if "_" not in entry for name, text in made]
+    corpus_names = {" ".join(words(name)) for _, name, _ in corpus}
+    repeats = sum(len(made) - len(set(made)) for made in texts.values())
     given_total = sum(len(m) for e, m in texts.items() if "_" in e)
     quality = {
         "texts": total,
@@ -147,6 +152,8 @@ def main():
         "consistency_failures_share_made_up_names": round(inconsistent["made_up"] / (total - given_total), 3),
         "consistency_failures_share_given_names": round(inconsistent["given"] / given_total, 3),
         "given_name_in_text_share": round(about / given_total, 3),
+        "made_up_names_from_the_corpus_share": round(sum(" ".join(words(n)) in corpus_names for n, _ in made_up) / len(made_up), 3),
+        "texts_repeating_an_earlier_variant_share": round(repeats / total, 3),
         "creature_texts_with_another_creatures_noun_share": round(
             other_creature_nouns / sum(len(m) for e, m in texts.items() if e.startswith("creature")), 3),
         "texts_with_another_kinds_word_share": round(other_kind_words / total, 3),
