@@ -158,6 +158,18 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
     return ema.cpu().eval(), step
 
 
+def set_class_rows(name: str, rows: list[int], values: torch.Tensor) -> None:
+    """Writes `values` into rows `rows` of the generator's class embedding (`embed.weight`) in
+    the checkpoint's EMA and live generator."""
+    for part in ("ema", "g"):
+        path = checkpoint_dir(name) / f"{part}.pt"
+        if path.exists():
+            state = torch.load(path, map_location="cpu")
+            state["embed.weight"][rows] = values.to(state["embed.weight"].dtype)
+            path.unlink()  # a file copied back from a GPU machine may be read-only
+            torch.save(state, path)
+
+
 def tune_class_rows(name, g, d, rows, sample_real, sample_latent, *, minutes, augment, lr=5e-3, lr_d=2e-4, log_every=50, checkpoint_minutes=1.0):
     """Trains only the rows `rows` of the generator's class embedding (`g.embed`), starting from
     the checkpoint's EMA weights (what ships), and the whole discriminator, for `minutes`; every
@@ -185,12 +197,7 @@ def tune_class_rows(name, g, d, rows, sample_real, sample_latent, *, minutes, au
 
     def save():
         torch.save(d.state_dict(), folder / "d.pt")
-        for part in ("ema", "g"):
-            if (folder / f"{part}.pt").exists():
-                state = torch.load(folder / f"{part}.pt", map_location="cpu")
-                state["embed.weight"][rows] = table.detach()[rows].cpu().to(state["embed.weight"].dtype)
-                (folder / f"{part}.pt").unlink()
-                torch.save(state, folder / f"{part}.pt")
+        set_class_rows(name, rows, table.detach()[rows].cpu())
         (folder / "step.txt").write_text(str(step))
 
     start = last_save = time.time()

@@ -163,15 +163,7 @@ def take_rows(source: Path, names: list[str]) -> None:
     into the kept one (its EMA and live generator): a class's textures depend on its own row
     only, so this keeps what an earlier --tune run gave a class where a later one did worse."""
     rows = [NAMES.index(name) for name in names]
-    folder = gan.checkpoint_dir("kiln_textures")
-    taken = torch.load(source / "ema.pt", map_location="cpu")["embed.weight"][rows]
-    for part in ("ema", "g"):
-        path = folder / f"{part}.pt"
-        if path.exists():
-            state = torch.load(path, map_location="cpu")
-            state["embed.weight"][rows] = taken.to(state["embed.weight"].dtype)
-            path.unlink()
-            torch.save(state, path)
+    gan.set_class_rows("kiln_textures", rows, torch.load(source / "ema.pt", map_location="cpu")["embed.weight"][rows])
 
 
 def circular_conv(cin, cout, k=3):
