@@ -272,6 +272,9 @@ class Decoder:
         self.pasts = sorted(n for n in self.inputs if n.startswith("past_key_values."))
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.end = self.tokenizer.token_to_id(self.contract["end"])
+        names = (self.contract.get("novelty") or {}).get("names")
+        # The training texts' names, which a made-up name is drawn again for being (as Kiln does).
+        self.corpus_names = {name_key(line) for line in (folder / names).read_text().splitlines()} if names else set()
         self.run_seconds = 0.0
 
     def prompt(self, condition, name=None):
@@ -306,6 +309,11 @@ class Decoder:
             generated.append(token)
             sequence.append(token)
         return generated, None
+
+
+def name_key(name):
+    """A name's words, lower case, joined by one space (what Kiln compares names by)."""
+    return " ".join(w.lower() for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", name))
 
 
 def sample(logits, history, sampling, rng, allowed):
@@ -354,8 +362,11 @@ def flavour(model, params, seed):
         prompt = model.prompt(params["kind"], params.get("name"))
         name = params.get("name", "")
         if not name and name_end is not None:
-            tokens, stopped = model.generate(prompt, sampling, rng, 12, (name_end, end))
-            name = model.tokenizer.decode(tokens).strip()
+            for _draw in range(64):  # a name of the training texts is drawn again
+                tokens, stopped = model.generate(prompt, sampling, rng, 12, (name_end, end))
+                name = model.tokenizer.decode(tokens).strip()
+                if stopped != name_end or not name or name_key(name) not in model.corpus_names:
+                    break
             if stopped != name_end or not name:
                 continue
             prompt += tokens + [name_end]

@@ -216,6 +216,40 @@ fn a_word_that_cannot_be_taken_back_ends_the_generation_before_it() {
 }
 
 #[test]
+fn made_up_names_are_new_and_without_the_names_file_mostly_are_not() {
+    let checked = model("kiln_flavour");
+    let names = checked
+        .corpus_names()
+        .expect("kiln_flavour ships its names");
+    assert!(names.len() > 500, "{} names", names.len());
+    let path = manifest_path("kiln_flavour");
+    let mut manifest = ModelManifest::load(&path).expect("manifest");
+    let ModelKind::SequenceGenerator(contract) = &mut manifest.kind else {
+        panic!("kiln_flavour is a sequence generator");
+    };
+    contract.novelty.as_mut().expect("novelty").names = None;
+    let free = model_with(&manifest, &path).expect("model without names");
+    let known = |model: &SequenceModel| {
+        let made: Vec<String> = ["weapon", "potion", "creature"]
+            .iter()
+            .flat_map(|kind| (0..8).map(move |seed| (*kind, seed)))
+            .map(|(kind, seed)| {
+                let params = text_params(kind, None, 5, 30);
+                make_flavour(model, &params, seed).expect("text").name
+            })
+            .collect();
+        made.iter().filter(|name| names.contains(name)).count()
+    };
+    assert!(
+        known(&checked) <= 2,
+        "{} of 24 made-up names are the corpus's",
+        known(&checked)
+    );
+    // Without the file the model mostly names what it was trained on: the rule is what counts.
+    assert!(known(&free) >= 12, "only {} of 24", known(&free));
+}
+
+#[test]
 fn impossible_limits_fail_with_the_fix() {
     let flavour = model("kiln_flavour");
     let mut params = text_params("spell", None, 390, 400);
@@ -275,7 +309,7 @@ fn a_stop_token_ends_generation_and_is_not_returned() {
 }
 
 #[test]
-fn a_broken_lexicon_or_spans_file_is_named_in_the_error() {
+fn a_broken_lexicon_spans_or_names_file_is_named_in_the_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let folder = manifest_path("kiln_flavour");
     let folder = folder.parent().expect("folder");
@@ -285,6 +319,7 @@ fn a_broken_lexicon_or_spans_file_is_named_in_the_error() {
         "tokenizer.json",
         "lexicon.txt",
         "corpus_spans.bin",
+        "corpus_names.txt",
     ] {
         std::fs::copy(folder.join(file), dir.path().join(file)).expect("copy");
     }
@@ -294,6 +329,15 @@ fn a_broken_lexicon_or_spans_file_is_named_in_the_error() {
     let message = model_at(&manifest).expect_err("3-byte spans").to_string();
     assert!(
         message.contains("corpus_spans.bin: cannot read the training text's runs of words"),
+        "{message}"
+    );
+    std::fs::write(dir.path().join("corpus_names.txt"), [b'a', 0xff, b'\n']).expect("corrupt");
+    let message = model_at(&manifest)
+        .expect_err("names not UTF-8")
+        .to_string();
+    assert!(
+        message.contains("corpus_names.txt: cannot read the training texts' names")
+            && message.contains("not UTF-8"),
         "{message}"
     );
     std::fs::write(dir.path().join("lexicon.txt"), [b'a', 0xff, b'\n']).expect("corrupt");

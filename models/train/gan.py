@@ -123,25 +123,13 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
         torch.save({"g": opt_g.state_dict(), "d": opt_d.state_dict()}, folder / "opt.pt")
         (folder / "step.txt").write_text(str(step))
 
-    start = last_save = time.time()
     first = step
-    while time.time() - start < minutes * 60:
+
+    def one_step(seconds):
+        nonlocal step
         real, label = sample_real()
         real, label = real.to(dev, non_blocking=True), label.to(dev)
-        latent = sample_latent(label)
-        fake = g(*latent)
-        loss_d = F.relu(1 - d(augment(real), label)).mean() + F.relu(1 + d(augment(fake.detach()), label)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        loss_g = -d(augment(fake), label).mean()
-        if diversity:
-            half = len(fake) // 2
-            ratio = (fake[:half] - fake[half:]).abs().mean() / (latent[0][:half] - latent[0][half:]).abs().mean()
-            loss_g = loss_g + diversity / (ratio + 1e-5)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        loss_d, loss_g, fake = hinge_step(g, d, opt_g, opt_d, real, label, sample_latent(label), augment, diversity)
         with torch.no_grad():
             beta = 0.999 if step > 2000 else 0.99
             for pe, p in zip(ema.parameters(), g.parameters()):
@@ -149,13 +137,45 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
         step += 1
         if step % log_every == 0:
             spread = fake.detach().std(0).mean().item()
-            print(f"{name} step {step} {time.time() - start:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} spread {spread:.3f}", flush=True)
+            print(f"{name} step {step} {seconds:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} spread {spread:.3f}", flush=True)
+
+    seconds = run_for(minutes, checkpoint_minutes, one_step, save)
+    print(f"{name}: {step - first} steps this run ({step} in all) in {seconds:.0f}s on {dev}", flush=True)
+    return ema.cpu().eval(), step
+
+
+def hinge_step(g, d, opt_g, opt_d, real, label, latent, augment, diversity=0.0):
+    """One hinge-loss step of the discriminator, then of the generator, on a batch of `real`
+    images with their `label`s and the generator inputs `latent` (latent first). `diversity` > 0
+    adds the mode-seeking term between the batch's two halves (see `train`). Returns the two
+    losses and the generated batch."""
+    fake = g(*latent)
+    loss_d = F.relu(1 - d(augment(real), label)).mean() + F.relu(1 + d(augment(fake.detach()), label)).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_g = -d(augment(fake), label).mean()
+    if diversity:
+        half = len(fake) // 2
+        ratio = (fake[:half] - fake[half:]).abs().mean() / (latent[0][:half] - latent[0][half:]).abs().mean()
+        loss_g = loss_g + diversity / (ratio + 1e-5)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_d, loss_g, fake
+
+
+def run_for(minutes, checkpoint_minutes, one_step, save):
+    """Calls `one_step(seconds so far)` until `minutes` of wall clock have passed, and `save()`
+    every `checkpoint_minutes` and at the end; returns the seconds taken."""
+    start = last_save = time.time()
+    while time.time() - start < minutes * 60:
+        one_step(time.time() - start)
         if time.time() - last_save > checkpoint_minutes * 60:
             save()
             last_save = time.time()
     save()
-    print(f"{name}: {step - first} steps this run ({step} in all) in {time.time() - start:.0f}s on {dev}", flush=True)
-    return ema.cpu().eval(), step
+    return time.time() - start
 
 
 def set_class_rows(name: str, rows: list[int], values: torch.Tensor) -> None:
@@ -200,30 +220,20 @@ def tune_class_rows(name, g, d, rows, sample_real, sample_latent, *, minutes, au
         set_class_rows(name, rows, table.detach()[rows].cpu())
         (folder / "step.txt").write_text(str(step))
 
-    start = last_save = time.time()
-    while time.time() - start < minutes * 60:
+    def one_step(seconds):
+        nonlocal step
         real, label = sample_real()
         real, label = real.to(dev), label.to(dev)
-        fake = g(*sample_latent(label))
-        loss_d = F.relu(1 - d(augment(real), label)).mean() + F.relu(1 + d(augment(fake.detach()), label)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        loss_g = -d(augment(fake), label).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        loss_d, loss_g, fake = hinge_step(g, d, opt_g, opt_d, real, label, sample_latent(label), augment)
         step += 1
         if (step - first) % log_every == 0:
             gaps = {int(c): round(float((fake.detach()[label == c].mean((0, 2, 3)) - real[label == c].mean((0, 2, 3))).norm() * 127.5), 1)
                     for c in label.unique()}
-            print(f"{name} tune step {step - first} {time.time() - start:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} "
+            print(f"{name} tune step {step - first} {seconds:.0f}s loss_d {loss_d.item():.3f} loss_g {loss_g.item():.3f} "
                   f"batch colour gap per row {gaps}", flush=True)
-        if time.time() - last_save > checkpoint_minutes * 60:
-            save()
-            last_save = time.time()
-    save()
-    print(f"{name}: tuned rows {rows} for {step - first} steps in {time.time() - start:.0f}s on {dev}", flush=True)
+
+    seconds = run_for(minutes, checkpoint_minutes, one_step, save)
+    print(f"{name}: tuned rows {rows} for {step - first} steps in {seconds:.0f}s on {dev}", flush=True)
     return g.cpu().eval(), step
 
 

@@ -188,6 +188,15 @@ def build_corpus_spans(data):
     print(f"corpus spans: {len(hashes)} runs of {NOVELTY_WORDS} words")
 
 
+def build_corpus_names(data):
+    """Writes OUT/corpus_names.txt: the descriptions' names, one per line (the manifest's
+    novelty.names): a name Kiln makes up may not be one of them, so it writes new things rather
+    than reciting an SRD item under its own name."""
+    names = sorted({name.strip() for _, name, _ in data if name.strip()}, key=str.lower)
+    (OUT / "corpus_names.txt").write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
+    print(f"corpus names: {len(names)}")
+
+
 def name_noun(name):
     """The noun a name is about, as Kiln reads it (kiln_seq::name_fits): the word
     before "of" ("Wand of Fireballs"), else the last word; lower case."""
@@ -279,7 +288,7 @@ def main():
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--export-only", action="store_true", help="re-export the saved checkpoint (or --checkpoint)")
     parser.add_argument("--checkpoint", type=Path, help="with --export-only: a snapshot (kiln_flavour-step*.pt) to export")
-    parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt, lexicon.NOTICE and corpus_spans.bin only")
+    parser.add_argument("--lexicon-only", action="store_true", help="rewrite lexicon.txt, lexicon.NOTICE, corpus_spans.bin and corpus_names.txt only")
     parser.add_argument("--manifest-only", action="store_true", help="rewrite model.ron from the checkpoint, not the model")
     args = parser.parse_args()
     seed_everything(7)
@@ -287,6 +296,7 @@ def main():
     if args.lexicon_only:
         build_lexicon(data)
         build_corpus_spans(data)
+        build_corpus_names(data)
         return
     if args.manifest_only:
         finish(load_checkpoint(checkpoint_path("kiln_flavour")), json.loads((OUT / "training.json").read_text()))
@@ -350,13 +360,14 @@ def tokenizer_checkpoint():
 
 
 def export_files(model, data):
-    """Writes the model, its tokenizer, lexicon, corpus spans and notices to OUT."""
+    """Writes the model, its tokenizer, lexicon, corpus spans and names, and notices to OUT."""
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "tokenizer.json").write_bytes(tokenizer_checkpoint().read_bytes())
     build_lexicon(data)
     build_corpus_spans(data)
+    build_corpus_names(data)
     (OUT / "wordnet.NOTICE").write_text(WORDNET_NOTICE.read_text(encoding="utf-8"))
-    export(model, OUT / "model.onnx")
+    export(model, OUT / "model.onnx", half_weights=True)
 
 
 def held_out(data, every=10):
@@ -410,10 +421,11 @@ def finish(model, stats):
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
         f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD descriptions "
         f"(loss {stats['held_out_loss']} on {stats['held_out']} held out: it knows its corpus by heart) and WordNet glosses; "
-        f"Kiln keeps it from copying {NOVELTY_WORDS} words in a row of the descriptions (novelty).",
+        f"Kiln keeps it from copying {NOVELTY_WORDS} words in a row of the descriptions, or making up one of their names (novelty); "
+        "weights stored as float16, computed in float32.",
         f"""        tokenizer: "tokenizer.json",
         lexicon: "lexicon.txt",
-        novelty: (spans: "corpus_spans.bin", words: {NOVELTY_WORDS}),
+        novelty: (spans: "corpus_spans.bin", words: {NOVELTY_WORDS}, names: "corpus_names.txt"),
         context: {model.config['context']},
         conditions: [{conditions}],
         prompt: "<{{condition}}>",

@@ -1,13 +1,12 @@
 //! Sessions and models: an [`Engine`] per set of session options, a [`Model`] per model.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
-use kiln_seq::{Flavour, RealWords, SequenceModel, complete, make_flavour};
+use kiln_seq::{Flavour, SequenceModel, complete, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -40,24 +39,38 @@ impl Engine {
             &files.onnx_path(),
             check,
         )?;
-        let mut model = Model {
+        let sequence = match files.tokenizer() {
+            None => None,
+            Some((path, bytes)) => {
+                let model = SequenceModel::with_tokenizer(
+                    files.manifest(),
+                    bytes,
+                    &path,
+                    Arc::clone(&session),
+                )?;
+                Some(Arc::new(match files.lexicon() {
+                    None => model,
+                    Some((path, bytes)) => {
+                        let (spans, names) = (files.corpus_spans(), files.corpus_names());
+                        let words = model.load_real_words(
+                            (&path, bytes),
+                            spans.as_ref().map(|(path, bytes)| (path.as_path(), *bytes)),
+                            names.as_ref().map(|(path, bytes)| (path.as_path(), *bytes)),
+                        )?;
+                        model.with_real_words(Arc::new(words))
+                    }
+                }))
+            }
+        };
+        let model = Model {
             manifest: Arc::new(files.manifest().clone()),
-            tokenizer: files
-                .tokenizer()
-                .map(|(path, bytes)| (path, Arc::from(bytes))),
-            real_words: None,
+            sequence,
             content_sha256: files.content_sha256().to_owned(),
             session,
             options: self.sessions.options(),
         };
         // Check now what `make` needs, so a model that cannot generate fails on load.
-        let generator = model.generator()?;
-        if let (Some((path, bytes)), Generator::Sequence(sequence)) = (files.lexicon(), generator) {
-            let spans = files.corpus_spans();
-            let spans = spans.as_ref().map(|(path, bytes)| (path.as_path(), *bytes));
-            let words = sequence.load_real_words((&path, bytes), spans)?;
-            model.real_words = Some(Arc::new(words));
-        }
+        model.generator()?;
         Ok(model)
     }
 }
@@ -86,10 +99,9 @@ impl Engines {
 #[derive(Clone, Debug)]
 pub struct Model {
     manifest: Arc<ModelManifest>,
-    /// A sequence model's tokenizer: its path (for messages) and bytes.
-    tokenizer: Option<(PathBuf, Arc<[u8]>)>,
-    /// The words a sequence model's text may use, if it has a lexicon.
-    real_words: Option<Arc<RealWords>>,
+    /// A sequence model, its tokenizer and word checks parsed once; each `make` runs a
+    /// [`SequenceModel::handle`] on it.
+    sequence: Option<Arc<SequenceModel>>,
     content_sha256: String,
     session: Arc<ModelSession>,
     options: SessionOptions,
@@ -132,15 +144,9 @@ impl Model {
 
     fn generator(&self) -> Result<Generator, EngineError> {
         let session = Arc::clone(&self.session);
-        Ok(match &self.tokenizer {
+        Ok(match &self.sequence {
             None => Generator::Image(Box::new(ImageGenerator::new(self.manifest(), session)?)),
-            Some((path, bytes)) => {
-                let model = SequenceModel::with_tokenizer(self.manifest(), bytes, path, session)?;
-                Generator::Sequence(Box::new(match &self.real_words {
-                    Some(words) => model.with_real_words(Arc::clone(words)),
-                    None => model,
-                }))
-            }
+            Some(sequence) => Generator::Sequence(Box::new(sequence.handle())),
         })
     }
 

@@ -42,15 +42,19 @@ impl ModelFiles {
     }
 
     /// The files besides the ONNX file that a manifest names, relative to its folder: a
-    /// sequence model's tokenizer, then its lexicon and its novelty's spans if it has them
-    /// (a manifest with spans has a lexicon).
+    /// sequence model's tokenizer, then its lexicon, its novelty's spans and names if it has
+    /// them (a manifest with novelty has a lexicon).
     pub fn companion_files(manifest: &ModelManifest) -> Vec<&str> {
         match &manifest.kind {
             ModelKind::ImageGenerator(_) => Vec::new(),
-            ModelKind::SequenceGenerator(sequence) => std::iter::once(sequence.tokenizer.as_str())
-                .chain(sequence.lexicon.as_deref())
-                .chain(sequence.novelty.as_ref().map(|n| n.spans.as_str()))
-                .collect(),
+            ModelKind::SequenceGenerator(sequence) => {
+                let novelty = sequence.novelty.as_ref();
+                std::iter::once(sequence.tokenizer.as_str())
+                    .chain(sequence.lexicon.as_deref())
+                    .chain(novelty.map(|n| n.spans.as_str()))
+                    .chain(novelty.and_then(|n| n.names.as_deref()))
+                    .collect()
+            }
         }
     }
 
@@ -128,6 +132,11 @@ impl ModelFiles {
     /// The novelty spans' path (for messages) and bytes, for sequence models that have them.
     pub fn corpus_spans(&self) -> Option<(PathBuf, &[u8])> {
         self.companion(2)
+    }
+
+    /// The novelty names' path (for messages) and bytes, for sequence models that have them.
+    pub fn corpus_names(&self) -> Option<(PathBuf, &[u8])> {
+        self.companion(3)
     }
 
     fn companion(&self, index: usize) -> Option<(PathBuf, &[u8])> {
@@ -273,23 +282,34 @@ mod tests {
         let (manifest, path) = flavour();
         assert_eq!(
             ModelFiles::companion_files(&manifest),
-            ["tokenizer.json", "lexicon.txt", "corpus_spans.bin"]
+            [
+                "tokenizer.json",
+                "lexicon.txt",
+                "corpus_spans.bin",
+                "corpus_names.txt"
+            ]
         );
-        let files = |lexicon: &[u8], spans: &[u8]| {
-            let companions = vec![b"{}".to_vec(), lexicon.to_vec(), spans.to_vec()];
+        let files = |lexicon: &[u8], spans: &[u8], names: &[u8]| {
+            let companions = vec![
+                b"{}".to_vec(),
+                lexicon.to_vec(),
+                spans.to_vec(),
+                names.to_vec(),
+            ];
             ModelFiles::new(manifest.clone(), path.clone(), b"onnx".to_vec(), companions)
                 .expect("files")
         };
-        let one = files(b"sword\n", &[0; 8]);
+        let one = files(b"sword\n", &[0; 8], b"Holy Avenger\n");
         for other in [
-            files(b"sword\nshield\n", &[0; 8]),
-            files(b"sword\n", &[1; 8]),
+            files(b"sword\nshield\n", &[0; 8], b"Holy Avenger\n"),
+            files(b"sword\n", &[1; 8], b"Holy Avenger\n"),
+            files(b"sword\n", &[0; 8], b"Vorpal Sword\n"),
         ] {
             assert_ne!(one.content_sha256(), other.content_sha256());
         }
         assert_eq!(
             one.content_sha256(),
-            files(b"sword\n", &[0; 8]).content_sha256()
+            files(b"sword\n", &[0; 8], b"Holy Avenger\n").content_sha256()
         );
         let (lexicon_path, bytes) = one.lexicon().expect("lexicon");
         assert!(lexicon_path.ends_with("kiln_flavour/lexicon.txt"));
@@ -297,6 +317,9 @@ mod tests {
         let (spans_path, bytes) = one.corpus_spans().expect("spans");
         assert!(spans_path.ends_with("kiln_flavour/corpus_spans.bin"));
         assert_eq!(bytes, [0; 8]);
+        let (names_path, bytes) = one.corpus_names().expect("names");
+        assert!(names_path.ends_with("kiln_flavour/corpus_names.txt"));
+        assert_eq!(bytes, b"Holy Avenger\n");
     }
 
     #[test]

@@ -210,6 +210,12 @@ pub struct Novelty {
     pub spans: String,
     /// How many words in a row may not be copied (at least 2).
     pub words: u32,
+    /// A file beside the model: the names of the training texts, one per line. A name the
+    /// model makes up (with `name_end`, when the recipe gives none) that is one of them, case
+    /// and punctuation aside, is drawn again (up to 64 times, then the first is kept), so
+    /// made-up names are new and the text under one is not the training text under that name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<String>,
 }
 
 /// Contract of an image generator: latent `[N, Z]` or spatial latent `[N, Z, h, w]`
@@ -493,6 +499,11 @@ impl ModelManifest {
                             novelty.words
                         )));
                     }
+                    if novelty.names.is_some() && sequence.name_end.is_none() {
+                        return Err(invalid(
+                            "novelty.names needs name_end: only names the model makes up are checked against it; add `name_end` or remove `names`".to_owned(),
+                        ));
+                    }
                 }
                 for (field, map, word_check) in [
                     ("name_nouns", &sequence.name_nouns, false),
@@ -683,6 +694,27 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn corpus_names_need_made_up_names() {
+        let with_names = SEQUENCE.replace(
+            "context: 64,",
+            "novelty: (spans: \"spans.bin\", words: 8, names: \"names.txt\"),\n        context: 64,",
+        );
+        let err = parse(&with_names).unwrap_err();
+        assert!(
+            err.to_string().contains("novelty.names needs name_end"),
+            "{err}"
+        );
+        let manifest =
+            parse(&with_names.replace("end: \"<end>\",", "name_end: \"<desc>\", end: \"<end>\","))
+                .expect("valid manifest");
+        let ModelKind::SequenceGenerator(contract) = &manifest.kind else {
+            panic!("a sequence generator: {:?}", manifest.kind);
+        };
+        let novelty = contract.novelty.as_ref().expect("novelty");
+        assert_eq!(novelty.names.as_deref(), Some("names.txt"));
     }
 
     #[test]

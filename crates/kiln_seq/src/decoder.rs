@@ -13,9 +13,9 @@ use ort::session::IoBinding;
 use ort::value::{DynValue, Tensor};
 use tokenizers::Tokenizer;
 
-use crate::CorpusSpans;
 use crate::Sampler;
 use crate::lexicon::{Lexicon, RealWords, WordCheck};
+use crate::{CorpusNames, CorpusSpans};
 
 /// Why a sequence model cannot be used or run.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,14 @@ pub enum SequenceError {
         /// The file.
         path: PathBuf,
         /// Why, and the fix.
+        message: String,
+    },
+    /// The file of a manifest's `novelty.names` is missing or not UTF-8 text.
+    #[error("{path}: cannot read the training texts' names (novelty.names): {message}")]
+    CorpusNames {
+        /// The file.
+        path: PathBuf,
+        /// Why.
         message: String,
     },
     /// Tokenizer and model disagree: they were not trained together.
@@ -202,7 +210,7 @@ pub struct Generation {
 pub struct SequenceModel {
     name: String,
     session: Arc<ModelSession>,
-    tokenizer: Tokenizer,
+    tokenizer: Arc<Tokenizer>,
     contract: SequenceContract,
     /// Layers, heads and head size of the key/value cache; `None` for a model without one.
     cache: Option<(usize, i64, i64)>,
@@ -243,21 +251,31 @@ impl SequenceModel {
             path: lexicon_path.clone(),
             message: err.to_string(),
         })?;
-        let spans = match &contract.novelty {
-            Some(novelty) => {
-                let path = beside(&novelty.spans);
-                let bytes = std::fs::read(&path).map_err(|err| SequenceError::CorpusSpans {
-                    path: path.clone(),
-                    message: err.to_string(),
-                })?;
-                Some((path, bytes))
-            }
-            None => None,
+        let novelty = contract.novelty.as_ref();
+        let read = |file: Option<&String>, error: fn(PathBuf, String) -> SequenceError| {
+            file.map(|file| {
+                let path = beside(file);
+                std::fs::read(&path)
+                    .map(|bytes| (path.clone(), bytes))
+                    .map_err(|err| error(path, err.to_string()))
+            })
+            .transpose()
         };
-        let spans = spans
-            .as_ref()
-            .map(|(path, bytes)| (path.as_path(), &bytes[..]));
-        let words = model.load_real_words((&lexicon_path, &lexicon), spans)?;
+        let spans = read(novelty.map(|n| &n.spans), |path, message| {
+            SequenceError::CorpusSpans { path, message }
+        })?;
+        let names = read(novelty.and_then(|n| n.names.as_ref()), |path, message| {
+            SequenceError::CorpusNames { path, message }
+        })?;
+        let words = model.load_real_words(
+            (&lexicon_path, &lexicon),
+            spans
+                .as_ref()
+                .map(|(path, bytes)| (path.as_path(), &bytes[..])),
+            names
+                .as_ref()
+                .map(|(path, bytes)| (path.as_path(), &bytes[..])),
+        )?;
         Ok(model.with_real_words(Arc::new(words)))
     }
 
@@ -295,7 +313,7 @@ impl SequenceModel {
         let model = Self {
             name: manifest.name.clone(),
             session,
-            tokenizer,
+            tokenizer: Arc::new(tokenizer),
             contract: contract.clone(),
             cache: manifest.kv_cache(),
             inputs: DecoderInputs {
@@ -320,17 +338,28 @@ impl SequenceModel {
     }
 
     /// The word checks of its contract from the bytes of its lexicon and, when the contract
-    /// has `novelty`, of its spans file (each with its path, for messages); see
-    /// [`SequenceModel::real_words`].
+    /// has `novelty`, of its spans file and names file (each with its path, for messages);
+    /// see [`SequenceModel::real_words`].
     pub fn load_real_words(
         &self,
         (lexicon_path, lexicon): (&Path, &[u8]),
         spans: Option<(&Path, &[u8])>,
+        names: Option<(&Path, &[u8])>,
     ) -> Result<RealWords, SequenceError> {
         let text = std::str::from_utf8(lexicon).map_err(|err| SequenceError::Lexicon {
             path: lexicon_path.to_path_buf(),
             message: format!("not UTF-8 text: {err}"),
         })?;
+        let names = names
+            .map(|(path, bytes)| {
+                std::str::from_utf8(bytes)
+                    .map(CorpusNames::parse)
+                    .map_err(|err| SequenceError::CorpusNames {
+                        path: path.to_path_buf(),
+                        message: format!("not UTF-8 text: {err}"),
+                    })
+            })
+            .transpose()?;
         let spans = match (&self.contract.novelty, spans) {
             (Some(novelty), Some((path, bytes))) => Some(
                 CorpusSpans::from_bytes(bytes, novelty.words as usize).map_err(|message| {
@@ -342,19 +371,40 @@ impl SequenceModel {
             ),
             _ => None,
         };
-        Ok(self.real_words(Lexicon::parse(text), spans))
+        Ok(self.real_words(Lexicon::parse(text), spans, names))
     }
 
-    /// `lexicon` and the training text's `spans` (if any) matched to this model's tokens
-    /// (decodes each token once: keep and share it).
-    pub fn real_words(&self, lexicon: Lexicon, spans: Option<CorpusSpans>) -> RealWords {
+    /// `lexicon`, the training texts' `spans` and `names` (if any) matched to this model's
+    /// tokens (decodes each token once: keep and share it).
+    pub fn real_words(
+        &self,
+        lexicon: Lexicon,
+        spans: Option<CorpusSpans>,
+        names: Option<CorpusNames>,
+    ) -> RealWords {
         let pieces = (0..self.vocabulary() as u32)
             .map(|id| self.tokenizer.decode(&[id], true).unwrap_or_default())
             .collect();
         RealWords {
             lexicon,
             spans,
+            names,
             pieces,
+        }
+    }
+
+    /// Another handle on this model, sharing its session, tokenizer and word checks, with its
+    /// own [`SequenceModel::run_time`] from zero (cheap: nothing is parsed again).
+    pub fn handle(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            session: Arc::clone(&self.session),
+            tokenizer: Arc::clone(&self.tokenizer),
+            contract: self.contract.clone(),
+            cache: self.cache,
+            inputs: self.inputs,
+            real_words: self.real_words.clone(),
+            run_nanos: AtomicU64::new(0),
         }
     }
 
@@ -373,6 +423,11 @@ impl SequenceModel {
     /// The runs of training text its `real_words` generations may not copy, if it has them.
     pub fn corpus_spans(&self) -> Option<&CorpusSpans> {
         self.real_words.as_deref().and_then(RealWords::spans)
+    }
+
+    /// The names of its training texts, which a made-up name should not be, if it has them.
+    pub fn corpus_names(&self) -> Option<&CorpusNames> {
+        self.real_words.as_deref().and_then(RealWords::names)
     }
 
     /// The model's name.

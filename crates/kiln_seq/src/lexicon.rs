@@ -1,7 +1,7 @@
 //! Real words only: a word list, the check that a drawn token keeps every word in it, and
 //! which completed words must be taken back (copied runs, unwanted words).
 
-use crate::CorpusSpans;
+use crate::{CorpusNames, CorpusSpans};
 
 /// The words a text may use, case folded and sorted (prefixes are found by binary search).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +92,7 @@ fn is_word_char(c: char) -> bool {
 pub struct RealWords {
     pub(crate) lexicon: Lexicon,
     pub(crate) spans: Option<CorpusSpans>,
+    pub(crate) names: Option<CorpusNames>,
     /// Text of each token id, special tokens empty (as decoding writes them).
     pub(crate) pieces: Vec<String>,
 }
@@ -105,6 +106,11 @@ impl RealWords {
     /// The runs of training text its generations may not copy, if any.
     pub fn spans(&self) -> Option<&CorpusSpans> {
         self.spans.as_ref()
+    }
+
+    /// The names of the training texts a made-up name may not be, if any.
+    pub fn names(&self) -> Option<&CorpusNames> {
+        self.names.as_ref()
     }
 }
 

@@ -7,7 +7,8 @@
 //!   model's own continuation of a prompt.
 //! - [`Lexicon`]: the words flavour text may write; a drawn token that would write another is
 //!   masked and the step drawn again; [`CorpusSpans`]: runs of words of the training texts,
-//!   which it may not copy, checked the same way.
+//!   which it may not copy, checked the same way; [`CorpusNames`]: their names, which a
+//!   made-up name may not be.
 //! - [`Sampler`]: seeded temperature, top-k, top-p and repetition-penalty sampling; the same
 //!   seed and model give the same tokens.
 
@@ -21,6 +22,6 @@ pub mod text;
 pub use completion::{Completion, complete};
 pub use decoder::{Decoding, Generation, MAX_RETREATS, SequenceError, SequenceModel, StepFilter};
 pub use lexicon::{Lexicon, RealWords, words};
-pub use novelty::CorpusSpans;
+pub use novelty::{CorpusNames, CorpusSpans};
 pub use sampler::Sampler;
 pub use text::{Flavour, TextError, make_flavour, name_fits};

@@ -1,5 +1,6 @@
 //! Keeping generated text from copying the texts a model was trained on.
 
+use std::collections::HashSet;
 use std::fmt;
 
 /// Every run of a fixed number of words in a model's training texts, as hashes (the file a
@@ -98,6 +99,50 @@ impl fmt::Debug for CorpusSpans {
     }
 }
 
+/// The names of a model's training texts (the file a manifest's `novelty.names` names, one per
+/// line; see [`kiln_recipe::Novelty`]): a name the model makes up may not be one of them.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CorpusNames {
+    /// Each name's words, lower case, joined by one space.
+    names: HashSet<String>,
+}
+
+impl CorpusNames {
+    /// The names of `text`, one per line (blank lines aside).
+    pub fn parse(text: &str) -> Self {
+        let names = text
+            .lines()
+            .map(key)
+            .filter(|name| !name.is_empty())
+            .collect();
+        Self { names }
+    }
+
+    /// How many names there are.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether `name` is one of them, case and punctuation aside ("potion of HEALING!" is
+    /// "Potion of Healing").
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains(&key(name))
+    }
+}
+
+/// A name's words, lower case, joined by one space: what [`CorpusNames`] compares.
+fn key(name: &str) -> String {
+    crate::words(name)
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// 64-bit FNV-1a of the words joined by single spaces (what the training script writes).
 fn run_hash(run: &[impl AsRef<str>]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -141,6 +186,17 @@ mod tests {
         assert_eq!(spans.copied_runs("Its BLADE HUMS IN the night"), 2);
         let read = CorpusSpans::from_bytes(&spans.to_bytes(), 3).expect("valid");
         assert_eq!(read, spans);
+    }
+
+    #[test]
+    fn a_corpus_name_is_known_whatever_its_case_and_punctuation() {
+        let names = CorpusNames::parse("Potion of Healing\n\nDwarven Thrower\n  \n");
+        assert_eq!(names.len(), 2);
+        assert!(names.contains("potion of HEALING!"));
+        assert!(names.contains(" Dwarven  Thrower"));
+        assert!(!names.contains("Dwarven Thrower of Ice"));
+        assert!(!names.contains("Potion"));
+        assert!(!names.contains(""), "blank lines are not names");
     }
 
     #[test]

@@ -9,6 +9,8 @@ use crate::{Decoding, Sampler, SequenceError, SequenceModel};
 const ATTEMPTS: u64 = 12;
 /// Most tokens in a generated name.
 const NAME_TOKENS: usize = 12;
+/// Most names drawn in one attempt while looking for one the training texts do not have.
+const NAME_DRAWS: usize = 64;
 
 /// One piece of flavour text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +44,8 @@ pub enum TextError {
 }
 
 /// Generates flavour text for `params` reproducibly from `seed`: the name (unless the recipe
-/// gives one; a made-up one must fit the kind, see [`name_fits`]),
+/// gives one; a made-up one must fit the kind, see [`name_fits`], and is drawn again while it
+/// is a name of the training texts, see [`SequenceModel::corpus_names`]),
 /// then a description cut to the last whole sentence within `max_words`, both in words of the
 /// model's lexicon when it has one. An attempt that ends too short, with no whole sentence or
 /// with a name of another kind is retried with a derived seed.
@@ -69,18 +72,12 @@ pub fn make_flavour(
         let name = match (&params.name, name_end) {
             (Some(name), _) => name.trim().to_owned(),
             (None, Some(name_end)) => {
-                let decoding = Decoding {
-                    stop: &[name_end, end],
-                    real_words: true,
-                    ..Decoding::new(NAME_TOKENS)
-                };
-                let generated = model.generate(&prompt, &mut sampler, &decoding)?;
-                let name = model.decode(&generated.tokens)?.trim().to_owned();
-                let fits = name_fits(contract, &params.kind, &name);
-                if generated.stopped_by != Some(name_end) || name.is_empty() || !fits {
+                let Some((tokens, name)) =
+                    make_up_name(model, &params.kind, &prompt, &mut sampler, [name_end, end])?
+                else {
                     continue;
-                }
-                prompt.extend(&generated.tokens);
+                };
+                prompt.extend(&tokens);
                 prompt.push(name_end);
                 name
             }
@@ -117,6 +114,41 @@ pub fn make_flavour(
         min: params.min_words.get(),
         max: params.max_words.get(),
     })
+}
+
+/// A name for a thing of `condition` drawn after `prompt` (its tokens, and its text), ended by
+/// `name_end` and fitting the condition ([`name_fits`]); `None` when the draw does not. A name
+/// of the model's training texts ([`SequenceModel::corpus_names`]) is drawn again, up to
+/// `NAME_DRAWS` times, so that made-up names are new; after that the first is kept.
+fn make_up_name(
+    model: &SequenceModel,
+    condition: &str,
+    prompt: &[u32],
+    sampler: &mut Sampler,
+    [name_end, end]: [u32; 2],
+) -> Result<Option<(Vec<u32>, String)>, SequenceError> {
+    let decoding = Decoding {
+        stop: &[name_end, end],
+        real_words: true,
+        ..Decoding::new(NAME_TOKENS)
+    };
+    let mut first_known = None;
+    for _ in 0..NAME_DRAWS {
+        let generated = model.generate(prompt, sampler, &decoding)?;
+        let name = model.decode(&generated.tokens)?.trim().to_owned();
+        let fits = name_fits(model.contract(), condition, &name);
+        if generated.stopped_by != Some(name_end) || name.is_empty() || !fits {
+            return Ok(None);
+        }
+        let known = model
+            .corpus_names()
+            .is_some_and(|names| names.contains(&name));
+        if !known {
+            return Ok(Some((generated.tokens, name)));
+        }
+        first_known.get_or_insert((generated.tokens, name));
+    }
+    Ok(first_known)
 }
 
 /// The words of `text`, lower case.
