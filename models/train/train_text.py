@@ -306,7 +306,11 @@ def main():
         path = args.checkpoint or checkpoint_path("kiln_flavour")
         model = load_checkpoint(path)
         held = held_out(data)
-        stats = {k: torch.load(path)[k] for k in ("steps", "minutes")}
+        saved = torch.load(path)
+        # Snapshots written before the step count was stored carry it in their file name only.
+        named_step = re.search(r"step(\d+)", path.name)
+        stats = {"steps": saved.get("steps", int(named_step[1]) if named_step else None),
+                 "minutes": saved.get("minutes", "(not recorded)")}
         stats["held_out_loss"] = round(held_out_loss(model, as_sequences(tokenizer, [data[i] for i in sorted(held)])), 4)
         ship(model, data, held, stats)
         return
