@@ -19,7 +19,10 @@ models/kiln_flavour/quality.json and prints it.
 - mechanics: share of sentences with dice or bonus mechanics (`+N`, `NdM`, "saving throw",
   "attack roll", "damage roll", "spell attack", "Armor Class");
 - verbatim: share of texts sharing a 12-word span with a training description (the issue's
-  measure), and an 8-word span (how much of the corpus shows through in shorter runs).
+  measure), and an 8-word span (how much of the corpus shows through in shorter runs);
+- word order (fluency.py): how natural the texts' word order is to a trigram model of WordNet's
+  English, 1 for the held-out real descriptions and 0 for shuffled words, beside real text cut
+  into 8-word pieces and stitched together again (the collage control).
 """
 
 import json
@@ -30,7 +33,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from common import REPO
-from train_text import KINDS, OUT, WORD, WORD_LIST, identity_nouns, kind_words, name_noun, samples
+import fluency
+from train_text import KINDS, OUT, WORD, WORD_LIST, glosses, held_out, identity_nouns, kind_words, name_noun, samples
 
 PER_KIND = 50
 # Names a recipe might give, none of them a name of the corpus: 10 texts each.
@@ -163,6 +167,17 @@ def main():
         f"verbatim_{SHORT_SPAN}_word_span_share": round(verbatim_runs / total, 3),
         "inconsistent_examples": examples,
     }
+    # Word order against an English model the flavour corpus is not in (fluency.py): real
+    # held-out descriptions score 1, shuffled words 0; real text cut into 8-word pieces and
+    # stitched together again is the collage control.
+    english = fluency.KneserNey(s for _, _, gloss in glosses() for s in fluency.sentences(gloss))
+    held = held_out(corpus)
+    real = [corpus[i][2] for i in sorted(held)]
+    made_texts = [text for made in texts.values() for _, text in made]
+    quality["word_order_score"] = round(fluency.fluency(made_texts, real, english)[0], 3)
+    quality["word_order_score_of_real_text_in_8_word_pieces"] = round(
+        fluency.fluency(fluency.collage(real, SHORT_SPAN), real, english)[0], 3)
+    quality["inconsistent_examples"] = quality.pop("inconsistent_examples")
     (OUT / "quality.json").write_text(json.dumps(quality, indent=1) + "\n")
     print(json.dumps(quality, indent=1))
 
