@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use kiln_music::{loop_samples, make_loop};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{
-    Bounded, Instruments, Mode, ModelKind, ModelManifest, MusicParams, Sampling, TextParams,
+    Bounded, Instruments, Mode, ModelKind, ModelManifest, MusicParams, Sampling, SequenceContract,
+    TextParams,
 };
 use kiln_seq::{Decoding, Sampler, SequenceError, SequenceModel, make_flavour};
 
@@ -33,6 +34,17 @@ fn model_with(manifest: &ModelManifest, path: &Path) -> Result<SequenceModel, Se
         .load_model(manifest, path)
         .expect("model matches its manifest");
     SequenceModel::new(manifest, path, session)
+}
+
+/// `kiln_flavour` with its contract changed by `edit` (without a companion file, say).
+fn flavour_with(edit: impl FnOnce(&mut SequenceContract)) -> SequenceModel {
+    let path = manifest_path("kiln_flavour");
+    let mut manifest = ModelManifest::load(&path).expect("manifest");
+    let ModelKind::SequenceGenerator(contract) = &mut manifest.kind else {
+        panic!("kiln_flavour is a sequence generator");
+    };
+    edit(contract);
+    model_with(&manifest, &path).expect("kiln_flavour, its contract edited")
 }
 
 fn model(name: &str) -> SequenceModel {
@@ -169,13 +181,7 @@ fn flavour_text_copies_no_run_of_its_training_texts() {
 #[test]
 fn a_word_that_cannot_be_taken_back_ends_the_generation_before_it() {
     // The same model without its novelty spans draws the same tokens until a copied run.
-    let path = manifest_path("kiln_flavour");
-    let mut manifest = ModelManifest::load(&path).expect("manifest");
-    let ModelKind::SequenceGenerator(contract) = &mut manifest.kind else {
-        panic!("kiln_flavour is a sequence generator");
-    };
-    contract.novelty = None;
-    let free = model_with(&manifest, &path).expect("model without spans");
+    let free = flavour_with(|contract| contract.novelty = None);
     let checked = model("kiln_flavour");
     let spans = checked.corpus_spans().expect("spans");
     let prompt = checked.prompt("creature", None).expect("prompt");
@@ -222,13 +228,7 @@ fn made_up_names_are_new_and_without_the_names_file_mostly_are_not() {
         .corpus_names()
         .expect("kiln_flavour ships its names");
     assert!(names.len() > 500, "{} names", names.len());
-    let path = manifest_path("kiln_flavour");
-    let mut manifest = ModelManifest::load(&path).expect("manifest");
-    let ModelKind::SequenceGenerator(contract) = &mut manifest.kind else {
-        panic!("kiln_flavour is a sequence generator");
-    };
-    contract.novelty.as_mut().expect("novelty").names = None;
-    let free = model_with(&manifest, &path).expect("model without names");
+    let free = flavour_with(|contract| contract.novelty.as_mut().expect("novelty").names = None);
     let known = |model: &SequenceModel| {
         let made: Vec<String> = ["weapon", "potion", "creature"]
             .iter()
