@@ -108,7 +108,7 @@ impl RealWords {
         self.spans.as_ref()
     }
 
-    /// The names of the training texts a made-up name may not be, if any.
+    /// The names of the training texts, which a made-up name is drawn again for being, if any.
     pub fn names(&self) -> Option<&CorpusNames> {
         self.names.as_ref()
     }

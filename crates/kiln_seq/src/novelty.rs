@@ -100,7 +100,8 @@ impl fmt::Debug for CorpusSpans {
 }
 
 /// The names of a model's training texts (the file a manifest's `novelty.names` names, one per
-/// line; see [`kiln_recipe::Novelty`]): a name the model makes up may not be one of them.
+/// line; see [`kiln_recipe::Novelty`]): a name the model makes up that is one of them is drawn
+/// again (see [`crate::make_flavour`]).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct CorpusNames {
     /// Each name's words, lower case, joined by one space.
