@@ -106,42 +106,58 @@ impl SearchPlaces {
         self.cache_dir.join("onnxruntime").join(PINNED_VERSION)
     }
 
-    /// Every library found, in priority order, with the places that had none.
+    /// Each place in search order, looked at only when the iterator reaches it: the library
+    /// found there, or the place described for a "not found" message. Loading stops at the
+    /// first library that works, so later places (asking Python for a pip package costs a
+    /// process start) are not searched at all.
     ///
     /// An `ORT_DYLIB_PATH` that names a missing file is returned anyway so that loading
     /// reports it: an explicit choice must never be silently skipped.
+    pub fn search(&self) -> impl Iterator<Item = Result<Candidate, String>> + '_ {
+        SEARCH_ORDER.into_iter().map(|source| {
+            let (path, place) = self.look_in(source);
+            path.map(|path| Candidate { path, source }).ok_or(place)
+        })
+    }
+
+    /// Every library found, in priority order, with the places that had none.
     pub fn candidates(&self) -> (Vec<Candidate>, Vec<String>) {
-        let cache = self.cached_runtime_dir();
-        let exe_dir = self.exe_dir.as_deref();
-        let rules = [
-            (
-                LibrarySource::EnvVar,
-                self.env_path.clone(),
-                format!("{DYLIB_ENV} (not set)"),
-            ),
-            (
-                LibrarySource::ProjectCache,
-                library_in(&cache),
-                format!("project cache {}", cache.display()),
-            ),
-            (
-                LibrarySource::NextToExecutable,
-                exe_dir.and_then(library_in),
-                format!(
+        let mut found = Vec::new();
+        let mut looked = Vec::new();
+        for result in self.search() {
+            match result {
+                Ok(candidate) => found.push(candidate),
+                Err(place) => looked.push(place),
+            }
+        }
+        (found, looked)
+    }
+
+    /// The library `source`'s rule finds, and the place it looks in.
+    fn look_in(&self, source: LibrarySource) -> (Option<PathBuf>, String) {
+        match source {
+            LibrarySource::EnvVar => (self.env_path.clone(), format!("{DYLIB_ENV} (not set)")),
+            LibrarySource::ProjectCache | LibrarySource::Fetched => {
+                let cache = self.cached_runtime_dir();
+                let place = format!("project cache {}", cache.display());
+                (library_in(&cache), place)
+            }
+            LibrarySource::NextToExecutable => {
+                let exe_dir = self.exe_dir.as_deref();
+                let place = format!(
                     "next to the executable ({})",
                     exe_dir.map_or("unknown".into(), |d| d.display().to_string())
-                ),
-            ),
-            (
-                LibrarySource::PipPackage,
+                );
+                (exe_dir.and_then(library_in), place)
+            }
+            LibrarySource::PipPackage => (
                 self.python
                     .as_deref()
                     .and_then(pip_package_dir)
                     .and_then(|dir| library_in(&dir.join("capi"))),
                 "pip package onnxruntime / onnxruntime-gpu (not installed)".to_owned(),
             ),
-            (
-                LibrarySource::SystemPath,
+            LibrarySource::SystemPath => (
                 self.system_dirs.iter().find_map(|dir| library_in(dir)),
                 format!(
                     "system library path ({})",
@@ -150,18 +166,18 @@ impl SearchPlaces {
                         .unwrap_or_default()
                 ),
             ),
-        ];
-        let mut found = Vec::new();
-        let mut looked = Vec::new();
-        for (source, path, place) in rules {
-            match path {
-                Some(path) => found.push(Candidate { path, source }),
-                None => looked.push(place),
-            }
         }
-        (found, looked)
     }
 }
+
+/// The search rules, in priority order.
+const SEARCH_ORDER: [LibrarySource; 5] = [
+    LibrarySource::EnvVar,
+    LibrarySource::ProjectCache,
+    LibrarySource::NextToExecutable,
+    LibrarySource::PipPackage,
+    LibrarySource::SystemPath,
+];
 
 /// The library file in `dir`: `libonnxruntime.so` itself, else the newest versioned name
 /// (`libonnxruntime.so.1.32.0`). Provider plug-ins (`libonnxruntime_providers_*`) never match.
@@ -368,6 +384,26 @@ mod tests {
                 .path
                 .ends_with(format!("capi/{LIBRARY_NAME}.{PINNED_VERSION}"))
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn later_places_are_searched_only_when_reached() {
+        let tree = tree();
+        // An "interpreter" that leaves a mark when it is asked for the pip package.
+        let mark = tree._root.path().join("python-was-asked");
+        let python = tree._root.path().join("python-leaving-a-mark");
+        std::fs::write(&python, format!("#!/bin/sh\ntouch '{}'\n", mark.display())).expect("write");
+        make_executable(&python);
+        let places = SearchPlaces {
+            python: Some(python.into_os_string()),
+            ..tree.places.clone()
+        };
+        let first = places.search().next().expect("a first place");
+        assert_eq!(first.expect("found").source, LibrarySource::EnvVar);
+        assert!(!mark.exists(), "the pip rule ran before it was reached");
+        places.candidates();
+        assert!(mark.exists(), "listing every candidate asks Python");
     }
 
     #[cfg(unix)]

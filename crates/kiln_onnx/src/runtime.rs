@@ -85,8 +85,15 @@ impl Runtime {
     }
 
     fn load(places: &SearchPlaces, allow_fetch: bool) -> Result<Self, RuntimeError> {
-        let (candidates, mut looked) = places.candidates();
-        for candidate in candidates {
+        let mut looked = Vec::new();
+        for found in places.search() {
+            let candidate = match found {
+                Ok(candidate) => candidate,
+                Err(place) => {
+                    looked.push(place);
+                    continue;
+                }
+            };
             match probe_version(&candidate.path) {
                 Ok(version) => return Self::init(candidate, version, looked),
                 Err(reason) if candidate.source == LibrarySource::EnvVar => {
