@@ -5,8 +5,9 @@
 
 Builds `kiln` (release), makes a virtualenv in ~/.cache/kiln-bench-venv with the same ONNX
 Runtime version Kiln uses plus numpy, Pillow and tokenizers, then in one session on this
-machine (`--ep cuda`: both on CUDA; install onnxruntime-gpu into the venv and point Kiln at
-it with ORT_DYLIB_PATH):
+machine, both tools on the venv's library (Kiln through ORT_DYLIB_PATH, as a project cache
+would spare it asking Python where a pip package is; `--ep cuda`: both on CUDA, install
+onnxruntime-gpu into the venv):
 
 1. example recipes (assets/, shipped models): `kiln bake` vs benches/python_baseline.py,
    wall clock of the whole process and each tool's own timer, into a fresh folder each run;
@@ -46,9 +47,18 @@ def venv_python():
     return python
 
 
+def venv_library():
+    """The venv's libonnxruntime, which Kiln is pointed at so both tools run the same file."""
+    found = sorted(VENV.glob("lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*"))
+    if not found:
+        sys.exit(f"no libonnxruntime in {VENV}: delete the folder to rebuild it")
+    return str(found[-1])
+
+
 def timed(command):
     started = time.perf_counter()
-    result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
+    env = dict(os.environ, ORT_DYLIB_PATH=os.environ.get("ORT_DYLIB_PATH") or venv_library())
+    result = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO, env=env)
     return time.perf_counter() - started, result.stdout
 
 
