@@ -7,7 +7,7 @@ use std::path::Path;
 
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{Bounded, CompletionParams, ModelManifest, Sampling};
-use kiln_seq::{SequenceModel, complete};
+use kiln_seq::{SequenceModel, complete, complete_each};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -86,4 +86,43 @@ fn sampling_draws_reproducibly_from_the_seed() {
         first.tokens,
         complete(&model, &params, 6).expect("other seed").tokens
     );
+}
+
+#[test]
+fn continuations_made_side_by_side_equal_those_made_one_by_one() {
+    let seeds: Vec<u64> = (0..7).collect();
+    for folder in [
+        "tests/fixtures/decoders/tiny_decoder_past",
+        "tests/fixtures/decoders/tiny_decoder_merged",
+        "tests/fixtures/decoders/tiny_decoder_nocache",
+        "models/kiln_flavour",
+    ] {
+        let model = model(folder);
+        let prompt = if folder.starts_with("models") {
+            "<ring>"
+        } else {
+            "the old sword"
+        };
+        // Sampled, with a stop text: rows end at different steps.
+        let params = CompletionParams {
+            sampling: Sampling {
+                temperature: 1.0,
+                max_tokens: Bounded::new(24).expect("max_tokens"),
+                ..Sampling::default()
+            },
+            ..greedy(prompt, 24, &["."])
+        };
+        let side_by_side = complete_each(&model, &params, &seeds).expect("side by side");
+        let one_by_one: Vec<_> = seeds
+            .iter()
+            .map(|&seed| complete(&model, &params, seed).expect("one"))
+            .collect();
+        assert_eq!(side_by_side, one_by_one, "{folder}");
+        let lengths: std::collections::BTreeSet<usize> =
+            one_by_one.iter().map(|c| c.tokens.len()).collect();
+        assert!(
+            lengths.len() > 1,
+            "{folder}: rows of one length test less: {lengths:?}"
+        );
+    }
 }

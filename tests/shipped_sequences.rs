@@ -4,7 +4,7 @@
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use kiln_music::{loop_samples, make_loop};
+use kiln_music::{generate_melodies, generate_melody, loop_samples, make_loop, make_loops};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{
     Bounded, Instruments, Mode, ModelKind, ModelManifest, MusicParams, Sampling, SequenceContract,
@@ -420,6 +420,25 @@ fn loops_are_reproducible_and_seeds_differ() {
     assert_eq!(a.wav, b.wav);
     assert_eq!(a.midi, b.midi);
     assert_ne!(a.wav, c.wav);
+}
+
+#[test]
+fn melodies_made_side_by_side_equal_those_made_one_by_one() {
+    let melody = model("kiln_melody");
+    // 12 bars: a second round, prompted with each melody's own last bars.
+    let params = music_params(120, 12, false);
+    let seeds = [4, 9, 1, 77];
+    let side_by_side = generate_melodies(&melody, &params, &seeds).expect("side by side");
+    for (made, &seed) in side_by_side.iter().zip(&seeds) {
+        assert_eq!(made, &generate_melody(&melody, &params, seed).expect("one"));
+        assert_eq!(made.bars(), 12);
+    }
+    assert_ne!(side_by_side[0], side_by_side[1]);
+    let loops = make_loops(&melody, &params, seeds).expect("loops");
+    assert_eq!(
+        loops[3].wav,
+        make_loop(&melody, &params, 77).expect("loop").wav
+    );
 }
 
 #[test]

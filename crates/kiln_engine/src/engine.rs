@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use kiln_gen::{ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
-use kiln_seq::{Flavour, SequenceModel, complete, make_flavour};
+use kiln_seq::{Flavour, SequenceModel, complete_each, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -176,16 +176,19 @@ impl Model {
                     .map(|seed| make_flavour(model, params, seed))
                     .collect::<Result<_, _>>()?,
             ),
-            (AssetKind::Completion(params), Generator::Sequence(model)) => Content::Strings(
-                started
-                    .map(|seed| {
-                        complete(model, params, seed).map(|completion| Flavour {
+            (AssetKind::Completion(params), Generator::Sequence(model)) => {
+                let seeds: Vec<u64> = started.collect();
+                let completions = complete_each(model, params, &seeds)?;
+                Content::Strings(
+                    completions
+                        .into_iter()
+                        .map(|completion| Flavour {
                             name: String::new(),
                             text: completion.text,
                         })
-                    })
-                    .collect::<Result<_, _>>()?,
-            ),
+                        .collect(),
+                )
+            }
             (AssetKind::Music(params), Generator::Sequence(model)) => {
                 Content::Loops(kiln_music::make_loops(model, params, started)?)
             }

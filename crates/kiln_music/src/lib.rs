@@ -15,9 +15,10 @@ pub mod wav;
 
 use kiln_recipe::MusicParams;
 use kiln_seq::{SequenceError, SequenceModel};
+use rayon::prelude::*;
 
 pub use arrange::{Arrangement, Note, Part};
-pub use melody::{Melody, generate_melody};
+pub use melody::{Melody, generate_melodies, generate_melody};
 
 /// Steps (sixteenth notes) per 4/4 bar.
 pub const STEPS_PER_BAR: u32 = 16;
@@ -85,9 +86,9 @@ fn tonic(params: &MusicParams) -> Result<i32, MusicError> {
     arrange::parse_key(&params.key).ok_or_else(|| MusicError::Key(params.key.clone()))
 }
 
-/// [`make_loop`] for each seed: melodies are generated one after another (they share the
-/// model's session) and each is arranged, synthesised and encoded on rayon's thread pool
-/// while the next one generates. Loops come back in seed order.
+/// [`make_loop`] for each seed: the melodies are generated side by side
+/// ([`generate_melodies`]), then arranged, synthesised and encoded on rayon's thread pool.
+/// Loops come back in seed order.
 pub fn make_loops(
     model: &SequenceModel,
     params: &MusicParams,
@@ -95,16 +96,11 @@ pub fn make_loops(
 ) -> Result<Vec<MusicLoop>, MusicError> {
     let tonic = tonic(params)?;
     let seeds: Vec<u64> = seeds.into_iter().collect();
-    let mut slots: Vec<Option<MusicLoop>> = seeds.iter().map(|_| None).collect();
-    rayon::scope(|scope| {
-        for (slot, &seed) in slots.iter_mut().zip(&seeds) {
-            let melody = generate_melody(model, params, seed)?;
-            scope.spawn(move |_| *slot = Some(render_loop(&melody, tonic, params)));
-        }
-        Ok::<_, MusicError>(())
-    })?;
-    // The scope waited for every task: each slot is filled.
-    Ok(slots.into_iter().flatten().collect())
+    let melodies = generate_melodies(model, params, &seeds)?;
+    Ok(melodies
+        .par_iter()
+        .map(|melody| render_loop(melody, tonic, params))
+        .collect())
 }
 
 /// Arranges, synthesises and encodes one melody.

@@ -99,19 +99,41 @@ pub fn generate_melody(
     params: &MusicParams,
     seed: u64,
 ) -> Result<Melody, MusicError> {
+    let mut melodies = generate_melodies(model, params, &[seed])?;
+    Ok(melodies.remove(0))
+}
+
+/// [`generate_melody`] for each of `seeds`, in seed order: the melodies are generated side
+/// by side ([`SequenceModel::generate_rows`]), the same as one by one in fewer runs.
+pub fn generate_melodies(
+    model: &SequenceModel,
+    params: &MusicParams,
+    seeds: &[u64],
+) -> Result<Vec<Melody>, MusicError> {
     let tokens = Tokens::of(model)?;
     let bar_len = STEPS_PER_BAR as usize + 1; // `|` + 16 steps
     let wanted = params.bars.get() as usize;
-    let mut sampler = Sampler::new(params.sampling, seed);
-    let mut bars: Vec<Vec<u32>> = Vec::new();
-    while bars.len() < wanted {
-        let mut prompt = model.prompt(params.mode.name(), None)?;
-        for bar in bars.iter().skip(bars.len().saturating_sub(CONTEXT_BARS)) {
-            prompt.extend(bar);
-            prompt.push(tokens.bar);
-        }
+    let mut samplers: Vec<Sampler> = seeds
+        .iter()
+        .map(|&seed| Sampler::new(params.sampling, seed))
+        .collect();
+    // Every melody has as many bars as the others at each round, so its prompt is as long.
+    let mut bars: Vec<Vec<Vec<u32>>> = vec![Vec::new(); seeds.len()];
+    let mut done = 0;
+    while done < wanted {
+        let prompts = bars
+            .iter()
+            .map(|bars| {
+                let mut prompt = model.prompt(params.mode.name(), None)?;
+                for bar in bars.iter().skip(done.saturating_sub(CONTEXT_BARS)) {
+                    prompt.extend(bar);
+                    prompt.push(tokens.bar);
+                }
+                Ok(prompt)
+            })
+            .collect::<Result<Vec<_>, MusicError>>()?;
         // The prompt ends with `|`: generated token k is step k % 17 of a bar, or the next `|`.
-        let count = (wanted - bars.len()).min(PHRASE_BARS - bars.len().min(CONTEXT_BARS));
+        let count = (wanted - done).min(PHRASE_BARS - done.min(CONTEXT_BARS));
         let filter = |generated: &[u32], candidate: u32| {
             if generated.len() % bar_len == STEPS_PER_BAR as usize {
                 candidate == tokens.bar
@@ -123,30 +145,37 @@ pub fn generate_melody(
             filter: &filter,
             ..Decoding::new(count * bar_len - 1)
         };
-        let generation = model.generate(&prompt, &mut sampler, &decoding)?;
-        if generation.tokens.len() != count * bar_len - 1 {
-            return Err(MusicError::Tokens {
-                model: model.name().to_owned(),
-                message: format!(
-                    "it stopped after {} tokens of {} (is its context too short?)",
-                    generation.tokens.len(),
-                    count * bar_len - 1
-                ),
-            });
+        let generations = model.generate_rows(&prompts, &mut samplers, &decoding)?;
+        for (bars, generation) in bars.iter_mut().zip(generations) {
+            if generation.tokens.len() != count * bar_len - 1 {
+                return Err(MusicError::Tokens {
+                    model: model.name().to_owned(),
+                    message: format!(
+                        "it stopped after {} tokens of {} (is its context too short?)",
+                        generation.tokens.len(),
+                        count * bar_len - 1
+                    ),
+                });
+            }
+            bars.extend(
+                generation
+                    .tokens
+                    .split(|&t| t == tokens.bar)
+                    .map(<[u32]>::to_vec),
+            );
         }
-        bars.extend(
-            generation
-                .tokens
-                .split(|&t| t == tokens.bar)
-                .map(<[u32]>::to_vec),
-        );
+        done += count;
     }
-    let steps = bars
+    Ok(bars
         .iter()
-        .flatten()
-        .map(|&id| tokens.step(id).unwrap_or(Step::Rest))
-        .collect();
-    Ok(Melody { steps })
+        .map(|bars| Melody {
+            steps: bars
+                .iter()
+                .flatten()
+                .map(|&id| tokens.step(id).unwrap_or(Step::Rest))
+                .collect(),
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -22,6 +22,17 @@ pub fn complete(
     params: &CompletionParams,
     seed: u64,
 ) -> Result<Completion, SequenceError> {
+    let mut completions = complete_each(model, params, &[seed])?;
+    Ok(completions.remove(0))
+}
+
+/// [`complete`] for each of `seeds`, in seed order: the continuations are generated side by
+/// side ([`SequenceModel::generate_rows`]), the same as one by one in fewer runs.
+pub fn complete_each(
+    model: &SequenceModel,
+    params: &CompletionParams,
+    seeds: &[u64],
+) -> Result<Vec<Completion>, SequenceError> {
     let prompt = model.encode(&params.prompt)?;
     let end = model.token_id(&model.contract().end)?;
     let stop_written = |tokens: &[u32]| {
@@ -35,16 +46,25 @@ pub fn complete(
         done: &stop_written,
         ..Decoding::new(params.sampling.max_tokens.get() as usize)
     };
-    let generation =
-        model.generate(&prompt, &mut Sampler::new(params.sampling, seed), &decoding)?;
-    let mut text = model.decode(&generation.tokens)?;
-    if let Some(at) = first_stop(&text, &params.stop) {
-        text.truncate(at);
-    }
-    Ok(Completion {
-        text,
-        tokens: generation.tokens,
-    })
+    let prompts = vec![prompt; seeds.len()];
+    let mut samplers: Vec<Sampler> = seeds
+        .iter()
+        .map(|&seed| Sampler::new(params.sampling, seed))
+        .collect();
+    model
+        .generate_rows(&prompts, &mut samplers, &decoding)?
+        .into_iter()
+        .map(|generation| {
+            let mut text = model.decode(&generation.tokens)?;
+            if let Some(at) = first_stop(&text, &params.stop) {
+                text.truncate(at);
+            }
+            Ok(Completion {
+                text,
+                tokens: generation.tokens,
+            })
+        })
+        .collect()
 }
 
 /// Where the earliest of `stops` begins in `text`.

@@ -184,6 +184,8 @@ struct Binding {
 /// How many steps back a generation can return to take a word back (the longest word, in
 /// tokens, it can take back whole).
 const RETREAT_STEPS: usize = 8;
+/// Most rows in one `session.run` of [`SequenceModel::generate_rows`].
+pub const MAX_BATCH_ROWS: usize = 16;
 /// Most words taken back in one generation by default ([`Decoding::max_retreats`]).
 pub const MAX_RETREATS: usize = 48;
 
@@ -528,7 +530,7 @@ impl SequenceModel {
         let room = (self.contract.context as usize).saturating_sub(prompt.len());
         let kv_cache = decoding.kv_cache && self.cache.is_some();
         let words = self.word_check(decoding);
-        let empty = self.empty_cache()?;
+        let empty = self.empty_cache(1)?;
         let mut sequence = prompt.to_vec();
         let mut generated = Vec::new();
         // The last RETREAT_STEPS steps, oldest first: `frames[i]` drew the token at position
@@ -550,8 +552,9 @@ impl SequenceModel {
                     ),
                     _ => (&sequence[..], &empty, 0),
                 };
-                let (logits, presents) = self.step(&mut binding, new, past, past_len)?;
+                let (mut logits, presents) = self.step(&mut binding, &[new], past, past_len)?;
                 let cache = if kv_cache { presents } else { Vec::new() };
+                let logits = logits.pop().unwrap_or_default();
                 frames.push_back(Frame { logits, cache });
                 if frames.len() > RETREAT_STEPS {
                     frames.pop_front();
@@ -598,6 +601,118 @@ impl SequenceModel {
             tokens: generated,
             stopped_by: None,
         })
+    }
+
+    /// [`SequenceModel::generate`] after each of `prompts`, row `r` drawing with `samplers[r]`:
+    /// the same tokens, in fewer runs of the model. Prompts of one length run in lock step,
+    /// up to [`MAX_BATCH_ROWS`] rows per `session.run` (ONNX Runtime's CPU kernels give a row
+    /// of a batch the logits of a batch of one, bit for bit; tested). Generations that take
+    /// words back ([`Decoding::real_words`]), whose rows would no longer be in step, and
+    /// prompts of different lengths run one by one.
+    pub fn generate_rows(
+        &self,
+        prompts: &[Vec<u32>],
+        samplers: &mut [Sampler],
+        decoding: &Decoding<'_>,
+    ) -> Result<Vec<Generation>, SequenceError> {
+        if samplers.len() != prompts.len() {
+            return Err(self.run_error(format!(
+                "{} prompts but {} samplers",
+                prompts.len(),
+                samplers.len()
+            )));
+        }
+        let in_step = !decoding.real_words && prompts.windows(2).all(|w| w[0].len() == w[1].len());
+        if !in_step {
+            return prompts
+                .iter()
+                .zip(samplers)
+                .map(|(prompt, sampler)| self.generate(prompt, sampler, decoding))
+                .collect();
+        }
+        let mut generations = Vec::with_capacity(prompts.len());
+        for (prompts, samplers) in prompts
+            .chunks(MAX_BATCH_ROWS)
+            .zip(samplers.chunks_mut(MAX_BATCH_ROWS))
+        {
+            generations.extend(self.generate_in_step(prompts, samplers, decoding)?);
+        }
+        Ok(generations)
+    }
+
+    /// [`SequenceModel::generate_rows`] for prompts of one length and a decoding that takes
+    /// nothing back: every row feeds one token per step (or, without the cache, its whole
+    /// sequence); a finished row repeats its last token, whose logits are not read.
+    fn generate_in_step(
+        &self,
+        prompts: &[Vec<u32>],
+        samplers: &mut [Sampler],
+        decoding: &Decoding<'_>,
+    ) -> Result<Vec<Generation>, SequenceError> {
+        let prompt_len = prompts.first().map_or(0, Vec::len);
+        let limit = decoding
+            .max_tokens
+            .min((self.contract.context as usize).saturating_sub(prompt_len));
+        let kv_cache = decoding.kv_cache && self.cache.is_some();
+        let mut sequences = prompts.to_vec();
+        let mut generated = vec![Vec::new(); prompts.len()];
+        let mut ended: Vec<Option<Option<u32>>> = vec![None; prompts.len()];
+        let mut cache = self.empty_cache(prompts.len())?;
+        let mut binding = self.bind()?;
+        loop {
+            for (row, tokens) in generated.iter().enumerate() {
+                if ended[row].is_none() && (tokens.len() >= limit || (decoding.done)(tokens)) {
+                    ended[row] = Some(None);
+                }
+            }
+            if ended.iter().all(Option::is_some) {
+                break;
+            }
+            let past_len = if kv_cache && sequences[0].len() > prompt_len {
+                sequences[0].len() - 1
+            } else {
+                0
+            };
+            let new: Vec<&[u32]> = sequences.iter().map(|s| &s[past_len..]).collect();
+            let (logits, presents) = self.step(&mut binding, &new, &cache, past_len)?;
+            if kv_cache {
+                cache = presents;
+            }
+            for (row, sequence) in sequences.iter_mut().enumerate() {
+                let last = sequence.last().copied().unwrap_or_default();
+                if ended[row].is_some() {
+                    sequence.push(last);
+                    continue;
+                }
+                let history = &generated[row];
+                let token = self.draw(
+                    &mut samplers[row],
+                    &logits[row],
+                    history,
+                    decoding,
+                    None,
+                    &|_| false,
+                );
+                match token {
+                    Some(token) if !decoding.stop.contains(&token) => {
+                        generated[row].push(token);
+                        sequence.push(token);
+                    }
+                    stopped => {
+                        ended[row] = Some(stopped);
+                        sequence.push(last);
+                    }
+                }
+            }
+        }
+        Ok(generated
+            .into_iter()
+            .zip(ended)
+            .map(|(tokens, ended)| Generation {
+                tokens,
+                stopped_by: ended.flatten(),
+            })
+            .collect())
     }
 
     /// The word checks `decoding` asks for, if this model has a lexicon.
@@ -656,33 +771,41 @@ impl SequenceModel {
         })
     }
 
-    /// One `session.run`: logits of the last position and the new cache.
+    /// One `session.run` over `rows` (token ids, all of one length): the logits of each row's
+    /// last position and the new cache.
     fn step(
         &self,
         binding: &mut Binding,
-        ids: &[u32],
+        rows: &[&[u32]],
         past: &[DynValue],
         past_len: usize,
-    ) -> Result<(Vec<f32>, Vec<DynValue>), SequenceError> {
-        let n = ids.len();
+    ) -> Result<(Vec<Vec<f32>>, Vec<DynValue>), SequenceError> {
+        let (batch, n) = (rows.len(), rows.first().map_or(0, |row| row.len()));
+        if n == 0 {
+            return Err(self.run_error("nothing to feed it: the prompt is empty"));
+        }
         let error = |err: ort::Error| self.run_error(err);
         let io = &mut binding.io;
-        let ids = ids.iter().map(|&id| i64::from(id)).collect::<Vec<_>>();
+        let ids = rows
+            .iter()
+            .flat_map(|row| row.iter().map(|&id| i64::from(id)))
+            .collect::<Vec<_>>();
         io.bind_input(
             "input_ids",
-            &Tensor::from_array(([1, n], ids)).map_err(error)?,
+            &Tensor::from_array(([batch, n], ids)).map_err(error)?,
         )
         .map_err(error)?;
         if self.inputs.attention_mask {
-            let mask = Tensor::from_array(([1, past_len + n], vec![1_i64; past_len + n]));
+            let total = past_len + n;
+            let mask = Tensor::from_array(([batch, total], vec![1_i64; batch * total]));
             io.bind_input("attention_mask", &mask.map_err(error)?)
                 .map_err(error)?;
         }
         if self.inputs.position_ids {
-            let positions = (past_len..past_len + n)
-                .map(|p| p as i64)
+            let positions = (0..batch)
+                .flat_map(|_| (past_len..past_len + n).map(|p| p as i64))
                 .collect::<Vec<_>>();
-            let positions = Tensor::from_array(([1, n], positions)).map_err(error)?;
+            let positions = Tensor::from_array(([batch, n], positions)).map_err(error)?;
             io.bind_input("position_ids", &positions).map_err(error)?;
         }
         if self.inputs.use_cache_branch {
@@ -715,13 +838,20 @@ impl SequenceModel {
             .try_extract_tensor::<f32>()
             .map_err(error)?;
         let vocabulary = shape.get(2).copied().unwrap_or_default() as usize;
-        let last = values
-            .get((n - 1) * vocabulary..n * vocabulary)
-            .ok_or_else(|| self.run_error(format!("logits have shape {shape:?}")))?;
-        if let Some(bad) = last.iter().find(|v| !v.is_finite()) {
-            return Err(self.run_error(format!("the model produced a non-finite logit ({bad})")));
-        }
-        let logits = last.to_vec();
+        let logits =
+            (0..batch)
+                .map(|row| {
+                    let last = (row * n + n - 1) * vocabulary;
+                    let logits = values
+                        .get(last..last + vocabulary)
+                        .ok_or_else(|| self.run_error(format!("logits have shape {shape:?}")))?;
+                    match logits.iter().find(|v| !v.is_finite()) {
+                        Some(bad) => Err(self
+                            .run_error(format!("the model produced a non-finite logit ({bad})"))),
+                        None => Ok(logits.to_vec()),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         let mut presents = Vec::with_capacity(2 * layers);
         for layer in 0..layers {
             for kind in ["key", "value"] {
@@ -736,14 +866,14 @@ impl SequenceModel {
         Ok((logits, presents))
     }
 
-    /// An empty key/value cache (past length 0) for every layer.
-    fn empty_cache(&self) -> Result<Vec<DynValue>, SequenceError> {
+    /// An empty key/value cache (past length 0) for every layer, for `batch` rows.
+    fn empty_cache(&self, batch: usize) -> Result<Vec<DynValue>, SequenceError> {
         let Some((layers, heads, size)) = self.cache else {
             return Ok(Vec::new());
         };
         (0..2 * layers)
             .map(|_| {
-                Tensor::from_array(([1, heads as usize, 0, size as usize], Vec::<f32>::new()))
+                Tensor::from_array(([batch, heads as usize, 0, size as usize], Vec::<f32>::new()))
                     .map(Tensor::into_dyn)
                     .map_err(|err| self.run_error(err))
             })

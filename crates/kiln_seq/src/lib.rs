@@ -19,8 +19,10 @@ mod novelty;
 mod sampler;
 pub mod text;
 
-pub use completion::{Completion, complete};
-pub use decoder::{Decoding, Generation, MAX_RETREATS, SequenceError, SequenceModel, StepFilter};
+pub use completion::{Completion, complete, complete_each};
+pub use decoder::{
+    Decoding, Generation, MAX_BATCH_ROWS, MAX_RETREATS, SequenceError, SequenceModel, StepFilter,
+};
 pub use lexicon::{Lexicon, RealWords, words};
 pub use novelty::{CorpusNames, CorpusSpans};
 pub use sampler::Sampler;
