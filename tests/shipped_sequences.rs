@@ -290,6 +290,46 @@ fn the_kv_cache_gives_the_tokens_a_full_recompute_gives() {
 }
 
 #[test]
+fn rows_with_word_checks_made_side_by_side_equal_those_made_one_by_one() {
+    let flavour = model("kiln_flavour");
+    let end = flavour.token_id("<end>").expect("end");
+    let prompt = flavour.prompt("creature", None).expect("prompt");
+    // Common words unwanted: most rows take a word back, leave the step and run alone.
+    let unwanted = ["the", "a", "of", "and", "its"].map(str::to_owned);
+    let decoding = Decoding {
+        stop: &[end],
+        real_words: true,
+        unwanted: &unwanted,
+        ..Decoding::new(40)
+    };
+    let seeds = 0..7_u64;
+    let samplers = || -> Vec<Sampler> {
+        seeds
+            .clone()
+            .map(|seed| Sampler::new(Sampling::default(), seed))
+            .collect()
+    };
+    let prompts = vec![prompt.clone(); seeds.clone().count()];
+    let mut side = samplers();
+    let side_by_side = flavour
+        .generate_rows(&prompts, &mut side, &decoding)
+        .expect("side by side");
+    let mut alone = samplers();
+    for (row, sampler) in alone.iter_mut().enumerate() {
+        let one = flavour.generate(&prompt, sampler, &decoding).expect("one");
+        assert_eq!(side_by_side[row], one, "row {row}");
+    }
+    // The samplers are left where drawing alone leaves them.
+    let next = |samplers: &mut Vec<Sampler>| -> Vec<u32> {
+        samplers
+            .iter_mut()
+            .map(|s| s.sample(&[0.0; 64], &[], &|_| true).expect("token"))
+            .collect()
+    };
+    assert_eq!(next(&mut side), next(&mut alone));
+}
+
+#[test]
 fn a_stop_token_ends_generation_and_is_not_returned() {
     let flavour = model("kiln_flavour");
     let prompt = flavour.prompt("ring", None).expect("prompt");

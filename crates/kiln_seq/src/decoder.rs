@@ -606,9 +606,9 @@ impl SequenceModel {
     /// [`SequenceModel::generate`] after each of `prompts`, row `r` drawing with `samplers[r]`:
     /// the same tokens, in fewer runs of the model. Prompts of one length run in lock step,
     /// up to [`MAX_BATCH_ROWS`] rows per `session.run` (ONNX Runtime's CPU kernels give a row
-    /// of a batch the logits of a batch of one, bit for bit; tested). Generations that take
-    /// words back ([`Decoding::real_words`]), whose rows would no longer be in step, and
-    /// prompts of different lengths run one by one.
+    /// of a batch the logits of a batch of one, bit for bit; tested); a row that has to take a
+    /// word back ([`Decoding::real_words`]) leaves the step and is generated again alone.
+    /// Prompts of different lengths run one by one.
     pub fn generate_rows(
         &self,
         prompts: &[Vec<u32>],
@@ -622,8 +622,7 @@ impl SequenceModel {
                 samplers.len()
             )));
         }
-        let in_step = !decoding.real_words && prompts.windows(2).all(|w| w[0].len() == w[1].len());
-        if !in_step {
+        if prompts.windows(2).any(|w| w[0].len() != w[1].len()) {
             return prompts
                 .iter()
                 .zip(samplers)
@@ -640,9 +639,10 @@ impl SequenceModel {
         Ok(generations)
     }
 
-    /// [`SequenceModel::generate_rows`] for prompts of one length and a decoding that takes
-    /// nothing back: every row feeds one token per step (or, without the cache, its whole
-    /// sequence); a finished row repeats its last token, whose logits are not read.
+    /// [`SequenceModel::generate_rows`] for prompts of one length: every row feeds one token per
+    /// step (or, without the cache, its whole sequence); a finished row repeats its last
+    /// token, whose logits are not read. A row whose word checks would take a word back (which
+    /// would put it out of step) is generated again alone from its sampler as it was.
     fn generate_in_step(
         &self,
         prompts: &[Vec<u32>],
@@ -654,6 +654,9 @@ impl SequenceModel {
             .max_tokens
             .min((self.contract.context as usize).saturating_sub(prompt_len));
         let kv_cache = decoding.kv_cache && self.cache.is_some();
+        let words = self.word_check(decoding);
+        let fresh = samplers.to_vec();
+        let mut alone = vec![false; prompts.len()];
         let mut sequences = prompts.to_vec();
         let mut generated = vec![Vec::new(); prompts.len()];
         let mut ended: Vec<Option<Option<u32>>> = vec![None; prompts.len()];
@@ -690,9 +693,20 @@ impl SequenceModel {
                     &logits[row],
                     history,
                     decoding,
-                    None,
+                    words.as_ref(),
                     &|_| false,
                 );
+                let retreat = token.and_then(|token| {
+                    words
+                        .as_ref()
+                        .and_then(|words| words.retreat_to(history, token))
+                });
+                if retreat.is_some() {
+                    alone[row] = true;
+                    ended[row] = Some(None);
+                    sequence.push(last);
+                    continue;
+                }
                 match token {
                     Some(token) if !decoding.stop.contains(&token) => {
                         generated[row].push(token);
@@ -705,14 +719,19 @@ impl SequenceModel {
                 }
             }
         }
-        Ok(generated
-            .into_iter()
-            .zip(ended)
-            .map(|(tokens, ended)| Generation {
-                tokens,
-                stopped_by: ended.flatten(),
-            })
-            .collect())
+        let mut generations = Vec::with_capacity(prompts.len());
+        for (row, (tokens, ended)) in generated.into_iter().zip(ended).enumerate() {
+            generations.push(if alone[row] {
+                samplers[row] = fresh[row].clone();
+                self.generate(&prompts[row], &mut samplers[row], decoding)?
+            } else {
+                Generation {
+                    tokens,
+                    stopped_by: ended.flatten(),
+                }
+            });
+        }
+        Ok(generations)
     }
 
     /// The word checks `decoding` asks for, if this model has a lexicon.

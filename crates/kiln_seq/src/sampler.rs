@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Draws tokens from logits by a recipe's [`Sampling`], reproducibly from a seed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Sampler {
     settings: Sampling,
     rng: ChaCha8Rng,
@@ -18,6 +18,12 @@ impl Sampler {
             settings,
             rng: ChaCha8Rng::seed_from_u64(seed),
         }
+    }
+
+    /// A sampler with the same settings and a seed drawn from this one's: for draws made side
+    /// by side, each reproducible from this sampler's seed.
+    pub fn fork(&mut self) -> Self {
+        Self::new(self.settings, self.rng.random())
     }
 
     /// Picks the next token from `logits`, penalising tokens in `history` and never choosing
