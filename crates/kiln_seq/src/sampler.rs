@@ -56,20 +56,60 @@ impl Sampler {
                 }
             }
         }
+        // CTRL-style penalty: shrink positive logits, push negative ones further down.
+        let penalised = |token: usize, logit: f32| match (seen[token], logit > 0.0) {
+            (true, true) => logit / penalty,
+            (true, false) => logit * penalty,
+            (false, _) => logit,
+        };
+        let top_k = match self.settings.top_k as usize {
+            0 => usize::MAX,
+            k => k,
+        };
+        // The common case first: the k best allowed tokens kept in order in one pass, a token
+        // that cannot beat the k-th best so far skipped before `allowed` is asked. Draws from
+        // them are the draws the full list below makes; only when rejections leave fewer than
+        // k of an incomplete set does it go on to the full list, without the rejected tokens.
+        let mut rejected = Vec::new();
+        if self.settings.temperature != 0.0 && top_k <= FEW_BEST {
+            let mut best: Vec<(u32, f32)> = Vec::with_capacity(top_k + 1);
+            for (token, &logit) in logits.iter().enumerate() {
+                if !logit.is_finite() {
+                    continue;
+                }
+                let candidate = (token as u32, penalised(token, logit));
+                let beaten = best.len() == top_k
+                    && best
+                        .last()
+                        .is_some_and(|worst| order(&candidate, worst).is_gt());
+                if beaten || !allowed(token as u32) {
+                    continue;
+                }
+                let at = best.partition_point(|kept| order(kept, &candidate).is_lt());
+                best.insert(at, candidate);
+                best.truncate(top_k);
+            }
+            // Every token was asked while fewer than k were kept: then these are all there are.
+            let all = best.len() < top_k;
+            while all || best.len() == top_k {
+                if best.is_empty() {
+                    return None;
+                }
+                let token = self.draw(&best);
+                if accept(token) {
+                    return Some(token);
+                }
+                best.retain(|&(candidate, _)| candidate != token);
+                rejected.push(token);
+            }
+        }
         let mut candidates: Vec<(u32, f32)> = logits
             .iter()
             .enumerate()
-            .map(|(token, &logit)| (token as u32, logit))
-            .filter(|&(token, logit)| logit.is_finite() && allowed(token))
-            .map(|(token, logit)| {
-                // CTRL-style penalty: shrink positive logits, push negative ones further down.
-                let logit = match (seen[token as usize], logit > 0.0) {
-                    (true, true) => logit / penalty,
-                    (true, false) => logit * penalty,
-                    (false, _) => logit,
-                };
-                (token, logit)
+            .filter(|&(token, logit)| {
+                logit.is_finite() && !rejected.contains(&(token as u32)) && allowed(token as u32)
             })
+            .map(|(token, &logit)| (token as u32, penalised(token, logit)))
             .collect();
         if self.settings.temperature == 0.0 {
             loop {
@@ -80,10 +120,6 @@ impl Sampler {
                 candidates.retain(|&(candidate, _)| candidate != token);
             }
         }
-        let top_k = match self.settings.top_k as usize {
-            0 => usize::MAX,
-            k => k,
-        };
         // Only the k best are drawn from: `candidates[..sorted]` are kept in order and are all
         // better than the rest. A rejected token leaves them; when fewer than k remain, the
         // next CHUNK best are selected and sorted (same tokens, same order as sorting all of
@@ -150,6 +186,8 @@ impl Sampler {
 
 /// How many more candidates are put in order at a time once rejections have used up the k best.
 const CHUNK: usize = 64;
+/// Largest top-k whose k best are kept in order in one pass over the logits ([`Sampler::sample_checked`]).
+const FEW_BEST: usize = 256;
 
 /// Highest logit first; ties by token id, so the order is total and never depends on the sort.
 fn order(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
@@ -168,6 +206,77 @@ mod tests {
             top_p,
             repetition_penalty: penalty,
             max_tokens: Bounded::new(10).expect("bounded"),
+        }
+    }
+
+    /// The sampling rule as written, slowly: all allowed tokens in order, a draw from the k
+    /// best, a rejected token removed and the draw made again.
+    fn reference(
+        sampler: &mut Sampler,
+        logits: &[f32],
+        history: &[u32],
+        allowed: &dyn Fn(u32) -> bool,
+        accept: &mut dyn FnMut(u32) -> bool,
+    ) -> Option<u32> {
+        let settings = sampler.settings;
+        let mut candidates: Vec<(u32, f32)> = (0..logits.len() as u32)
+            .filter(|&t| logits[t as usize].is_finite() && allowed(t))
+            .map(|t| {
+                let logit = logits[t as usize];
+                let seen = history.contains(&t);
+                let penalty = settings.repetition_penalty;
+                let logit = match (seen, logit > 0.0) {
+                    (true, true) => logit / penalty,
+                    (true, false) => logit * penalty,
+                    (false, _) => logit,
+                };
+                (t, logit)
+            })
+            .collect();
+        candidates.sort_by(order);
+        loop {
+            let k = match settings.top_k {
+                0 => candidates.len(),
+                k => (k as usize).min(candidates.len()),
+            };
+            if k == 0 {
+                return None;
+            }
+            let token = sampler.draw(&candidates[..k]);
+            if accept(token) {
+                return Some(token);
+            }
+            candidates.retain(|&(t, _)| t != token);
+        }
+    }
+
+    #[test]
+    fn draws_are_those_of_the_rule_as_written() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for case in 0..300_u64 {
+            let top_k = [0, 1, 3, 40, 300][case as usize % 5];
+            let sampling = settings(0.8, top_k, 0.95, 1.3);
+            let logits: Vec<f32> = (0..600)
+                .map(|t| match t % 97 {
+                    0 => f32::NEG_INFINITY,
+                    _ => rng.random_range(-4.0..4.0_f32),
+                })
+                .collect();
+            let history: Vec<u32> = (0..20).map(|_| rng.random_range(0..600)).collect();
+            // Some tokens not allowed; many rejected when drawn, and in every third case all but
+            // 12 of 600, which uses up the k best many times over.
+            let banned = rng.random_range(0..600_u32);
+            let allowed = |t: u32| t % 7 != banned % 7;
+            let strict = case % 3 == 0;
+            let accept = |t: u32| if strict { t % 50 == 1 } else { t % 3 != 0 };
+            let (mut fast, mut slow) = (Sampler::new(sampling, case), Sampler::new(sampling, case));
+            for _ in 0..5 {
+                assert_eq!(
+                    fast.sample_checked(&logits, &history, &allowed, &mut { accept }),
+                    reference(&mut slow, &logits, &history, &allowed, &mut { accept }),
+                    "case {case}, top_k {top_k}"
+                );
+            }
         }
     }
 
@@ -215,31 +324,6 @@ mod tests {
             .collect();
         assert!(picks.iter().all(|t| [3, 4].contains(t)), "{picks:?}");
         assert_eq!(sampler.sample(&LOGITS, &[], &|_| false), None);
-    }
-
-    #[test]
-    fn many_rejections_draw_what_sorting_every_candidate_draws() {
-        // 300 logits, top-k 5: rejecting the 150 best uses up the k best many times over.
-        let logits: Vec<f32> = (0..300).map(|i| ((i * 37) % 300) as f32 / 30.0).collect();
-        let accept = |t: u32| logits[t as usize] < 5.0;
-        let s = settings(1.0, 5, 0.9, 1.0);
-        for seed in 0..20 {
-            let checked =
-                Sampler::new(s, seed).sample_checked(&logits, &[], &|_| true, &mut |t| accept(t));
-            // The plain way: all candidates in order, each draw from the first k, a rejected
-            // token removed.
-            let mut reference = Sampler::new(s, seed);
-            let mut all: Vec<(u32, f32)> = (0..300).map(|t| (t, logits[t as usize])).collect();
-            all.sort_unstable_by(order);
-            let expected = loop {
-                let token = reference.draw(&all[..5]);
-                if accept(token) {
-                    break token;
-                }
-                all.retain(|&(t, _)| t != token);
-            };
-            assert_eq!(checked, Some(expected), "seed {seed}");
-        }
     }
 
     #[test]
