@@ -1,7 +1,8 @@
 //! Sequence benchmark: text tokens per second with and without the KV cache, with the KV cache
 //! and the model's lexicon (real words only, as text entries run), and the time to
 //! make an 8-bar loop WAV, with the pipeline's own work (everything but `session.run`)
-//! reported separately.
+//! reported separately; then a batch-size sweep: rows generated side by side
+//! (`SequenceModel::generate_rows`, one `session.run` per step for all of them).
 //!
 //!     cargo bench -p kiln_music --bench sequences
 //!
@@ -62,6 +63,36 @@ fn main() {
                 per(elapsed, count),
                 per(run, count),
                 per(elapsed.saturating_sub(run), count),
+            );
+        }
+    }
+
+    println!();
+    for (name, condition) in [("kiln_flavour", "weapon"), ("kiln_melody", "major")] {
+        let model = model(&sessions, name);
+        let prompt = model.prompt(condition, None).expect("prompt");
+        let decoding = Decoding::new(64);
+        for rows in [1, 2, 4, 8, 16] {
+            let prompts = vec![prompt.clone(); rows];
+            let run_before = model.run_time();
+            let started = Instant::now();
+            let mut count = 0;
+            for seed in 0..=u64::from(ITERATIONS) {
+                let mut samplers: Vec<Sampler> = (0..rows as u64)
+                    .map(|row| Sampler::new(Sampling::default(), seed * 100 + row))
+                    .collect();
+                let generated = model
+                    .generate_rows(&prompts, &mut samplers, &decoding)
+                    .expect("generate");
+                count += generated.iter().map(|g| g.tokens.len()).sum::<usize>();
+            }
+            let elapsed = started.elapsed();
+            let run = model.run_time() - run_before;
+            println!(
+                "{name}, {rows:>2} rows side by side, 64 tokens: {:>6.0} tokens/s  ({:.3} ms per row-token; session.run {:.3} ms)",
+                count as f64 / elapsed.as_secs_f64(),
+                per(elapsed, count),
+                per(run, count),
             );
         }
     }
