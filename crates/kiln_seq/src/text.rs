@@ -12,8 +12,8 @@ const NAME_TOKENS: usize = 12;
 /// Most names drawn in one attempt while looking for one the training texts do not have.
 const NAME_DRAWS: usize = 64;
 /// Names drawn side by side, in one batch: most made-up names take several draws (about 10
-/// in the example recipes: the model likes its training texts' names), and four cost about
-/// twice one (docs/benchmarks.md).
+/// in the example recipes: the model likes its training texts' names), and four cost two to
+/// three times one (docs/benchmarks.md, rows side by side).
 const NAMES_AT_ONCE: usize = 4;
 
 /// One piece of flavour text.
