@@ -103,12 +103,15 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
     folder = checkpoint_dir(name)
     opt_g = torch.optim.Adam(g.parameters(), lr_g, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(d.parameters(), lr_d, betas=(0.0, 0.99))
-    step = 0
+    step = warm_up = 0
     if (folder / "ema.pt").exists():
         # The live generator resumes from its own weights, or from the EMA ones where only those were kept.
         g.load_state_dict(torch.load(folder / ("g.pt" if (folder / "g.pt").exists() else "ema.pt"), map_location=dev))
-        d.load_state_dict(torch.load(folder / "d.pt", map_location=dev))
         ema.load_state_dict(torch.load(folder / "ema.pt", map_location=dev))
+        if (folder / "d.pt").exists():
+            d.load_state_dict(torch.load(folder / "d.pt", map_location=dev))
+        else:  # started from a shipped model (start_from_exported): a fresh critic learns first
+            warm_up = D_WARM_UP
         if (folder / "opt.pt").exists():
             state = torch.load(folder / "opt.pt", map_location=dev)
             opt_g.load_state_dict(state["g"])
@@ -126,9 +129,17 @@ def train(name, g, d, sample_real, sample_latent, *, minutes, augment, diversity
     first = step
 
     def one_step(seconds):
-        nonlocal step
+        nonlocal step, warm_up
         real, label = sample_real()
         real, label = real.to(dev, non_blocking=True), label.to(dev)
+        if warm_up:
+            with torch.no_grad():
+                fake = g(*sample_latent(label))
+            loss_d = discriminator_step(d, opt_d, real, fake, label, augment)
+            warm_up -= 1
+            if not warm_up:
+                print(f"{name} critic warmed up alone for {D_WARM_UP} steps, {seconds:.0f}s: loss_d {loss_d.item():.3f}", flush=True)
+            return
         loss_d, loss_g, fake = hinge_step(g, d, opt_g, opt_d, real, label, sample_latent(label), augment, diversity)
         with torch.no_grad():
             beta = 0.999 if step > 2000 else 0.99
@@ -150,10 +161,7 @@ def hinge_step(g, d, opt_g, opt_d, real, label, latent, augment, diversity=0.0):
     adds the mode-seeking term between the batch's two halves (see `train`). Returns the two
     losses and the generated batch."""
     fake = g(*latent)
-    loss_d = F.relu(1 - d(augment(real), label)).mean() + F.relu(1 + d(augment(fake.detach()), label)).mean()
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    loss_d = discriminator_step(d, opt_d, real, fake.detach(), label, augment)
     loss_g = -d(augment(fake), label).mean()
     if diversity:
         half = len(fake) // 2
@@ -163,6 +171,15 @@ def hinge_step(g, d, opt_g, opt_d, real, label, latent, augment, diversity=0.0):
     loss_g.backward()
     opt_g.step()
     return loss_d, loss_g, fake
+
+
+def discriminator_step(d, opt_d, real, fake, label, augment):
+    """One hinge-loss step of the discriminator on `real` and (detached) `fake` images; returns its loss."""
+    loss_d = F.relu(1 - d(augment(real), label)).mean() + F.relu(1 + d(augment(fake), label)).mean()
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return loss_d
 
 
 def run_for(minutes, checkpoint_minutes, one_step, save):
@@ -246,6 +263,8 @@ def arguments() -> argparse.ArgumentParser:
     parser.add_argument("--trained-on", default="", help="where and how long it trained, for the manifest (e.g. '8 min on an NVIDIA H100')")
     parser.add_argument("--no-export", action="store_true", help="train and checkpoint only (e.g. on a GPU machine)")
     parser.add_argument("--pack-only", action="store_true", help="write the data pack (to carry to a GPU machine) and stop")
+    parser.add_argument("--from-shipped", action="store_true",
+                        help="with no checkpoint, start from the shipped model's weights and a fresh discriminator (see start_from_exported)")
     parser.add_argument("--state-out", default="", help="after training, also write the checkpoint small enough to carry (see save_compact)")
     return parser
 
@@ -269,3 +288,34 @@ def load_exported(name: str, generator: nn.Module) -> int:
     folder = checkpoint_dir(name)
     generator.load_state_dict(torch.load(folder / "ema.pt", map_location="cpu"))
     return int((folder / "step.txt").read_text())
+
+
+# Steps a fresh discriminator trains alone, against a generator started from a shipped model,
+# before the generator learns from it: an untrained critic's gradients would only undo it.
+D_WARM_UP = 500
+
+
+def start_from_exported(name: str, generator: nn.Module, folder: Path, prefix: str = "") -> None:
+    """Seeds the empty checkpoint of `name` from the shipped model in `folder`, for when the
+    training state is gone (checkpoints live outside git): the ONNX file's weights (the EMA
+    generator's, under `prefix` in the exported graph) become the EMA and the live generator, and
+    `quality.json`'s step count the step count. There is no discriminator, so `train` starts a
+    fresh one and warms it up first (D_WARM_UP)."""
+    import json
+
+    import onnx
+    from onnx import numpy_helper
+
+    checkpoint = checkpoint_dir(name)
+    assert not (checkpoint / "ema.pt").exists(), f"{checkpoint} already holds a checkpoint"
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(folder / "model.onnx")).graph.initializer}
+    state = generator.state_dict()
+    missing = [key for key in state if prefix + key not in weights]
+    assert not missing, f"{folder / 'model.onnx'} lacks {missing}: not this generator's export"
+    state = {key: torch.from_numpy(weights[prefix + key].copy()).to(value.dtype) for key, value in state.items()}
+    generator.load_state_dict(state)
+    steps = json.loads((folder / "quality.json").read_text())["steps"]
+    for part in ("ema", "g"):
+        torch.save(state, checkpoint / f"{part}.pt")
+    (checkpoint / "step.txt").write_text(str(steps))
+    print(f"started {name} from {folder / 'model.onnx'} ({steps} steps), with a fresh discriminator", flush=True)

@@ -260,6 +260,8 @@ def main():
     if args.export_only:
         steps = gan.load_exported("kiln_sprites", g)
     else:
+        if args.from_shipped and not (gan.checkpoint_dir("kiln_sprites") / "ema.pt").exists():
+            gan.start_from_exported("kiln_sprites", Generator(len(NAMES)), OUT)
         dev = gan.device()
         rng = np.random.default_rng(11)
         train = to_tensor(sprites[~held]).to(dev)
