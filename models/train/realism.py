@@ -6,8 +6,6 @@ Images are uint8 HWC arrays (RGB or RGBA) at their art resolution, as a user see
 """
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 # Two colours are "unlike" when some channel differs by more than this (of 255).
 UNLIKE = 24
@@ -84,6 +82,10 @@ def features(image: np.ndarray) -> np.ndarray:
 def classifier_accuracy(real: list[np.ndarray], generated: list[np.ndarray], seed: int = 0) -> float:
     """5-fold cross-validated accuracy of gradient-boosted trees telling generated from real
     images by `features` (balanced classes: 0.5 means indistinguishable)."""
+    # Imported here: a GPU machine that only trains (--no-export) need not have scikit-learn.
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
     n = min(len(real), len(generated))
     rng = np.random.default_rng(seed)
     real = [real[i] for i in rng.permutation(len(real))[:n]]
