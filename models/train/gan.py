@@ -4,6 +4,7 @@ hinge-loss training loop with a wall-clock budget. Runs on CUDA when present, el
 
 import argparse
 import copy
+import json
 import time
 from pathlib import Path
 
@@ -301,8 +302,6 @@ def start_from_exported(name: str, generator: nn.Module, folder: Path, prefix: s
     generator's, under `prefix` in the exported graph) become the EMA and the live generator, and
     `quality.json`'s step count the step count. There is no discriminator, so `train` starts a
     fresh one and warms it up first (D_WARM_UP)."""
-    import json
-
     import onnx
     from onnx import numpy_helper
 
