@@ -297,7 +297,7 @@ D_WARM_UP = 500
 
 
 def start_from_exported(name: str, generator: nn.Module, folder: Path, prefix: str = "") -> None:
-    """Seeds the empty checkpoint of `name` from the shipped model in `folder`, for when the
+    """Seeds the checkpoint of `name`, when it has none, from the shipped model in `folder`, for when the
     training state is gone (checkpoints live outside git): the ONNX file's weights (the EMA
     generator's, under `prefix` in the exported graph) become the EMA and the live generator, and
     `quality.json`'s step count the step count. There is no discriminator, so `train` starts a
@@ -306,7 +306,8 @@ def start_from_exported(name: str, generator: nn.Module, folder: Path, prefix: s
     from onnx import numpy_helper
 
     checkpoint = checkpoint_dir(name)
-    assert not (checkpoint / "ema.pt").exists(), f"{checkpoint} already holds a checkpoint"
+    if (checkpoint / "ema.pt").exists():
+        return  # training goes on from the checkpoint
     weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(folder / "model.onnx")).graph.initializer}
     state = generator.state_dict()
     missing = [key for key in state if prefix + key not in weights]

@@ -260,7 +260,7 @@ def main():
     if args.export_only:
         steps = gan.load_exported("kiln_sprites", g)
     else:
-        if args.from_shipped and not (gan.checkpoint_dir("kiln_sprites") / "ema.pt").exists():
+        if args.from_shipped:
             gan.start_from_exported("kiln_sprites", Generator(len(NAMES)), OUT)
         dev = gan.device()
         rng = np.random.default_rng(11)

@@ -415,7 +415,7 @@ def main():
         g, steps = gan.tune_class_rows("kiln_textures", g, Discriminator(len(NAMES)), rows, sample_real, sample_latent,
                                        minutes=args.minutes, lr=args.tune_lr, augment=lambda x: gan.diff_augment(x, CROP // 2))
     else:
-        if args.from_shipped and not (gan.checkpoint_dir("kiln_textures") / "ema.pt").exists():
+        if args.from_shipped:
             # Only valid while every class ships: Shipped maps class k to row k.
             assert not json.loads((OUT / "quality.json").read_text())["not_shipped"], "some classes do not ship"
             gan.start_from_exported("kiln_textures", Generator(len(NAMES)), OUT, prefix="generator.")
