@@ -57,6 +57,7 @@ fn text_params(kind: &str, name: Option<&str>, min: u32, max: u32) -> TextParams
         name: name.map(str::to_owned),
         min_words: Bounded::new(min).expect("min"),
         max_words: Bounded::new(max).expect("max"),
+        candidates: Bounded::new(4).expect("candidates"),
         sampling: Sampling::default(),
     }
 }
@@ -250,6 +251,61 @@ fn made_up_names_are_new_and_without_the_names_file_mostly_are_not() {
 }
 
 #[test]
+fn of_several_candidate_descriptions_the_most_natural_is_kept() {
+    // Without word checks (no lexicon, spans, nouns or kind words), a description is one
+    // generation cut to whole sentences, so the candidates can be drawn here as Kiln draws them.
+    let flavour = flavour_with(|contract| {
+        contract.lexicon = None;
+        contract.novelty = None;
+        contract.identity_nouns.clear();
+        contract.kind_words.clear();
+    });
+    let end = flavour.token_id("<end>").expect("end");
+    let mut params = text_params("weapon", Some("Emberfang"), 5, 30);
+    params.candidates = Bounded::new(4).expect("candidates");
+    let prompt = flavour.prompt("weapon", Some("Emberfang")).expect("prompt");
+    let enough = |tokens: &[u32]| {
+        flavour
+            .decode(tokens)
+            .is_ok_and(|text| text.split_whitespace().nth(30).is_some())
+    };
+    let decoding = Decoding {
+        stop: &[end],
+        done: &enough,
+        ..Decoding::new(params.sampling.max_tokens.get() as usize)
+    };
+    let mut not_the_first = 0;
+    for seed in 0..6 {
+        let mut sampler = Sampler::new(params.sampling, seed);
+        let mut samplers: Vec<Sampler> = (0..4).map(|_| sampler.fork()).collect();
+        let candidates = flavour
+            .generate_rows(&vec![prompt.clone(); 4], &mut samplers, &decoding)
+            .expect("candidates");
+        let texts: Vec<(f32, String)> = candidates
+            .iter()
+            .filter_map(|generation| {
+                let text = flavour.decode(&generation.tokens).expect("decode");
+                kiln_seq::whole_sentences(&text, 5, 30).map(|t| (generation.mean_log_prob(), t))
+            })
+            .collect();
+        let Some((best, (_, expected))) = texts
+            .iter()
+            .enumerate()
+            .max_by(|(_, a), (_, b)| a.0.total_cmp(&b.0))
+        else {
+            continue; // no candidate fits: Kiln tries again with another seed
+        };
+        not_the_first += usize::from(best > 0);
+        let kept = make_flavour(&flavour, &params, seed).expect("flavour");
+        assert_eq!(&kept.text, expected, "seed {seed}");
+    }
+    assert!(
+        not_the_first > 0,
+        "the first candidate always won: the test proves nothing"
+    );
+}
+
+#[test]
 fn impossible_limits_fail_with_the_fix() {
     let flavour = model("kiln_flavour");
     let mut params = text_params("spell", None, 390, 400);
@@ -286,7 +342,23 @@ fn the_kv_cache_gives_the_tokens_a_full_recompute_gives() {
     let cached = run(true);
     assert_eq!(cached.tokens.len(), 40, "max_tokens ends it");
     assert_eq!(cached.stopped_by, None);
-    assert_eq!(cached, run(false));
+    let recomputed = run(false);
+    assert_eq!(cached.tokens, recomputed.tokens);
+    // The logits differ in their last bits (other sums in other orders), the odds barely.
+    for (step, (a, b)) in cached
+        .log_probs
+        .iter()
+        .zip(&recomputed.log_probs)
+        .enumerate()
+    {
+        assert!((a - b).abs() < 1e-4, "step {step}: {a} against {b}");
+        // Greedy: each token was the likeliest, so at least 1 / vocabulary likely.
+        assert!(
+            *a <= 0.0 && *a >= -(flavour.vocabulary() as f32).ln(),
+            "step {step}: {a}"
+        );
+    }
+    assert_eq!(cached.log_probs.len(), cached.tokens.len());
 }
 
 #[test]

@@ -54,15 +54,17 @@ SHORT_SPAN = 8
 MECHANICS = re.compile(r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class", re.I)
 
 
-def bake(kinds, seed_offset=0):
+def bake(kinds, seed_offset=0, candidates=None):
     """50 texts per kind with no name given, and 10 for each of NAMED's: {entry: [(name, text)]},
-    entries `kind` and `kind/index`; `seed_offset` moves every seed (another sample of texts)."""
+    entries `kind` and `kind/index`; `seed_offset` moves every seed (another sample of texts);
+    `candidates` sets the recipes' `candidates` (Kiln's default when None)."""
+    more = f", candidates: {candidates}" if candidates else ""
     entries = [
-        f'"{kind}": (model: "kiln_flavour", seed: {seed_offset + 1000 + i}, variants: {PER_KIND}, kind: Text(kind: "{kind}"))'
+        f'"{kind}": (model: "kiln_flavour", seed: {seed_offset + 1000 + i}, variants: {PER_KIND}, kind: Text(kind: "{kind}"{more}))'
         for i, kind in enumerate(kinds)
     ] + [
         f'"{kind}_{j}": (model: "kiln_flavour", seed: {seed_offset + 2000 + 10 * i + j}, variants: {NAMED_VARIANTS}, '
-        f'kind: Text(kind: "{kind}", name: {json.dumps(name)}))'
+        f'kind: Text(kind: "{kind}", name: {json.dumps(name)}{more}))'
         for i, kind in enumerate(kinds) for j, name in enumerate(NAMED[kind])
     ]
     entries = ",\n".join(entries)
@@ -101,6 +103,9 @@ def main():
     parser.add_argument("--seed-offset", type=int, default=0,
                         help="move every seed by this (another sample of texts, to see the measures' "
                              "spread); quality.json is written only at 0")
+    parser.add_argument("--candidates", type=int,
+                        help="descriptions drawn per text (the recipes' `candidates`; default: Kiln's); "
+                             "quality.json is written only without it")
     args = parser.parse_args()
     corpus = [s for s in samples() if s[2]]
     lexicon = {line.strip() for line in (OUT / "lexicon.txt").read_text().splitlines() if line and not line.startswith("#")}
@@ -115,7 +120,7 @@ def main():
         heads[kind].add(name_noun(name))
     creature_nouns = set(identity_nouns(corpus)["creature"])
     own_words = kind_words(corpus)
-    texts = bake(KINDS, args.seed_offset)
+    texts = bake(KINDS, args.seed_offset, args.candidates)
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = 0
     inconsistent = {"made_up": 0, "given": 0}
     about = other_creature_nouns = other_kind_words = 0
@@ -185,7 +190,7 @@ def main():
     quality["word_order_score_of_real_text_in_8_word_pieces"] = round(
         fluency.fluency(fluency.collage(real, SHORT_SPAN), real, english)[0], 3)
     quality["inconsistent_examples"] = quality.pop("inconsistent_examples")
-    if args.seed_offset == 0:
+    if args.seed_offset == 0 and args.candidates is None:
         (OUT / "quality.json").write_text(json.dumps(quality, indent=1) + "\n")
     print(json.dumps(quality, indent=1))
 

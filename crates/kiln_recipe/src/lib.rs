@@ -32,7 +32,7 @@ pub use manifest::{
     SequenceContract, TensorSpec, draft_lines,
 };
 pub use recipe::{
-    AssetEntry, AssetKind, BarCount, CompletionParams, Instrument, Instruments, Mode, MusicParams,
-    OutputPath, PaletteSize, RECIPE_EXTENSION, Recipe, Sampling, Scale, Side, Size, SpriteParams,
-    Tempo, TextParams, TextureParams, TokenCount, VariantCount, WordCount,
+    AssetEntry, AssetKind, BarCount, CandidateCount, CompletionParams, Instrument, Instruments,
+    Mode, MusicParams, OutputPath, PaletteSize, RECIPE_EXTENSION, Recipe, Sampling, Scale, Side,
+    Size, SpriteParams, Tempo, TextParams, TextureParams, TokenCount, VariantCount, WordCount,
 };

@@ -149,6 +149,11 @@ pub struct TextParams {
     /// Most words in the description (it ends at the last whole sentence that fits).
     #[serde(default = "default_max_words")]
     pub max_words: WordCount,
+    /// Descriptions drawn for each variant, side by side; the one the model finds most
+    /// natural (highest mean log-probability per token) is kept. 1 keeps the only one; each
+    /// more costs about one more description's decoding.
+    #[serde(default = "default_candidates")]
+    pub candidates: CandidateCount,
     /// How tokens are drawn.
     #[serde(default)]
     pub sampling: Sampling,
@@ -345,6 +350,9 @@ fn default_min_words() -> WordCount {
 fn default_max_words() -> WordCount {
     Bounded::new(60).unwrap_or_else(|err| unreachable!("{err}"))
 }
+fn default_candidates() -> CandidateCount {
+    Bounded::new(4).unwrap_or_else(|err| unreachable!("{err}"))
+}
 fn default_key() -> String {
     "C".to_owned()
 }
@@ -359,6 +367,8 @@ fn default_bars() -> BarCount {
 pub type TokenCount = Bounded<1, 1024>;
 /// Words in a description.
 pub type WordCount = Bounded<1, 400>;
+/// Descriptions drawn to choose one from.
+pub type CandidateCount = Bounded<1, 16>;
 /// Beats per minute.
 pub type Tempo = Bounded<30, 300>;
 /// Bars in a loop.

@@ -198,13 +198,36 @@ struct Frame {
 }
 
 /// Tokens generated after a prompt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Generation {
     /// The generated tokens, without the prompt and without the stop token.
     pub tokens: Vec<u32>,
+    /// The model's log-probability of each of `tokens` where it was drawn, before sampling
+    /// changed the odds (temperature, penalty, masks): how natural the model finds the text.
+    pub log_probs: Vec<f32>,
     /// The stop token that ended it, if one did (otherwise it hit its length limit, or ended
     /// before a word it could not take back).
     pub stopped_by: Option<u32>,
+}
+
+impl Generation {
+    /// Mean log-probability per token (0 for no tokens): higher reads more like the training
+    /// texts, word to word.
+    pub fn mean_log_prob(&self) -> f32 {
+        if self.log_probs.is_empty() {
+            return 0.0;
+        }
+        self.log_probs.iter().sum::<f32>() / self.log_probs.len() as f32
+    }
+}
+
+/// `token`'s log-probability under the softmax of `logits`.
+fn log_prob(logits: &[f32], token: u32) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = logits.iter().map(|&l| (l - max).exp()).sum();
+    logits
+        .get(token as usize)
+        .map_or(f32::NEG_INFINITY, |&l| l - max - sum.ln())
 }
 
 /// A sequence generator: decoder session, tokenizer and prompt format.
@@ -533,6 +556,7 @@ impl SequenceModel {
         let empty = self.empty_cache(1)?;
         let mut sequence = prompt.to_vec();
         let mut generated = Vec::new();
+        let mut log_probs = Vec::new();
         // The last RETREAT_STEPS steps, oldest first: `frames[i]` drew the token at position
         // `first + i`.
         let mut frames: VecDeque<Frame> = VecDeque::new();
@@ -577,6 +601,7 @@ impl SequenceModel {
             if let Some(start) = words.as_ref().and_then(|w| w.retreat_to(history, token)) {
                 if start < first || retreats == decoding.max_retreats {
                     generated.truncate(start);
+                    log_probs.truncate(start);
                     break;
                 }
                 // Back to where the copied or unwanted word began; its first token is masked there.
@@ -584,6 +609,7 @@ impl SequenceModel {
                 bans.retain(|&(at, _)| at <= start);
                 bans.push((start, generated.get(start).copied().unwrap_or(token)));
                 generated.truncate(start);
+                log_probs.truncate(start);
                 sequence.truncate(prompt.len() + start);
                 frames.truncate(start + 1 - first);
                 continue;
@@ -591,14 +617,17 @@ impl SequenceModel {
             if decoding.stop.contains(&token) {
                 return Ok(Generation {
                     tokens: generated,
+                    log_probs,
                     stopped_by: Some(token),
                 });
             }
             generated.push(token);
+            log_probs.push(log_prob(logits, token));
             sequence.push(token);
         }
         Ok(Generation {
             tokens: generated,
+            log_probs,
             stopped_by: None,
         })
     }
@@ -659,6 +688,7 @@ impl SequenceModel {
         let mut alone = vec![false; prompts.len()];
         let mut sequences = prompts.to_vec();
         let mut generated = vec![Vec::new(); prompts.len()];
+        let mut log_probs = vec![Vec::new(); prompts.len()];
         let mut ended: Vec<Option<Option<u32>>> = vec![None; prompts.len()];
         let mut cache = self.empty_cache(prompts.len())?;
         let mut binding = self.bind()?;
@@ -710,6 +740,7 @@ impl SequenceModel {
                 match token {
                     Some(token) if !decoding.stop.contains(&token) => {
                         generated[row].push(token);
+                        log_probs[row].push(log_prob(&logits[row], token));
                         sequence.push(token);
                     }
                     stopped => {
@@ -720,13 +751,15 @@ impl SequenceModel {
             }
         }
         let mut generations = Vec::with_capacity(prompts.len());
-        for (row, (tokens, ended)) in generated.into_iter().zip(ended).enumerate() {
+        let rows = generated.into_iter().zip(log_probs).zip(ended);
+        for (row, ((tokens, log_probs), ended)) in rows.enumerate() {
             generations.push(if alone[row] {
                 samplers[row] = fresh[row].clone();
                 self.generate(&prompts[row], &mut samplers[row], decoding)?
             } else {
                 Generation {
                     tokens,
+                    log_probs,
                     stopped_by: ended.flatten(),
                 }
             });

@@ -26,4 +26,4 @@ pub use decoder::{
 pub use lexicon::{Lexicon, RealWords, words};
 pub use novelty::{CorpusNames, CorpusSpans};
 pub use sampler::Sampler;
-pub use text::{Flavour, TextError, make_flavour, name_fits};
+pub use text::{Flavour, TextError, looks_like_a_name, make_flavour, name_fits, whole_sentences};

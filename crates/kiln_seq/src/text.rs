@@ -51,7 +51,8 @@ pub enum TextError {
 /// gives one; a made-up one must fit the kind, see [`name_fits`], and is drawn again while it
 /// is a name of the training texts, see [`SequenceModel::corpus_names`]),
 /// then a description cut to the last whole sentence within `max_words`, both in words of the
-/// model's lexicon when it has one. An attempt that ends too short, with no whole sentence or
+/// model's lexicon when it has one. Of `candidates` descriptions drawn side by side, the one
+/// the model finds most natural ([`Generation::mean_log_prob`](crate::Generation)) is kept. An attempt that ends too short, with no whole sentence or
 /// with a name of another kind is retried with a derived seed.
 pub fn make_flavour(
     model: &SequenceModel,
@@ -107,9 +108,22 @@ pub fn make_flavour(
             unwanted: &unwanted,
             ..Decoding::new(budget)
         };
-        let generated = model.generate(&prompt, &mut sampler, &decoding)?;
-        let text = model.decode(&generated.tokens)?;
-        if let Some(text) = whole_sentences(&text, params.min_words.get(), params.max_words.get()) {
+        let candidates = params.candidates.get() as usize;
+        let prompts = vec![prompt; candidates];
+        let mut samplers: Vec<Sampler> = prompts.iter().map(|_| sampler.fork()).collect();
+        let mut best: Option<(f32, String)> = None;
+        for generated in model.generate_rows(&prompts, &mut samplers, &decoding)? {
+            let text = model.decode(&generated.tokens)?;
+            let (min, max) = (params.min_words.get(), params.max_words.get());
+            let Some(text) = whole_sentences(&text, min, max) else {
+                continue;
+            };
+            let score = generated.mean_log_prob();
+            if best.as_ref().is_none_or(|(top, _)| score > *top) {
+                best = Some((score, text));
+            }
+        }
+        if let Some((_, text)) = best {
             return Ok(Flavour { name, text });
         }
     }
@@ -121,9 +135,10 @@ pub fn make_flavour(
 }
 
 /// A name for a thing of `condition` drawn after `prompt` (its tokens, and its text), ended by
-/// `name_end` and fitting the condition ([`name_fits`]); `None` when the draw does not. A name
-/// of the model's training texts ([`SequenceModel::corpus_names`]) is drawn again, up to
-/// `NAME_DRAWS` times, so that made-up names are new; after that the first is kept. Names are
+/// `name_end`, written as a name ([`looks_like_a_name`]) and fitting the condition
+/// ([`name_fits`]); a draw that is not is drawn again, and so is a name of the model's training
+/// texts ([`SequenceModel::corpus_names`]), so that made-up names are new: up to `NAME_DRAWS`
+/// draws, then the first fitting name of the training texts is kept (`None` if none fit). Names are
 /// drawn `NAMES_AT_ONCE` at a time, each with a sampler forked from `sampler`, and read in
 /// order, as if drawn one after another.
 fn make_up_name(
@@ -144,9 +159,10 @@ fn make_up_name(
         let mut samplers: Vec<Sampler> = prompts.iter().map(|_| sampler.fork()).collect();
         for generated in model.generate_rows(&prompts, &mut samplers, &decoding)? {
             let name = model.decode(&generated.tokens)?.trim().to_owned();
-            let fits = name_fits(model.contract(), condition, &name);
-            if generated.stopped_by != Some(name_end) || name.is_empty() || !fits {
-                return Ok(None);
+            let ended = generated.stopped_by == Some(name_end);
+            if !ended || !looks_like_a_name(&name) || !name_fits(model.contract(), condition, &name)
+            {
+                continue;
             }
             let known = model
                 .corpus_names()
@@ -201,6 +217,32 @@ pub fn name_fits(contract: &SequenceContract, condition: &str, name: &str) -> bo
     let listed = |nouns: &Vec<String>| nouns.contains(noun);
     contract.name_nouns.get(condition).is_some_and(listed)
         || !contract.name_nouns.values().any(listed)
+}
+
+/// Words a name may write in lower case between its capitalised words ("Ring *of the* Drowned").
+const JOINING_WORDS: [&str; 12] = [
+    "of", "the", "and", "a", "an", "in", "on", "to", "at", "by", "for", "from",
+];
+
+/// Whether a made-up `name` is written as a name: words of letters (with inner apostrophes and
+/// hyphens: "Alchemist's", "Half-Orc"), the first, the last and every other one capitalised
+/// but for [`JOINING_WORDS`] — not "Luck. Tamer of Lightning", "Ring of XXI,aces", "Bamboo action" or
+/// "Antipathy/Sympathy".
+pub fn looks_like_a_name(name: &str) -> bool {
+    let mut words = name.split(' ');
+    let letters = |word: &str| {
+        word.chars()
+            .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
+            && word.starts_with(char::is_alphabetic)
+            && word.ends_with(char::is_alphabetic)
+    };
+    let capitalised = |word: &str| word.starts_with(char::is_uppercase);
+    let last = name.rsplit(' ').next().unwrap_or_default();
+    words
+        .next()
+        .is_some_and(|first| letters(first) && capitalised(first))
+        && capitalised(last)
+        && words.all(|word| letters(word) && (capitalised(word) || JOINING_WORDS.contains(&word)))
 }
 
 /// The longest run of whole sentences from the start of `text` with at most `max` words, if
@@ -297,6 +339,34 @@ mod tests {
             ["sword", "axe", "raven"]
         );
         assert_eq!(unwanted_words(&contract, "trinket", "Emberfang"), ["blade"]);
+    }
+
+    #[test]
+    fn a_made_up_name_is_written_as_a_name() {
+        for name in [
+            "Emberfang",
+            "Ring of the Drowned King",
+            "Alchemist's Fire",
+            "Half-Orc Raider",
+            "Wand of Flying",
+        ] {
+            assert!(looks_like_a_name(name), "{name:?}");
+        }
+        for name in [
+            "Luck. Tamer of Lightning",
+            "Ring of XXI,aces",
+            "Bamboo action",
+            "Antipathy/Sympathy",
+            "Acid (vial)",
+            "Ring of +2",
+            "sword",
+            "Ring  of Mist",
+            "Ring of",
+            "Ring of Mist-",
+            "",
+        ] {
+            assert!(!looks_like_a_name(name), "{name:?}");
+        }
     }
 
     #[test]

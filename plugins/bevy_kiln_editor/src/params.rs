@@ -178,6 +178,10 @@ fn edit_text(ui: &mut Ui, text: &mut TextParams, choices: &ModelChoices) {
         text.max_words = text.min_words;
     }
     ui.end_row();
+    ui.label("candidates");
+    bounded(ui, &mut text.candidates)
+        .on_hover_text("descriptions drawn per variant; the most natural is kept");
+    ui.end_row();
     sampling(ui, &mut text.sampling);
 }
 
