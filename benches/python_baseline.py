@@ -286,6 +286,7 @@ class Decoder:
         """Tokens after `prompt` until a `stop` token or `max_tokens`; `allowed(history)` gives
         the token ids that may come next (a grammar), None for all."""
         sequence, generated, fed = list(prompt), [], 0
+        self.log_probs = []  # the model's log-probability of each generated token
         past = {n: np.zeros((1, self.inputs[n].shape[1], 0, self.inputs[n].shape[3]), np.float32) for n in self.pasts}
         room = self.contract["context"] - len(prompt)
         while len(generated) < min(max_tokens, room):
@@ -301,12 +302,15 @@ class Decoder:
             self.run_seconds += time.perf_counter() - started
             fed = len(sequence)
             past = {n: results[n.replace("past_key_values", "present")] for n in self.pasts}
-            token = sample(results["logits"][0, -1], generated, sampling, rng, allowed(generated) if allowed else None)
+            logits = results["logits"][0, -1]
+            token = sample(logits, generated, sampling, rng, allowed(generated) if allowed else None)
             if token is None:
                 break
             if token in stop:
                 return generated, token
             generated.append(token)
+            shifted = logits.astype(np.float64) - logits.max()
+            self.log_probs.append(shifted[token] - np.log(np.exp(shifted).sum()))
             sequence.append(token)
         return generated, None
 
@@ -370,10 +374,16 @@ def flavour(model, params, seed):
             if stopped != name_end or not name:
                 continue
             prompt += tokens + [name_end]
-        tokens, _ = model.generate(prompt, sampling, rng, sampling.get("max_tokens", 160), (end,))
-        text = whole_sentences(model.tokenizer.decode(tokens), params.get("min_words", 8), params.get("max_words", 60))
-        if text:
-            return {"name": name, "text": text}
+        # Kiln's `candidates`: several descriptions, the one of highest mean log-probability kept.
+        best = None
+        for _candidate in range(params.get("candidates", 4)):
+            tokens, _ = model.generate(prompt, sampling, rng, sampling.get("max_tokens", 160), (end,))
+            text = whole_sentences(model.tokenizer.decode(tokens), params.get("min_words", 8), params.get("max_words", 60))
+            score = float(np.mean(model.log_probs)) if model.log_probs else 0.0
+            if text and (best is None or score > best[0]):
+                best = (score, text)
+        if best:
+            return {"name": name, "text": best[1]}
     raise ValueError("no text within the limits")
 
 

