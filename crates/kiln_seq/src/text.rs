@@ -52,8 +52,9 @@ pub enum TextError {
 /// is a name of the training texts, see [`SequenceModel::corpus_names`]),
 /// then a description cut to the last whole sentence within `max_words`, both in words of the
 /// model's lexicon when it has one. Of `candidates` descriptions drawn side by side, the one
-/// the model finds most natural ([`Generation::mean_log_prob`](crate::Generation)) is kept. An attempt that ends too short, with no whole sentence or
-/// with a name of another kind is retried with a derived seed.
+/// the model finds most natural ([`Generation::mean_log_prob`](crate::Generation)) is kept. An
+/// attempt with no fitting name, or no description of whole sentences within the limits, is
+/// retried with a derived seed.
 pub fn make_flavour(
     model: &SequenceModel,
     params: &TextParams,
@@ -111,10 +112,10 @@ pub fn make_flavour(
         let candidates = params.candidates.get() as usize;
         let prompts = vec![prompt; candidates];
         let mut samplers: Vec<Sampler> = prompts.iter().map(|_| sampler.fork()).collect();
+        let (min, max) = (params.min_words.get(), params.max_words.get());
         let mut best: Option<(f32, String)> = None;
         for generated in model.generate_rows(&prompts, &mut samplers, &decoding)? {
             let text = model.decode(&generated.tokens)?;
-            let (min, max) = (params.min_words.get(), params.max_words.get());
             let Some(text) = whole_sentences(&text, min, max) else {
                 continue;
             };
@@ -226,8 +227,8 @@ const JOINING_WORDS: [&str; 12] = [
 
 /// Whether a made-up `name` is written as a name: words of letters (with inner apostrophes and
 /// hyphens: "Alchemist's", "Half-Orc"), the first, the last and every other one capitalised
-/// but for [`JOINING_WORDS`] — not "Luck. Tamer of Lightning", "Ring of XXI,aces", "Bamboo action" or
-/// "Antipathy/Sympathy".
+/// but for [`JOINING_WORDS`] — not "Luck. Tamer of Lightning", "Ring of XXI,aces", "Bamboo
+/// action" or "Antipathy/Sympathy".
 pub fn looks_like_a_name(name: &str) -> bool {
     let mut words = name.split(' ');
     let letters = |word: &str| {
