@@ -227,8 +227,8 @@ const JOINING_WORDS: [&str; 12] = [
 
 /// Whether a made-up `name` is written as a name: words of letters (with inner apostrophes and
 /// hyphens: "Alchemist's", "Half-Orc"), the first, the last and every other one capitalised
-/// but for joining words ("of", "the", "and"…) — not "Luck. Tamer of Lightning", "Ring of XXI,aces", "Bamboo
-/// action" or "Antipathy/Sympathy".
+/// but for joining words ("of", "the", "and"…) — not "Luck. Tamer of Lightning", "Ring of
+/// XXI,aces", "Bamboo action" or "Antipathy/Sympathy".
 pub fn looks_like_a_name(name: &str) -> bool {
     let mut words = name.split(' ');
     let letters = |word: &str| {
