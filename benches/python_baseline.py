@@ -282,11 +282,12 @@ class Decoder:
         text = (template or self.contract["prompt"]).replace("{condition}", condition)
         return self.tokenizer.encode(text.replace("{name}", name or ""), add_special_tokens=False).ids
 
-    def generate(self, prompt, sampling, rng, max_tokens, stop=(), allowed=None):
-        """Tokens after `prompt` until a `stop` token or `max_tokens`; `allowed(history)` gives
-        the token ids that may come next (a grammar), None for all."""
-        sequence, generated, fed = list(prompt), [], 0
-        self.log_probs = []  # the model's log-probability of each generated token
+    def generate(self, prompt, sampling, rng, max_tokens, stop=(), allowed=None, score=False):
+        """(tokens, stop token or None, log-probabilities) after `prompt` until a `stop` token or
+        `max_tokens`; `allowed(history)` gives the token ids that may come next (a grammar), None
+        for all. With `score`, the model's log-probability of each token is recorded, as Kiln's
+        `Decoding::score`."""
+        sequence, generated, fed, log_probs = list(prompt), [], 0, []
         past = {n: np.zeros((1, self.inputs[n].shape[1], 0, self.inputs[n].shape[3]), np.float32) for n in self.pasts}
         room = self.contract["context"] - len(prompt)
         while len(generated) < min(max_tokens, room):
@@ -307,12 +308,13 @@ class Decoder:
             if token is None:
                 break
             if token in stop:
-                return generated, token
+                return generated, token, log_probs
             generated.append(token)
-            shifted = logits.astype(np.float64) - logits.max()
-            self.log_probs.append(shifted[token] - np.log(np.exp(shifted).sum()))
+            if score:
+                shifted = logits.astype(np.float64) - logits.max()
+                log_probs.append(shifted[token] - np.log(np.exp(shifted).sum()))
             sequence.append(token)
-        return generated, None
+        return generated, None, log_probs
 
 
 def name_key(name):
@@ -367,7 +369,7 @@ def flavour(model, params, seed):
         name = params.get("name", "")
         if not name and name_end is not None:
             for _draw in range(64):  # a name of the training texts is drawn again
-                tokens, stopped = model.generate(prompt, sampling, rng, 12, (name_end, end))
+                tokens, stopped, _ = model.generate(prompt, sampling, rng, 12, (name_end, end))
                 name = model.tokenizer.decode(tokens).strip()
                 if stopped != name_end or not name or name_key(name) not in model.corpus_names:
                     break
@@ -377,9 +379,10 @@ def flavour(model, params, seed):
         # Kiln's `candidates`: several descriptions, the one of highest mean log-probability kept.
         best = None
         for _candidate in range(params.get("candidates", 4)):
-            tokens, _ = model.generate(prompt, sampling, rng, sampling.get("max_tokens", 160), (end,))
+            max_tokens = sampling.get("max_tokens", 160)
+            tokens, _, log_probs = model.generate(prompt, sampling, rng, max_tokens, (end,), score=True)
             text = whole_sentences(model.tokenizer.decode(tokens), params.get("min_words", 8), params.get("max_words", 60))
-            score = float(np.mean(model.log_probs)) if model.log_probs else 0.0
+            score = float(np.mean(log_probs)) if log_probs else 0.0
             if text and (best is None or score > best[0]):
                 best = (score, text)
         if best:
@@ -406,7 +409,7 @@ def melody(model, params, seed):
             prompt += previous + [bar]
         count = min(wanted - len(bars), 8 - min(len(bars), 4))
         allowed = lambda generated: [bar] if len(generated) % 17 == 16 else step_ids  # noqa: E731
-        tokens, _ = model.generate(prompt, sampling, rng, count * 17 - 1, allowed=allowed)
+        tokens, _, _ = model.generate(prompt, sampling, rng, count * 17 - 1, allowed=allowed)
         bars += [tokens[i : i + 16] for i in range(0, len(tokens), 17)]
     return [steps[t] for b in bars for t in b]
 

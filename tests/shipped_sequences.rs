@@ -272,6 +272,7 @@ fn of_several_candidate_descriptions_the_most_natural_is_kept() {
     let decoding = Decoding {
         stop: &[end],
         done: &enough,
+        score: true,
         ..Decoding::new(params.sampling.max_tokens.get() as usize)
     };
     let mut not_the_first = 0;
@@ -327,23 +328,27 @@ fn the_kv_cache_gives_the_tokens_a_full_recompute_gives() {
         temperature: 0.0,
         ..Sampling::default()
     };
-    let run = |kv_cache| {
+    let run = |kv_cache, score| {
         flavour
             .generate(
                 &prompt,
                 &mut Sampler::new(greedy, 1),
                 &Decoding {
                     kv_cache,
+                    score,
                     ..Decoding::new(40)
                 },
             )
             .expect("generate")
     };
-    let cached = run(true);
+    let cached = run(true, true);
     assert_eq!(cached.tokens.len(), 40, "max_tokens ends it");
     assert_eq!(cached.stopped_by, None);
-    let recomputed = run(false);
+    let recomputed = run(false, true);
     assert_eq!(cached.tokens, recomputed.tokens);
+    let unscored = run(true, false);
+    assert_eq!(unscored.tokens, cached.tokens, "scoring changes no draw");
+    assert!(unscored.log_probs.is_empty(), "scored only when asked");
     // The logits differ in their last bits (other sums in other orders), the odds barely.
     for (step, (a, b)) in cached
         .log_probs

@@ -54,11 +54,12 @@ SHORT_SPAN = 8
 MECHANICS = re.compile(r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class", re.I)
 
 
-def bake(kinds, seed_offset=0, candidates=None):
+def bake(kinds, seed_offset=0, candidates=None, temperature=None):
     """50 texts per kind with no name given, and 10 for each of NAMED's: {entry: [(name, text)]},
     entries `kind` and `kind/index`; `seed_offset` moves every seed (another sample of texts);
-    `candidates` sets the recipes' `candidates` (Kiln's default when None)."""
+    `candidates` and `temperature` set the recipes' (Kiln's defaults when None)."""
     more = f", candidates: {candidates}" if candidates else ""
+    more += f", sampling: (temperature: {temperature})" if temperature is not None else ""
     entries = [
         f'"{kind}": (model: "kiln_flavour", seed: {seed_offset + 1000 + i}, variants: {PER_KIND}, kind: Text(kind: "{kind}"{more}))'
         for i, kind in enumerate(kinds)
@@ -106,6 +107,9 @@ def main():
     parser.add_argument("--candidates", type=int,
                         help="descriptions drawn per text (the recipes' `candidates`; default: Kiln's); "
                              "quality.json is written only without it")
+    parser.add_argument("--temperature", type=float,
+                        help="the recipes' sampling temperature (default: Kiln's); quality.json is "
+                             "written only without it")
     args = parser.parse_args()
     corpus = [s for s in samples() if s[2]]
     lexicon = {line.strip() for line in (OUT / "lexicon.txt").read_text().splitlines() if line and not line.startswith("#")}
@@ -120,7 +124,7 @@ def main():
         heads[kind].add(name_noun(name))
     creature_nouns = set(identity_nouns(corpus)["creature"])
     own_words = kind_words(corpus)
-    texts = bake(KINDS, args.seed_offset, args.candidates)
+    texts = bake(KINDS, args.seed_offset, args.candidates, args.temperature)
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = 0
     inconsistent = {"made_up": 0, "given": 0}
     about = other_creature_nouns = other_kind_words = 0
@@ -190,7 +194,7 @@ def main():
     quality["word_order_score_of_real_text_in_8_word_pieces"] = round(
         fluency.fluency(fluency.collage(real, SHORT_SPAN), real, english)[0], 3)
     quality["inconsistent_examples"] = quality.pop("inconsistent_examples")
-    if args.seed_offset == 0 and args.candidates is None:
+    if args.seed_offset == 0 and args.candidates is None and args.temperature is None:
         (OUT / "quality.json").write_text(json.dumps(quality, indent=1) + "\n")
     print(json.dumps(quality, indent=1))
 

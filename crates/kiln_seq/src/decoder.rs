@@ -134,6 +134,9 @@ pub struct Decoding<'a> {
     /// With `real_words`, most words taken back; a generation that would have to take back
     /// one more ends before it instead (see [`SequenceModel::generate`]).
     pub max_retreats: usize,
+    /// Record each drawn token's log-probability in [`Generation::log_probs`], to rank
+    /// candidates: a softmax over the vocabulary per step, so off unless asked for.
+    pub score: bool,
 }
 
 impl Decoding<'_> {
@@ -149,6 +152,7 @@ impl Decoding<'_> {
             names: &[],
             unwanted: &[],
             max_retreats: MAX_RETREATS,
+            score: false,
         }
     }
 }
@@ -204,6 +208,7 @@ pub struct Generation {
     pub tokens: Vec<u32>,
     /// The model's log-probability of each of `tokens` where it was drawn, before sampling
     /// changed the odds (temperature, penalty, masks): how natural the model finds the text.
+    /// Empty unless [`Decoding::score`] asked for it.
     pub log_probs: Vec<f32>,
     /// The stop token that ended it, if one did (otherwise it hit its length limit, or ended
     /// before a word it could not take back).
@@ -211,8 +216,8 @@ pub struct Generation {
 }
 
 impl Generation {
-    /// Mean log-probability per token (0 for no tokens): higher reads more like the training
-    /// texts, word to word.
+    /// Mean log-probability per token (0 for no tokens, or without [`Decoding::score`]): higher
+    /// reads more like the training texts, word to word.
     pub fn mean_log_prob(&self) -> f32 {
         if self.log_probs.is_empty() {
             return 0.0;
@@ -622,7 +627,9 @@ impl SequenceModel {
                 });
             }
             generated.push(token);
-            log_probs.push(log_prob(logits, token));
+            if decoding.score {
+                log_probs.push(log_prob(logits, token));
+            }
             sequence.push(token);
         }
         Ok(Generation {
@@ -740,7 +747,9 @@ impl SequenceModel {
                 match token {
                     Some(token) if !decoding.stop.contains(&token) => {
                         generated[row].push(token);
-                        log_probs[row].push(log_prob(&logits[row], token));
+                        if decoding.score {
+                            log_probs[row].push(log_prob(&logits[row], token));
+                        }
                         sequence.push(token);
                     }
                     stopped => {

@@ -107,6 +107,7 @@ pub fn make_flavour(
             real_words: true,
             names: &names,
             unwanted: &unwanted,
+            score: true,
             ..Decoding::new(budget)
         };
         let candidates = params.candidates.get() as usize;
