@@ -371,12 +371,14 @@ fn rows_with_word_checks_made_side_by_side_equal_those_made_one_by_one() {
     let flavour = model("kiln_flavour");
     let end = flavour.token_id("<end>").expect("end");
     let prompt = flavour.prompt("creature", None).expect("prompt");
-    // Common words unwanted: most rows take a word back, leave the step and run alone.
+    // Common words unwanted: most rows take a word back, leave the step and go on alone from
+    // the steps they had made (their log-probabilities too).
     let unwanted = ["the", "a", "of", "and", "its"].map(str::to_owned);
     let decoding = Decoding {
         stop: &[end],
         real_words: true,
         unwanted: &unwanted,
+        score: true,
         ..Decoding::new(40)
     };
     let seeds = 0..7_u64;

@@ -201,6 +201,19 @@ struct Frame {
     cache: Vec<DynValue>,
 }
 
+/// A generation under way, before its next draw, as [`SequenceModel::generate`] keeps it.
+#[derive(Default)]
+struct Progress {
+    /// Tokens drawn so far.
+    generated: Vec<u32>,
+    /// Their log-probabilities, with [`Decoding::score`].
+    log_probs: Vec<f32>,
+    /// The last `RETREAT_STEPS` steps, oldest first: `frames[i]` drew the token at position
+    /// `first + i`.
+    frames: VecDeque<Frame>,
+    first: usize,
+}
+
 /// Tokens generated after a prompt.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Generation {
@@ -555,17 +568,29 @@ impl SequenceModel {
         sampler: &mut Sampler,
         decoding: &Decoding<'_>,
     ) -> Result<Generation, SequenceError> {
+        self.resume(prompt, Progress::default(), sampler, decoding)
+    }
+
+    /// [`SequenceModel::generate`] from `progress`, made by the same draws with `sampler` as it
+    /// was then.
+    fn resume(
+        &self,
+        prompt: &[u32],
+        progress: Progress,
+        sampler: &mut Sampler,
+        decoding: &Decoding<'_>,
+    ) -> Result<Generation, SequenceError> {
         let room = (self.contract.context as usize).saturating_sub(prompt.len());
         let kv_cache = decoding.kv_cache && self.cache.is_some();
         let words = self.word_check(decoding);
         let empty = self.empty_cache(1)?;
-        let mut sequence = prompt.to_vec();
-        let mut generated = Vec::new();
-        let mut log_probs = Vec::new();
-        // The last RETREAT_STEPS steps, oldest first: `frames[i]` drew the token at position
-        // `first + i`.
-        let mut frames: VecDeque<Frame> = VecDeque::new();
-        let mut first = 0;
+        let Progress {
+            mut generated,
+            mut log_probs,
+            mut frames,
+            mut first,
+        } = progress;
+        let mut sequence = [prompt, &generated].concat();
         // Tokens masked at a position after a retreat to it.
         let mut bans: Vec<(usize, u32)> = Vec::new();
         let mut retreats = 0;
@@ -643,7 +668,7 @@ impl SequenceModel {
     /// the same tokens, in fewer runs of the model. Prompts of one length run in lock step,
     /// up to [`MAX_BATCH_ROWS`] rows per `session.run` (ONNX Runtime's CPU kernels give a row
     /// of a batch the logits of a batch of one, bit for bit; tested); a row that has to take a
-    /// word back ([`Decoding::real_words`]) leaves the step and is generated again alone.
+    /// word back ([`Decoding::real_words`]) leaves the step and goes on alone.
     /// Prompts of different lengths run one by one.
     pub fn generate_rows(
         &self,
@@ -678,7 +703,9 @@ impl SequenceModel {
     /// [`SequenceModel::generate_rows`] for prompts of one length: every row feeds one token per
     /// step (or, without the cache, its whole sequence); a finished row repeats its last
     /// token, whose logits are not read. A row whose word checks would take a word back (which
-    /// would put it out of step) is generated again alone from its sampler as it was.
+    /// would put it out of step) goes on alone from where it left, with the steps it can
+    /// return to cut out of the batch's; where the cache cannot be read on the host (on a
+    /// GPU), it is generated again alone from its sampler as it was.
     fn generate_in_step(
         &self,
         prompts: &[Vec<u32>],
@@ -692,14 +719,19 @@ impl SequenceModel {
         let kv_cache = decoding.kv_cache && self.cache.is_some();
         let words = self.word_check(decoding);
         let fresh = samplers.to_vec();
-        let mut alone = vec![false; prompts.len()];
+        // Rows that left the step, and how far they had come (`None`: from the start).
+        let mut alone: Vec<Option<Option<Progress>>> = (0..prompts.len()).map(|_| None).collect();
         let mut sequences = prompts.to_vec();
         let mut generated = vec![Vec::new(); prompts.len()];
         let mut log_probs = vec![Vec::new(); prompts.len()];
         let mut ended: Vec<Option<Option<u32>>> = vec![None; prompts.len()];
-        let mut cache = self.empty_cache(prompts.len())?;
+        // The last steps' logits and caches (the cache fed next is the newest); only as many
+        // as a row may return to when words can be taken back.
+        let kept = if words.is_some() { RETREAT_STEPS } else { 1 };
+        let mut steps: VecDeque<(Vec<Vec<f32>>, Vec<DynValue>)> = VecDeque::new();
+        let empty = self.empty_cache(prompts.len())?;
         let mut binding = self.bind()?;
-        loop {
+        for position in 0.. {
             for (row, tokens) in generated.iter().enumerate() {
                 if ended[row].is_none() && (tokens.len() >= limit || (decoding.done)(tokens)) {
                     ended[row] = Some(None);
@@ -708,16 +740,22 @@ impl SequenceModel {
             if ended.iter().all(Option::is_some) {
                 break;
             }
-            let past_len = if kv_cache && sequences[0].len() > prompt_len {
-                sequences[0].len() - 1
+            let past_len = if kv_cache && position > 0 {
+                prompt_len + position - 1
             } else {
                 0
             };
             let new: Vec<&[u32]> = sequences.iter().map(|s| &s[past_len..]).collect();
-            let (logits, presents) = self.step(&mut binding, &new, &cache, past_len)?;
-            if kv_cache {
-                cache = presents;
+            let past = match steps.back() {
+                Some((_, cache)) if kv_cache => cache,
+                _ => &empty,
+            };
+            let (logits, presents) = self.step(&mut binding, &new, past, past_len)?;
+            steps.push_back((logits, if kv_cache { presents } else { Vec::new() }));
+            if steps.len() > kept {
+                steps.pop_front();
             }
+            let logits = &steps[steps.len() - 1].0;
             for (row, sequence) in sequences.iter_mut().enumerate() {
                 let last = sequence.last().copied().unwrap_or_default();
                 if ended[row].is_some() {
@@ -725,6 +763,7 @@ impl SequenceModel {
                     continue;
                 }
                 let history = &generated[row];
+                let before = samplers[row].clone();
                 let token = self.draw(
                     &mut samplers[row],
                     &logits[row],
@@ -739,7 +778,10 @@ impl SequenceModel {
                         .and_then(|words| words.retreat_to(history, token))
                 });
                 if retreat.is_some() {
-                    alone[row] = true;
+                    // `resume` draws this token again, and takes the word back.
+                    samplers[row] = before;
+                    alone[row] =
+                        Some(self.row_progress(&steps, row, &generated[row], &log_probs[row]));
                     ended[row] = Some(None);
                     sequence.push(last);
                     continue;
@@ -760,20 +802,70 @@ impl SequenceModel {
             }
         }
         let mut generations = Vec::with_capacity(prompts.len());
-        let rows = generated.into_iter().zip(log_probs).zip(ended);
-        for (row, ((tokens, log_probs), ended)) in rows.enumerate() {
-            generations.push(if alone[row] {
-                samplers[row] = fresh[row].clone();
-                self.generate(&prompts[row], &mut samplers[row], decoding)?
-            } else {
-                Generation {
+        let rows = generated.into_iter().zip(log_probs).zip(ended).zip(alone);
+        for (row, (((tokens, log_probs), ended), alone)) in rows.enumerate() {
+            generations.push(match alone {
+                Some(Some(progress)) => {
+                    self.resume(&prompts[row], progress, &mut samplers[row], decoding)?
+                }
+                Some(None) => {
+                    samplers[row] = fresh[row].clone();
+                    self.generate(&prompts[row], &mut samplers[row], decoding)?
+                }
+                None => Generation {
                     tokens,
                     log_probs,
                     stopped_by: ended.flatten(),
-                }
+                },
             });
         }
         Ok(generations)
+    }
+
+    /// Row `row` of a lock-step generation as [`SequenceModel::resume`] goes on from it: its
+    /// tokens and the batch's last `steps` cut down to the row. `None` where a cache cannot be
+    /// read on the host.
+    fn row_progress(
+        &self,
+        steps: &VecDeque<(Vec<Vec<f32>>, Vec<DynValue>)>,
+        row: usize,
+        generated: &[u32],
+        log_probs: &[f32],
+    ) -> Option<Progress> {
+        let frames = steps
+            .iter()
+            .map(|(logits, cache)| {
+                let cache = cache
+                    .iter()
+                    .map(|value| self.cache_row(value, row))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Frame {
+                    logits: logits[row].clone(),
+                    cache,
+                })
+            })
+            .collect::<Option<VecDeque<_>>>()?;
+        Some(Progress {
+            first: generated.len() + 1 - frames.len(),
+            generated: generated.to_vec(),
+            log_probs: log_probs.to_vec(),
+            frames,
+        })
+    }
+
+    /// Row `row` of a key/value cache tensor `[batch, heads, past, size]`, as a batch of one;
+    /// `None` where it is not on the host.
+    fn cache_row(&self, value: &DynValue, row: usize) -> Option<DynValue> {
+        let (shape, values) = value.try_extract_tensor::<f32>().ok()?;
+        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+        let [_, heads, past, size] = dims[..] else {
+            return None;
+        };
+        let len = heads * past * size;
+        let values = values.get(row * len..(row + 1) * len)?.to_vec();
+        Tensor::from_array(([1, heads, past, size], values))
+            .ok()
+            .map(Tensor::into_dyn)
     }
 
     /// The word checks `decoding` asks for, if this model has a lexicon.
