@@ -248,6 +248,21 @@ fn log_prob(logits: &[f32], token: u32) -> f32 {
         .map_or(f32::NEG_INFINITY, |&l| l - max - sum.ln())
 }
 
+/// Row `row` of a key/value cache tensor `[batch, heads, past, size]`, as a batch of one;
+/// `None` where it is not on the host.
+fn cache_row(value: &DynValue, row: usize) -> Option<DynValue> {
+    let (shape, values) = value.try_extract_tensor::<f32>().ok()?;
+    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
+    let [_, heads, past, size] = dims[..] else {
+        return None;
+    };
+    let len = heads * past * size;
+    let values = values.get(row * len..(row + 1) * len)?.to_vec();
+    Tensor::from_array(([1, heads, past, size], values))
+        .ok()
+        .map(Tensor::into_dyn)
+}
+
 /// A sequence generator: decoder session, tokenizer and prompt format.
 #[derive(Debug)]
 pub struct SequenceModel {
@@ -837,7 +852,7 @@ impl SequenceModel {
             .map(|(logits, cache)| {
                 let cache = cache
                     .iter()
-                    .map(|value| self.cache_row(value, row))
+                    .map(|value| cache_row(value, row))
                     .collect::<Option<Vec<_>>>()?;
                 Some(Frame {
                     logits: logits[row].clone(),
@@ -851,21 +866,6 @@ impl SequenceModel {
             log_probs: log_probs.to_vec(),
             frames,
         })
-    }
-
-    /// Row `row` of a key/value cache tensor `[batch, heads, past, size]`, as a batch of one;
-    /// `None` where it is not on the host.
-    fn cache_row(&self, value: &DynValue, row: usize) -> Option<DynValue> {
-        let (shape, values) = value.try_extract_tensor::<f32>().ok()?;
-        let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        let [_, heads, past, size] = dims[..] else {
-            return None;
-        };
-        let len = heads * past * size;
-        let values = values.get(row * len..(row + 1) * len)?.to_vec();
-        Tensor::from_array(([1, heads, past, size], values))
-            .ok()
-            .map(Tensor::into_dyn)
     }
 
     /// The word checks `decoding` asks for, if this model has a lexicon.
