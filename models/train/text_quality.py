@@ -17,7 +17,7 @@ models/kiln_flavour/quality.json and prints it.
 - repeats: share of made-up names that are names of the corpus, and of texts (name and text)
   equal to an earlier variant of the same entry;
 - mechanics: share of sentences with dice or bonus mechanics (`+N`, `NdM`, "saving throw",
-  "attack roll", "damage roll", "spell attack", "Armor Class");
+  "attack roll", "damage roll", "spell attack", "Armor Class", "opportunity attack");
 - verbatim: share of texts sharing a 12-word span with a training description (the issue's
   measure), and an 8-word span (how much of the corpus shows through in shorter runs);
 - word order (fluency.py): how natural the texts' word order is to a trigram model of WordNet's
@@ -51,7 +51,7 @@ NAMED_VARIANTS = 10
 SPAN = 12
 # A shorter run, to see how much of the corpus shows through below the issue's 12 words.
 SHORT_SPAN = 8
-MECHANICS = re.compile(r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class", re.I)
+MECHANICS = re.compile(r"\+\d|\b\d+d\d+\b|saving throw|attack roll|damage roll|spell attack|armor class|opportunity attack", re.I)
 
 
 def bake(kinds, seed_offset=0, candidates=None, temperature=None):
