@@ -201,6 +201,14 @@ struct Frame {
     cache: Vec<DynValue>,
 }
 
+/// One step of a lock-step generation: [`Frame`] for every row at once.
+struct BatchFrame {
+    /// Logits of each row's next token.
+    logits: Vec<Vec<f32>>,
+    /// The key/value cache up to it, rows in its batch dimension (empty without the cache).
+    cache: Vec<DynValue>,
+}
+
 /// A generation under way, before its next draw, as [`SequenceModel::generate`] keeps it.
 #[derive(Default)]
 struct Progress {
@@ -246,6 +254,37 @@ fn log_prob(logits: &[f32], token: u32) -> f32 {
     logits
         .get(token as usize)
         .map_or(f32::NEG_INFINITY, |&l| l - max - sum.ln())
+}
+
+/// Row `row` of a lock-step generation as [`SequenceModel::resume`] goes on from it: its
+/// tokens and the batch's last `steps` cut down to the row. `None` where a cache cannot be read
+/// on the host.
+fn row_progress(
+    steps: &VecDeque<BatchFrame>,
+    row: usize,
+    generated: &[u32],
+    log_probs: &[f32],
+) -> Option<Progress> {
+    let frames = steps
+        .iter()
+        .map(|step| {
+            let cache = step
+                .cache
+                .iter()
+                .map(|value| cache_row(value, row))
+                .collect::<Option<Vec<_>>>()?;
+            Some(Frame {
+                logits: step.logits[row].clone(),
+                cache,
+            })
+        })
+        .collect::<Option<VecDeque<_>>>()?;
+    Some(Progress {
+        first: generated.len() + 1 - frames.len(),
+        generated: generated.to_vec(),
+        log_probs: log_probs.to_vec(),
+        frames,
+    })
 }
 
 /// Row `row` of a key/value cache tensor `[batch, heads, past, size]`, as a batch of one;
@@ -734,8 +773,8 @@ impl SequenceModel {
         let kv_cache = decoding.kv_cache && self.cache.is_some();
         let words = self.word_check(decoding);
         let fresh = samplers.to_vec();
-        // Rows that left the step, and how far they had come (`None`: from the start).
-        let mut alone: Vec<Option<Option<Progress>>> = (0..prompts.len()).map(|_| None).collect();
+        // Rows that left the step, and where they go on from.
+        let mut alone: Vec<Option<Progress>> = (0..prompts.len()).map(|_| None).collect();
         let mut sequences = prompts.to_vec();
         let mut generated = vec![Vec::new(); prompts.len()];
         let mut log_probs = vec![Vec::new(); prompts.len()];
@@ -743,7 +782,7 @@ impl SequenceModel {
         // The last steps' logits and caches (the cache fed next is the newest); only as many
         // as a row may return to when words can be taken back.
         let kept = if words.is_some() { RETREAT_STEPS } else { 1 };
-        let mut steps: VecDeque<(Vec<Vec<f32>>, Vec<DynValue>)> = VecDeque::new();
+        let mut steps: VecDeque<BatchFrame> = VecDeque::new();
         let empty = self.empty_cache(prompts.len())?;
         let mut binding = self.bind()?;
         for position in 0.. {
@@ -762,15 +801,16 @@ impl SequenceModel {
             };
             let new: Vec<&[u32]> = sequences.iter().map(|s| &s[past_len..]).collect();
             let past = match steps.back() {
-                Some((_, cache)) if kv_cache => cache,
+                Some(step) if kv_cache => &step.cache,
                 _ => &empty,
             };
             let (logits, presents) = self.step(&mut binding, &new, past, past_len)?;
-            steps.push_back((logits, if kv_cache { presents } else { Vec::new() }));
+            let cache = if kv_cache { presents } else { Vec::new() };
+            steps.push_back(BatchFrame { logits, cache });
             if steps.len() > kept {
                 steps.pop_front();
             }
-            let logits = &steps[steps.len() - 1].0;
+            let logits = &steps[steps.len() - 1].logits;
             for (row, sequence) in sequences.iter_mut().enumerate() {
                 let last = sequence.last().copied().unwrap_or_default();
                 if ended[row].is_some() {
@@ -793,10 +833,15 @@ impl SequenceModel {
                         .and_then(|words| words.retreat_to(history, token))
                 });
                 if retreat.is_some() {
-                    // `resume` draws this token again, and takes the word back.
-                    samplers[row] = before;
-                    alone[row] =
-                        Some(self.row_progress(&steps, row, &generated[row], &log_probs[row]));
+                    // `resume` draws this token again and takes the word back, or, where the
+                    // cache cannot be cut, starts the row again.
+                    let progress = row_progress(&steps, row, &generated[row], &log_probs[row]);
+                    samplers[row] = if progress.is_some() {
+                        before
+                    } else {
+                        fresh[row].clone()
+                    };
+                    alone[row] = Some(progress.unwrap_or_default());
                     ended[row] = Some(None);
                     sequence.push(last);
                     continue;
@@ -820,12 +865,8 @@ impl SequenceModel {
         let rows = generated.into_iter().zip(log_probs).zip(ended).zip(alone);
         for (row, (((tokens, log_probs), ended), alone)) in rows.enumerate() {
             generations.push(match alone {
-                Some(Some(progress)) => {
+                Some(progress) => {
                     self.resume(&prompts[row], progress, &mut samplers[row], decoding)?
-                }
-                Some(None) => {
-                    samplers[row] = fresh[row].clone();
-                    self.generate(&prompts[row], &mut samplers[row], decoding)?
                 }
                 None => Generation {
                     tokens,
@@ -835,37 +876,6 @@ impl SequenceModel {
             });
         }
         Ok(generations)
-    }
-
-    /// Row `row` of a lock-step generation as [`SequenceModel::resume`] goes on from it: its
-    /// tokens and the batch's last `steps` cut down to the row. `None` where a cache cannot be
-    /// read on the host.
-    fn row_progress(
-        &self,
-        steps: &VecDeque<(Vec<Vec<f32>>, Vec<DynValue>)>,
-        row: usize,
-        generated: &[u32],
-        log_probs: &[f32],
-    ) -> Option<Progress> {
-        let frames = steps
-            .iter()
-            .map(|(logits, cache)| {
-                let cache = cache
-                    .iter()
-                    .map(|value| cache_row(value, row))
-                    .collect::<Option<Vec<_>>>()?;
-                Some(Frame {
-                    logits: logits[row].clone(),
-                    cache,
-                })
-            })
-            .collect::<Option<VecDeque<_>>>()?;
-        Some(Progress {
-            first: generated.len() + 1 - frames.len(),
-            generated: generated.to_vec(),
-            log_probs: log_probs.to_vec(),
-            frames,
-        })
     }
 
     /// The word checks `decoding` asks for, if this model has a lexicon.
