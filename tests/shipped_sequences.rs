@@ -367,12 +367,53 @@ fn the_kv_cache_gives_the_tokens_a_full_recompute_gives() {
 }
 
 #[test]
+fn words_taken_back_behind_the_mask_give_the_tokens_of_words_cut_out() {
+    // With the cache, a word taken back stays in it, hidden by the attention mask; without it,
+    // the word is cut from the sequence fed again. Both must read the same text.
+    let flavour = model("kiln_flavour");
+    let end = flavour.token_id("<end>").expect("end");
+    let unwanted = ["the", "a", "of", "and", "its", "is"].map(str::to_owned);
+    let greedy = Sampling {
+        temperature: 0.0,
+        ..Sampling::default()
+    };
+    let mut taken_back = 0;
+    for kind in ["creature", "potion", "spell"] {
+        let prompt = flavour.prompt(kind, None).expect("prompt");
+        let run = |kv_cache| {
+            let decoding = Decoding {
+                stop: &[end],
+                kv_cache,
+                real_words: true,
+                unwanted: &unwanted,
+                score: true,
+                ..Decoding::new(60)
+            };
+            flavour
+                .generate(&prompt, &mut Sampler::new(greedy, 5), &decoding)
+                .expect("generate")
+        };
+        let (masked, cut) = (run(true), run(false));
+        assert_eq!(masked.tokens, cut.tokens, "{kind}");
+        assert_eq!(masked.taken_back, cut.taken_back, "{kind}");
+        for (a, b) in masked.log_probs.iter().zip(&cut.log_probs) {
+            assert!((a - b).abs() < 1e-4, "{kind}: {a} against {b}");
+        }
+        taken_back += masked.taken_back;
+    }
+    assert!(
+        taken_back > 0,
+        "no word was taken back: the test proves nothing"
+    );
+}
+
+#[test]
 fn rows_with_word_checks_made_side_by_side_equal_those_made_one_by_one() {
     let flavour = model("kiln_flavour");
     let end = flavour.token_id("<end>").expect("end");
     let prompt = flavour.prompt("creature", None).expect("prompt");
-    // Common words unwanted: most rows take a word back, leave the step and go on alone from
-    // the steps they had made (their log-probabilities too).
+    // Common words unwanted: most rows take a word back, and stay in step behind their
+    // attention masks (their log-probabilities too).
     let unwanted = ["the", "a", "of", "and", "its"].map(str::to_owned);
     let decoding = Decoding {
         stop: &[end],
@@ -398,6 +439,11 @@ fn rows_with_word_checks_made_side_by_side_equal_those_made_one_by_one() {
         let one = flavour.generate(&prompt, sampler, &decoding).expect("one");
         assert_eq!(side_by_side[row], one, "row {row}");
     }
+    let took_back = side_by_side.iter().filter(|g| g.taken_back > 0).count();
+    assert!(
+        took_back > 1,
+        "{took_back} rows took a word back: the test proves little"
+    );
     // The samplers are left where drawing alone leaves them.
     let next = |samplers: &mut Vec<Sampler>| -> Vec<u32> {
         samplers

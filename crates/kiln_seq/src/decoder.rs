@@ -185,7 +185,7 @@ struct Binding {
     host: MemoryInfo<'static>,
 }
 
-/// How many steps back a generation can return to take a word back (the longest word, in
+/// How many positions back a generation can return to take a word back (the longest word, in
 /// tokens, it can take back whole).
 const RETREAT_STEPS: usize = 8;
 /// Most rows in one `session.run` of [`SequenceModel::generate_rows`].
@@ -193,33 +193,92 @@ pub const MAX_BATCH_ROWS: usize = 16;
 /// Most words taken back in one generation by default ([`Decoding::max_retreats`]).
 pub const MAX_RETREATS: usize = 48;
 
-/// One step of a generation: what it drew from, and what the next step feeds on.
-struct Frame {
-    /// Logits of the next token.
-    logits: Vec<f32>,
-    /// The key/value cache up to it (empty without the cache).
-    cache: Vec<DynValue>,
+/// A token a row has fed the model, or will feed it next step.
+#[derive(Clone, Copy)]
+struct Slot {
+    token: u32,
+    /// Its `position_ids` entry.
+    position: i64,
+    /// Whether later tokens attend to it (`attention_mask`): not once its word is taken back.
+    attended: bool,
 }
 
-/// One step of a lock-step generation: [`Frame`] for every row at once.
-struct BatchFrame {
-    /// Logits of each row's next token.
-    logits: Vec<Vec<f32>>,
-    /// The key/value cache up to it, rows in its batch dimension (empty without the cache).
-    cache: Vec<DynValue>,
-}
-
-/// A generation under way, before its next draw, as [`SequenceModel::generate`] keeps it.
-#[derive(Default)]
-struct Progress {
+/// One row of a lock-step generation.
+struct Row {
+    prompt_len: usize,
     /// Tokens drawn so far.
     generated: Vec<u32>,
     /// Their log-probabilities, with [`Decoding::score`].
     log_probs: Vec<f32>,
-    /// The last `RETREAT_STEPS` steps, oldest first: `frames[i]` drew the token at position
-    /// `first + i`.
-    frames: VecDeque<Frame>,
+    /// Logits of the last positions drawn at, oldest first: `logits[i]` for position
+    /// `first + i`; as many as a word can be taken back over.
+    logits: VecDeque<Vec<f32>>,
     first: usize,
+    /// Tokens masked at a position after a word was taken back to it.
+    bans: Vec<(usize, u32)>,
+    taken_back: usize,
+    /// The prompt and the tokens drawn, as fed (taken-back ones too while the mask hides them).
+    slots: Vec<Slot>,
+    /// `Some(stop token, if one)` once the row has ended.
+    ended: Option<Option<u32>>,
+}
+
+impl Row {
+    fn new(prompt: &[u32]) -> Self {
+        Self {
+            prompt_len: prompt.len(),
+            generated: Vec::new(),
+            log_probs: Vec::new(),
+            logits: VecDeque::new(),
+            first: 0,
+            bans: Vec::new(),
+            taken_back: 0,
+            slots: (0..)
+                .zip(prompt)
+                .map(|(position, &token)| Slot {
+                    token,
+                    position,
+                    attended: true,
+                })
+                .collect(),
+            ended: None,
+        }
+    }
+
+    /// Keeps `logits` as those of the next position, dropping the oldest beyond `kept`.
+    fn keep(&mut self, logits: Vec<f32>, kept: usize) {
+        self.logits.push_back(logits);
+        if self.logits.len() > kept {
+            self.logits.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// Takes back the tokens from position `start` on: hidden from the model by the mask
+    /// (`masked`), or cut from the slots, so that the cache is to be built again.
+    fn take_back(&mut self, start: usize, masked: bool) {
+        let prompt_len = self.prompt_len;
+        self.generated.truncate(start);
+        self.log_probs.truncate(start);
+        self.logits.truncate(start + 1 - self.first);
+        if masked {
+            let from = (prompt_len + start) as i64;
+            for slot in self.slots.iter_mut().filter(|slot| slot.position >= from) {
+                slot.attended = false;
+            }
+        } else {
+            self.slots.truncate(prompt_len + start);
+        }
+    }
+
+    fn into_generation(self) -> Generation {
+        Generation {
+            tokens: self.generated,
+            log_probs: self.log_probs,
+            stopped_by: self.ended.flatten(),
+            taken_back: self.taken_back,
+        }
+    }
 }
 
 /// Tokens generated after a prompt.
@@ -234,6 +293,8 @@ pub struct Generation {
     /// The stop token that ended it, if one did (otherwise it hit its length limit, or ended
     /// before a word it could not take back).
     pub stopped_by: Option<u32>,
+    /// How many words were taken back on the way ([`Decoding::real_words`]).
+    pub taken_back: usize,
 }
 
 impl Generation {
@@ -254,52 +315,6 @@ fn log_prob(logits: &[f32], token: u32) -> f32 {
     logits
         .get(token as usize)
         .map_or(f32::NEG_INFINITY, |&l| l - max - sum.ln())
-}
-
-/// Row `row` of a lock-step generation as [`SequenceModel::resume`] goes on from it: its
-/// tokens and the batch's last `steps` cut down to the row. `None` where a cache cannot be read
-/// on the host.
-fn row_progress(
-    steps: &VecDeque<BatchFrame>,
-    row: usize,
-    generated: &[u32],
-    log_probs: &[f32],
-) -> Option<Progress> {
-    let frames = steps
-        .iter()
-        .map(|step| {
-            let cache = step
-                .cache
-                .iter()
-                .map(|value| cache_row(value, row))
-                .collect::<Option<Vec<_>>>()?;
-            Some(Frame {
-                logits: step.logits[row].clone(),
-                cache,
-            })
-        })
-        .collect::<Option<VecDeque<_>>>()?;
-    Some(Progress {
-        first: generated.len() + 1 - frames.len(),
-        generated: generated.to_vec(),
-        log_probs: log_probs.to_vec(),
-        frames,
-    })
-}
-
-/// Row `row` of a key/value cache tensor `[batch, heads, past, size]`, as a batch of one;
-/// `None` where it is not on the host.
-fn cache_row(value: &DynValue, row: usize) -> Option<DynValue> {
-    let (shape, values) = value.try_extract_tensor::<f32>().ok()?;
-    let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-    let [_, heads, past, size] = dims[..] else {
-        return None;
-    };
-    let len = heads * past * size;
-    let values = values.get(row * len..(row + 1) * len)?.to_vec();
-    Tensor::from_array(([1, heads, past, size], values))
-        .ok()
-        .map(Tensor::into_dyn)
 }
 
 /// A sequence generator: decoder session, tokenizer and prompt format.
@@ -611,119 +626,34 @@ impl SequenceModel {
     ///
     /// A word that would end a run of the training texts (the manifest's `novelty`), or an
     /// unwanted one ([`Decoding::unwanted`]), is taken back whole: generation returns to the
-    /// step that began it, where that first token is masked, so the model picks another word
-    /// instead of bending this one into a longer one ("shark" into "sharkskin"). When no take-back
-    /// is left ([`Decoding::max_retreats`]) or the word began before the steps kept
-    /// (`RETREAT_STEPS`), the generation ends before that word: masking the tokens that would
-    /// end it one by one could only bend it, a draw per token of the vocabulary.
+    /// position where it began, where that first token is masked, so the model picks another
+    /// word instead of bending this one into a longer one ("shark" into "sharkskin"). The
+    /// tokens taken back stay in the key/value cache, hidden by the attention mask; without
+    /// the cache, or on a model without `attention_mask` and `position_ids` inputs, they are
+    /// cut, and the cache is built again.
+    /// When no take-back is left ([`Decoding::max_retreats`]) or the word began before the
+    /// positions kept (`RETREAT_STEPS`), the generation ends before that word: masking the
+    /// tokens that would end it one by one could only bend it, a draw per token of the
+    /// vocabulary.
     pub fn generate(
         &self,
         prompt: &[u32],
         sampler: &mut Sampler,
         decoding: &Decoding<'_>,
     ) -> Result<Generation, SequenceError> {
-        self.resume(prompt, Progress::default(), sampler, decoding)
-    }
-
-    /// [`SequenceModel::generate`] from `progress`, made by the same draws with `sampler` as it
-    /// was then.
-    fn resume(
-        &self,
-        prompt: &[u32],
-        progress: Progress,
-        sampler: &mut Sampler,
-        decoding: &Decoding<'_>,
-    ) -> Result<Generation, SequenceError> {
-        let room = (self.contract.context as usize).saturating_sub(prompt.len());
-        let kv_cache = decoding.kv_cache && self.cache.is_some();
-        let words = self.word_check(decoding);
-        let empty = self.empty_cache(1)?;
-        let Progress {
-            mut generated,
-            mut log_probs,
-            mut frames,
-            mut first,
-        } = progress;
-        let mut sequence = [prompt, &generated].concat();
-        // Tokens masked at a position after a retreat to it.
-        let mut bans: Vec<(usize, u32)> = Vec::new();
-        let mut retreats = 0;
-        let mut binding = self.bind()?;
-        while generated.len() < decoding.max_tokens.min(room) && !(decoding.done)(&generated) {
-            let position = generated.len();
-            if first + frames.len() == position {
-                let (new, past, past_len) = match frames.back() {
-                    Some(last) if kv_cache => (
-                        &sequence[sequence.len() - 1..],
-                        &last.cache,
-                        sequence.len() - 1,
-                    ),
-                    _ => (&sequence[..], &empty, 0),
-                };
-                let (mut logits, presents) = self.step(&mut binding, &[new], past, past_len)?;
-                let cache = if kv_cache { presents } else { Vec::new() };
-                let logits = logits.pop().unwrap_or_default();
-                frames.push_back(Frame { logits, cache });
-                if frames.len() > RETREAT_STEPS {
-                    frames.pop_front();
-                    first += 1;
-                }
-            }
-            let history = &sequence[prompt.len()..];
-            let banned_here: Vec<u32> = bans
-                .iter()
-                .filter(|&&(at, _)| at == position)
-                .map(|&(_, token)| token)
-                .collect();
-            let banned = |t| banned_here.contains(&t);
-            let logits = &frames[position - first].logits;
-            let Some(token) =
-                self.draw(sampler, logits, history, decoding, words.as_ref(), &banned)
-            else {
-                break;
-            };
-            if let Some(start) = words.as_ref().and_then(|w| w.retreat_to(history, token)) {
-                if start < first || retreats == decoding.max_retreats {
-                    generated.truncate(start);
-                    log_probs.truncate(start);
-                    break;
-                }
-                // Back to where the copied or unwanted word began; its first token is masked there.
-                retreats += 1;
-                bans.retain(|&(at, _)| at <= start);
-                bans.push((start, generated.get(start).copied().unwrap_or(token)));
-                generated.truncate(start);
-                log_probs.truncate(start);
-                sequence.truncate(prompt.len() + start);
-                frames.truncate(start + 1 - first);
-                continue;
-            }
-            if decoding.stop.contains(&token) {
-                return Ok(Generation {
-                    tokens: generated,
-                    log_probs,
-                    stopped_by: Some(token),
-                });
-            }
-            generated.push(token);
-            if decoding.score {
-                log_probs.push(log_prob(logits, token));
-            }
-            sequence.push(token);
-        }
-        Ok(Generation {
-            tokens: generated,
-            log_probs,
-            stopped_by: None,
-        })
+        let mut generations =
+            self.generate_in_step(&[prompt], std::slice::from_mut(sampler), decoding)?;
+        generations
+            .pop()
+            .ok_or_else(|| self.run_error("no generation"))
     }
 
     /// [`SequenceModel::generate`] after each of `prompts`, row `r` drawing with `samplers[r]`:
     /// the same tokens, in fewer runs of the model. Prompts of one length run in lock step,
     /// up to [`MAX_BATCH_ROWS`] rows per `session.run` (ONNX Runtime's CPU kernels give a row
-    /// of a batch the logits of a batch of one, bit for bit; tested); a row that has to take a
-    /// word back ([`Decoding::real_words`]) leaves the step and goes on alone.
-    /// Prompts of different lengths run one by one.
+    /// of a batch the logits of a batch of one, bit for bit; tested), a row that takes a word
+    /// back staying in step behind its mask. Prompts of different lengths run one by one, and
+    /// so do rows whose taken-back words are cut ([`SequenceModel::generate`]).
     pub fn generate_rows(
         &self,
         prompts: &[Vec<u32>],
@@ -737,145 +667,148 @@ impl SequenceModel {
                 samplers.len()
             )));
         }
-        if prompts.windows(2).any(|w| w[0].len() != w[1].len()) {
-            return prompts
-                .iter()
-                .zip(samplers)
-                .map(|(prompt, sampler)| self.generate(prompt, sampler, decoding))
-                .collect();
-        }
+        let prompts: Vec<&[u32]> = prompts.iter().map(Vec::as_slice).collect();
+        let cut = self.word_check(decoding).is_some() && !self.masks_taken_back(decoding);
+        let rows = if cut || prompts.windows(2).any(|w| w[0].len() != w[1].len()) {
+            1
+        } else {
+            MAX_BATCH_ROWS
+        };
         let mut generations = Vec::with_capacity(prompts.len());
-        for (prompts, samplers) in prompts
-            .chunks(MAX_BATCH_ROWS)
-            .zip(samplers.chunks_mut(MAX_BATCH_ROWS))
-        {
+        for (prompts, samplers) in prompts.chunks(rows).zip(samplers.chunks_mut(rows)) {
             generations.extend(self.generate_in_step(prompts, samplers, decoding)?);
         }
         Ok(generations)
     }
 
-    /// [`SequenceModel::generate_rows`] for prompts of one length: every row feeds one token per
-    /// step (or, without the cache, its whole sequence); a finished row repeats its last
-    /// token, whose logits are not read. A row whose word checks would take a word back (which
-    /// would put it out of step) goes on alone from where it left, with the steps it can
-    /// return to cut out of the batch's; where the cache cannot be read on the host (on a
-    /// GPU), it is generated again alone from its sampler as it was.
+    /// Whether tokens taken back stay in the key/value cache, hidden by the attention mask
+    /// (the model takes a mask and positions); otherwise they are cut, and the cache (if any)
+    /// is built again.
+    fn masks_taken_back(&self, decoding: &Decoding<'_>) -> bool {
+        decoding.kv_cache
+            && self.cache.is_some()
+            && self.inputs.attention_mask
+            && self.inputs.position_ids
+    }
+
+    /// [`SequenceModel::generate_rows`] for prompts of one length: every row feeds one token
+    /// per step (or, without the cache, its whole sequence); a finished row feeds its last
+    /// token again, whose logits are not read. A row that takes a word back redraws from the
+    /// logits it kept and stays in step, the tokens taken back hidden by its attention mask.
     fn generate_in_step(
         &self,
-        prompts: &[Vec<u32>],
+        prompts: &[&[u32]],
         samplers: &mut [Sampler],
         decoding: &Decoding<'_>,
     ) -> Result<Vec<Generation>, SequenceError> {
-        let prompt_len = prompts.first().map_or(0, Vec::len);
-        let limit = decoding
-            .max_tokens
-            .min((self.contract.context as usize).saturating_sub(prompt_len));
+        let context = self.contract.context as usize;
+        let prompt_len = prompts.first().map_or(0, |prompt| prompt.len());
+        let limit = decoding.max_tokens.min(context.saturating_sub(prompt_len));
         let kv_cache = decoding.kv_cache && self.cache.is_some();
         let words = self.word_check(decoding);
-        let fresh = samplers.to_vec();
-        // Rows that left the step, and where they go on from.
-        let mut alone: Vec<Option<Progress>> = (0..prompts.len()).map(|_| None).collect();
-        let mut sequences = prompts.to_vec();
-        let mut generated = vec![Vec::new(); prompts.len()];
-        let mut log_probs = vec![Vec::new(); prompts.len()];
-        let mut ended: Vec<Option<Option<u32>>> = vec![None; prompts.len()];
-        // The last steps' logits and caches (the cache fed next is the newest); only as many
-        // as a row may return to when words can be taken back.
+        let masked = self.masks_taken_back(decoding);
+        if words.is_some() && !masked && prompts.len() > 1 {
+            return Err(self.run_error("rows that cut taken-back words run one by one"));
+        }
         let kept = if words.is_some() { RETREAT_STEPS } else { 1 };
-        let mut steps: VecDeque<BatchFrame> = VecDeque::new();
-        let empty = self.empty_cache(prompts.len())?;
+        let mut rows: Vec<Row> = prompts.iter().map(|prompt| Row::new(prompt)).collect();
+        let empty = self.empty_cache(rows.len())?;
+        let mut cache = Vec::new();
+        // How many of each row's slots `cache` holds.
+        let mut cached = 0;
         let mut binding = self.bind()?;
-        for position in 0.. {
-            for (row, tokens) in generated.iter().enumerate() {
-                if ended[row].is_none() && (tokens.len() >= limit || (decoding.done)(tokens)) {
-                    ended[row] = Some(None);
+        loop {
+            for row in rows.iter_mut().filter(|row| row.ended.is_none()) {
+                // Taken-back tokens fill the context too.
+                if row.generated.len() >= limit
+                    || row.slots.len() > context
+                    || (decoding.done)(&row.generated)
+                {
+                    row.ended = Some(None);
                 }
             }
-            if ended.iter().all(Option::is_some) {
+            if rows.iter().all(|row| row.ended.is_some()) {
                 break;
             }
-            let past_len = if kv_cache && position > 0 {
-                prompt_len + position - 1
-            } else {
-                0
-            };
-            let new: Vec<&[u32]> = sequences.iter().map(|s| &s[past_len..]).collect();
-            let past = match steps.back() {
-                Some(step) if kv_cache => &step.cache,
-                _ => &empty,
-            };
-            let (logits, presents) = self.step(&mut binding, &new, past, past_len)?;
-            let cache = if kv_cache { presents } else { Vec::new() };
-            steps.push_back(BatchFrame { logits, cache });
-            if steps.len() > kept {
-                steps.pop_front();
+            let from = if kv_cache { cached } else { 0 };
+            let past = if from > 0 { &cache } else { &empty };
+            let (logits, presents) = self.step(&mut binding, &rows, from, past)?;
+            if kv_cache {
+                cache = presents;
+                cached = rows[0].slots.len();
             }
-            let logits = &steps[steps.len() - 1].logits;
-            for (row, sequence) in sequences.iter_mut().enumerate() {
-                let last = sequence.last().copied().unwrap_or_default();
-                if ended[row].is_some() {
-                    sequence.push(last);
-                    continue;
+            for ((row, logits), sampler) in rows.iter_mut().zip(logits).zip(&mut *samplers) {
+                if row.ended.is_none() {
+                    row.keep(logits, kept);
+                    self.draw_next(row, sampler, decoding, words.as_ref(), masked);
                 }
-                let history = &generated[row];
-                let before = samplers[row].clone();
-                let token = self.draw(
-                    &mut samplers[row],
-                    &logits[row],
-                    history,
-                    decoding,
-                    words.as_ref(),
-                    &|_| false,
-                );
-                let retreat = token.and_then(|token| {
-                    words
-                        .as_ref()
-                        .and_then(|words| words.retreat_to(history, token))
-                });
-                if retreat.is_some() {
-                    // `resume` draws this token again and takes the word back, or, where the
-                    // cache cannot be cut, starts the row again.
-                    let progress = row_progress(&steps, row, &generated[row], &log_probs[row]);
-                    samplers[row] = if progress.is_some() {
-                        before
-                    } else {
-                        fresh[row].clone()
-                    };
-                    alone[row] = Some(progress.unwrap_or_default());
-                    ended[row] = Some(None);
-                    sequence.push(last);
-                    continue;
-                }
-                match token {
-                    Some(token) if !decoding.stop.contains(&token) => {
-                        generated[row].push(token);
-                        if decoding.score {
-                            log_probs[row].push(log_prob(&logits[row], token));
-                        }
-                        sequence.push(token);
-                    }
-                    stopped => {
-                        ended[row] = Some(stopped);
-                        sequence.push(last);
-                    }
+                if row.ended.is_some() {
+                    let last = row.slots[row.slots.len() - 1];
+                    row.slots.push(last);
+                } else if row.slots.len() <= cached {
+                    // Taken back without a mask: the cache is built again.
+                    cached = 0;
                 }
             }
         }
-        let mut generations = Vec::with_capacity(prompts.len());
-        let rows = generated.into_iter().zip(log_probs).zip(ended).zip(alone);
-        for (row, (((tokens, log_probs), ended), alone)) in rows.enumerate() {
-            generations.push(match alone {
-                Some(progress) => {
-                    self.resume(&prompts[row], progress, &mut samplers[row], decoding)?
+        Ok(rows.into_iter().map(Row::into_generation).collect())
+    }
+
+    /// Draws `row`'s next token from the logits it kept, and adds it to the row's slots;
+    /// takes a word back and draws again where the word checks say so, or ends the row.
+    fn draw_next(
+        &self,
+        row: &mut Row,
+        sampler: &mut Sampler,
+        decoding: &Decoding<'_>,
+        words: Option<&WordCheck<'_>>,
+        masked: bool,
+    ) {
+        loop {
+            let position = row.generated.len();
+            let banned_here: Vec<u32> = row
+                .bans
+                .iter()
+                .filter(|&&(at, _)| at == position)
+                .map(|&(_, token)| token)
+                .collect();
+            let banned = |t| banned_here.contains(&t);
+            let logits = &row.logits[position - row.first];
+            let Some(token) = self.draw(sampler, logits, &row.generated, decoding, words, &banned)
+            else {
+                row.ended = Some(None);
+                return;
+            };
+            if let Some(start) = words.and_then(|w| w.retreat_to(&row.generated, token)) {
+                if start < row.first || row.taken_back == decoding.max_retreats {
+                    row.generated.truncate(start);
+                    row.log_probs.truncate(start);
+                    row.ended = Some(None);
+                    return;
                 }
-                None => Generation {
-                    tokens,
-                    log_probs,
-                    stopped_by: ended.flatten(),
-                },
+                // Back to where the copied or unwanted word began; its first token is masked there.
+                row.taken_back += 1;
+                row.bans.retain(|&(at, _)| at <= start);
+                row.bans
+                    .push((start, row.generated.get(start).copied().unwrap_or(token)));
+                row.take_back(start, masked);
+                continue;
+            }
+            if decoding.stop.contains(&token) {
+                row.ended = Some(Some(token));
+                return;
+            }
+            if decoding.score {
+                row.log_probs.push(log_prob(logits, token));
+            }
+            row.slots.push(Slot {
+                token,
+                position: (row.prompt_len + position) as i64,
+                attended: true,
             });
+            row.generated.push(token);
+            return;
         }
-        Ok(generations)
     }
 
     /// The word checks `decoding` asks for, if this model has a lexicon.
@@ -934,40 +867,39 @@ impl SequenceModel {
         })
     }
 
-    /// One `session.run` over `rows` (token ids, all of one length): the logits of each row's
-    /// last position and the new cache.
+    /// One `session.run` feeding each row's slots from `past_len` on (`past` holds those
+    /// before): the logits of each row's last position and the new cache.
     fn step(
         &self,
         binding: &mut Binding,
-        rows: &[&[u32]],
-        past: &[DynValue],
+        rows: &[Row],
         past_len: usize,
+        past: &[DynValue],
     ) -> Result<(Vec<Vec<f32>>, Vec<DynValue>), SequenceError> {
-        let (batch, n) = (rows.len(), rows.first().map_or(0, |row| row.len()));
+        let total = rows.first().map_or(0, |row| row.slots.len());
+        let (batch, n) = (rows.len(), total.saturating_sub(past_len));
         if n == 0 {
             return Err(self.run_error("nothing to feed it: the prompt is empty"));
         }
         let error = |err: ort::Error| self.run_error(err);
         let io = &mut binding.io;
-        let ids = rows
-            .iter()
-            .flat_map(|row| row.iter().map(|&id| i64::from(id)))
-            .collect::<Vec<_>>();
+        let fed = || rows.iter().flat_map(|row| &row.slots[past_len..]);
+        let ids = fed().map(|slot| i64::from(slot.token)).collect::<Vec<_>>();
         io.bind_input(
             "input_ids",
             &Tensor::from_array(([batch, n], ids)).map_err(error)?,
         )
         .map_err(error)?;
         if self.inputs.attention_mask {
-            let total = past_len + n;
-            let mask = Tensor::from_array(([batch, total], vec![1_i64; batch * total]));
-            io.bind_input("attention_mask", &mask.map_err(error)?)
-                .map_err(error)?;
+            let mask = rows
+                .iter()
+                .flat_map(|row| row.slots.iter().map(|slot| i64::from(slot.attended)))
+                .collect::<Vec<_>>();
+            let mask = Tensor::from_array(([batch, total], mask)).map_err(error)?;
+            io.bind_input("attention_mask", &mask).map_err(error)?;
         }
         if self.inputs.position_ids {
-            let positions = (0..batch)
-                .flat_map(|_| (past_len..past_len + n).map(|p| p as i64))
-                .collect::<Vec<_>>();
+            let positions = fed().map(|slot| slot.position).collect::<Vec<_>>();
             let positions = Tensor::from_array(([batch, n], positions)).map_err(error)?;
             io.bind_input("position_ids", &positions).map_err(error)?;
         }
