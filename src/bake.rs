@@ -47,8 +47,8 @@ pub struct Target {
     /// Output folder; files go to `<out>/<recipe>/<entry>/<variant>.png` with `kiln-bake.json` beside them.
     #[arg(long)]
     pub out: PathBuf,
-    /// Entries generated in parallel (entries of one model still take turns in its session;
-    /// this overlaps encoding and writing with inference).
+    /// Entries generated at once, each on a session of its own (made as needed), the cores
+    /// shared between them unless `--threads` says otherwise.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Only this part of the plan: shard I of N (1-based), e.g. `--shard 2/4` in a CI matrix;
@@ -77,11 +77,16 @@ pub struct Setup<'t> {
 impl<'t> Setup<'t> {
     /// Loads ONNX Runtime and checks the provider policy.
     pub fn new(target: &'t Target, prune: bool) -> Result<Self, Failure> {
+        let jobs = usize::from(target.jobs);
         let engine = Engine::new(SessionOptions {
             policy: target.run.ep,
-            // Not divided between jobs: entries of one model share its session, which runs one
-            // batch at a time, so `--jobs` overlaps Kiln's own work with inference instead.
-            intra_threads: target.run.threads.map(usize::from),
+            // Cores shared between the jobs, each of which may run a session of its own.
+            intra_threads: target
+                .run
+                .threads
+                .map(usize::from)
+                .or_else(|| (jobs > 1).then(|| (cores() / jobs).max(1))),
+            sessions_per_model: jobs,
         })?;
         kiln_onnx::check_policy(engine.sessions().runtime(), target.run.ep)?;
         Ok(Self {
@@ -272,4 +277,9 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
         }
     );
     partial_unless(plan.invalid.is_empty(), failures == 0)
+}
+
+/// The cores this process may use.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }

@@ -11,6 +11,7 @@ pub fn run(models_dir: &Path) -> Outcome {
     let engine = Engine::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(1),
+        sessions_per_model: 1,
     })
     .inspect_err(|_| println!("ONNX Runtime: NOT FOUND"))?;
     let runtime = engine.sessions().runtime();

@@ -57,6 +57,7 @@ fn run_add(args: &AddArgs) -> Outcome {
     let sessions = SessionCache::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(1),
+        sessions_per_model: 1,
     })?;
     let options = ImportOptions {
         name: args.name.as_deref(),

@@ -17,6 +17,7 @@ fn model(folder: &str) -> SequenceModel {
     let sessions = SessionCache::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(1),
+        sessions_per_model: 1,
     })
     .expect("ONNX Runtime");
     let session = sessions.load_model(&manifest, &path).expect("session");

@@ -28,6 +28,7 @@ fn model_with(manifest: &ModelManifest, path: &Path) -> Result<SequenceModel, Se
     let sessions = SessionCache::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(2),
+        sessions_per_model: 1,
     })
     .expect("ONNX Runtime");
     let session = sessions

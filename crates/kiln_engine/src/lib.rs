@@ -20,7 +20,7 @@
 //!     "level.kiln.ron".as_ref(),
 //! )?;
 //! let entry = &recipe.assets["floor"];
-//! let engine = Engine::new(SessionOptions { policy: ProviderPolicy::Cpu, intra_threads: Some(1) })?;
+//! let engine = Engine::new(SessionOptions { policy: ProviderPolicy::Cpu, intra_threads: Some(1), sessions_per_model: 1 })?;
 //! let files = ModelRegistry::new(fixtures).read(&entry.model)?;
 //! let model = engine.load(&files, HashCheck::Strict)?;
 //! let made = model.make("floor", entry, &seeds(entry, 0), &|_| {})?;

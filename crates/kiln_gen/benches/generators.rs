@@ -24,6 +24,7 @@ fn main() {
             ProviderPolicy::Cpu
         },
         intra_threads: None,
+        sessions_per_model: 1,
     })
     .expect("ONNX Runtime");
     println!(

@@ -22,6 +22,7 @@ fn generator_in(folder: &str, name: &str) -> ImageGenerator {
     let sessions = SessionCache::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: Some(1),
+        sessions_per_model: 1,
     })
     .expect("ONNX Runtime");
     ImageGenerator::new(

@@ -22,6 +22,7 @@ fn main() {
     let sessions = SessionCache::new(SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: None,
+        sessions_per_model: 1,
     })
     .expect("ONNX Runtime");
     println!(

@@ -1,12 +1,14 @@
 //! Sessions: created under the provider policy, cached by model content hash.
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use kiln_recipe::{ModelKind, ModelManifest};
 use ort::session::Session;
+use ort::session::builder::SessionBuilder;
 use sha2::{Digest, Sha256};
 
 use crate::contract::{ContractError, GraphTensor, compare};
@@ -20,6 +22,9 @@ pub struct SessionOptions {
     pub policy: ProviderPolicy,
     /// Threads ONNX Runtime may use inside one operator; `None` lets it choose (all cores).
     pub intra_threads: Option<usize>,
+    /// Most sessions of one model, each made when every other is running: so many calls of
+    /// the model can run at once (0 and 1: one session, whose calls take turns).
+    pub sessions_per_model: usize,
 }
 
 /// What to do when a model file's sha256 differs from its manifest.
@@ -81,15 +86,62 @@ pub enum SessionError {
     Contract(#[from] ContractError),
 }
 
-/// An ONNX Runtime session and what it runs on.
-#[derive(Debug)]
+/// An ONNX Runtime session and what it runs on; more sessions of the same model are made as
+/// calls overlap, up to [`SessionOptions::sessions_per_model`].
 pub struct ModelSession {
     sha256: String,
     provider: Provider,
     fallback: Option<String>,
     inputs: Vec<GraphTensor>,
     outputs: Vec<GraphTensor>,
-    session: Mutex<Session>,
+    /// Sessions not in use.
+    idle: Mutex<Vec<Session>>,
+    /// Signalled when a session is handed back.
+    returned: Condvar,
+    /// Sessions made so far, and the most there may be.
+    made: AtomicUsize,
+    most: usize,
+    /// Makes another session of the same model, on the same provider.
+    make: Box<dyn Fn() -> Result<Session, SessionError> + Send + Sync>,
+}
+
+impl std::fmt::Debug for ModelSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelSession")
+            .field("sha256", &self.sha256)
+            .field("provider", &self.provider)
+            .field("sessions", &self.made.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session of a [`ModelSession`], its own until dropped.
+pub struct SessionLease<'a> {
+    owner: &'a ModelSession,
+    session: Option<Session>,
+}
+
+impl Deref for SessionLease<'_> {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        self.session.as_ref().expect("held until dropped")
+    }
+}
+
+impl DerefMut for SessionLease<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for SessionLease<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.owner.idle_sessions().push(session);
+            self.owner.returned.notify_one();
+        }
+    }
 }
 
 impl ModelSession {
@@ -118,9 +170,50 @@ impl ModelSession {
         &self.outputs
     }
 
-    /// Exclusive access to the session for `run` (ONNX Runtime sessions run one call at a time here).
-    pub fn lock(&self) -> MutexGuard<'_, Session> {
-        self.session
+    /// How many sessions of the model have been made.
+    pub fn sessions_made(&self) -> usize {
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// A session to `run` on alone until the lease is dropped (keep it for a whole decoder
+    /// generation: its I/O binding belongs to it). An idle one, else a new one while fewer than
+    /// [`SessionOptions::sessions_per_model`] exist, else the next one handed back. A session
+    /// that cannot be made (out of memory, say) is waited for instead.
+    pub fn lock(&self) -> SessionLease<'_> {
+        let mut idle = self.idle_sessions();
+        loop {
+            if let Some(session) = idle.pop() {
+                return self.lease(session);
+            }
+            let made = self.made.load(Ordering::Relaxed);
+            if made < self.most {
+                self.made.store(made + 1, Ordering::Relaxed);
+                drop(idle);
+                match (self.make)() {
+                    Ok(session) => return self.lease(session),
+                    Err(err) => {
+                        tracing::warn!("another session of model {}: {err}", &self.sha256[..12]);
+                        idle = self.idle_sessions();
+                        continue;
+                    }
+                }
+            }
+            idle = self
+                .returned
+                .wait(idle)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn lease(&self, session: Session) -> SessionLease<'_> {
+        SessionLease {
+            owner: self,
+            session: Some(session),
+        }
+    }
+
+    fn idle_sessions(&self) -> MutexGuard<'_, Vec<Session>> {
+        self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -289,18 +382,9 @@ impl SessionCache {
         label: &str,
         prefers_cpu: bool,
     ) -> Result<ModelSession, SessionError> {
-        let create_error = |err: &dyn std::fmt::Display| SessionError::Create {
-            model: label.to_owned(),
-            message: err.to_string(),
-        };
-        let mut builder = Session::builder(&self.runtime.environment)
-            .and_then(|b| b.with_deterministic_compute(true).map_err(Into::into))
-            .map_err(|err| create_error(&err))?;
-        if let Some(threads) = self.options.intra_threads {
-            builder = builder
-                .with_intra_threads(threads)
-                .map_err(|err| create_error(&err))?;
-        }
+        let label = label.to_owned();
+        let (runtime, intra_threads) = (self.runtime, self.options.intra_threads);
+        let mut builder = session_builder(runtime, intra_threads, &label)?;
         let (provider, fallback) = match self.options.policy {
             ProviderPolicy::Cpu => (Provider::Cpu, None),
             ProviderPolicy::Cuda => {
@@ -320,16 +404,19 @@ impl SessionCache {
                 }
             },
         };
-        let session = builder
-            .commit_from_memory(bytes)
-            .map_err(|err| match provider {
-                Provider::Cuda if self.options.policy == ProviderPolicy::Cuda => {
-                    SessionError::CudaUnavailable {
-                        reason: err.to_string(),
-                    }
-                }
-                _ => create_error(&err),
-            })?;
+        let required = self.options.policy == ProviderPolicy::Cuda;
+        let session = commit(builder, bytes, provider, required, &label)?;
+        let most = self.options.sessions_per_model.max(1);
+        // The bytes are kept only where more sessions may be made from them.
+        let kept: Arc<[u8]> = if most > 1 { bytes.into() } else { Arc::new([]) };
+        let make = move || {
+            let mut builder = session_builder(runtime, intra_threads, &label)?;
+            if provider == Provider::Cuda {
+                register_cuda(&mut builder)
+                    .map_err(|reason| SessionError::CudaUnavailable { reason })?;
+            }
+            commit(builder, &kept, provider, required, &label)
+        };
         Ok(ModelSession {
             sha256,
             provider,
@@ -344,9 +431,56 @@ impl SessionCache {
                 .iter()
                 .map(GraphTensor::from_outlet)
                 .collect(),
-            session: Mutex::new(session),
+            idle: Mutex::new(vec![session]),
+            returned: Condvar::new(),
+            made: AtomicUsize::new(1),
+            most,
+            make: Box::new(make),
         })
     }
+}
+
+/// A session builder with Kiln's settings: deterministic kernels, `intra_threads` per operator.
+fn session_builder(
+    runtime: &Runtime,
+    intra_threads: Option<usize>,
+    label: &str,
+) -> Result<SessionBuilder, SessionError> {
+    let create_error = |err: ort::Error| SessionError::Create {
+        model: label.to_owned(),
+        message: err.to_string(),
+    };
+    let builder = Session::builder(&runtime.environment)
+        .and_then(|b| b.with_deterministic_compute(true).map_err(Into::into))
+        .map_err(create_error)?;
+    match intra_threads {
+        Some(threads) => builder
+            .with_intra_threads(threads)
+            .map_err(|err| create_error(err.into())),
+        None => Ok(builder),
+    }
+}
+
+/// The session `builder` makes of `bytes` on `provider` (`required`: `--ep cuda`, whose
+/// failure to load says so).
+fn commit(
+    mut builder: SessionBuilder,
+    bytes: &[u8],
+    provider: Provider,
+    required: bool,
+    label: &str,
+) -> Result<Session, SessionError> {
+    builder
+        .commit_from_memory(bytes)
+        .map_err(|err| match provider {
+            Provider::Cuda if required => SessionError::CudaUnavailable {
+                reason: err.to_string(),
+            },
+            _ => SessionError::Create {
+                model: label.to_owned(),
+                message: err.to_string(),
+            },
+        })
 }
 
 /// Lower-case hex sha256 of `bytes`.

@@ -23,6 +23,7 @@ fn cache(policy: ProviderPolicy) -> SessionCache {
     SessionCache::new(SessionOptions {
         policy,
         intra_threads: Some(1),
+        sessions_per_model: 1,
     })
     .expect("ONNX Runtime")
 }
@@ -223,4 +224,48 @@ fn hash_check_warn_accepts_a_replaced_model_and_records_its_real_hash() {
         .load_model_bytes(&manifest, &bytes, &onnx, kiln_onnx::HashCheck::Warn)
         .expect("warn accepts");
     assert_eq!(session.sha256(), fixture("tiny_texture").0.sha256);
+}
+
+#[test]
+fn overlapping_calls_get_sessions_of_their_own_up_to_the_limit() {
+    let (texture, path) = fixture("tiny_texture");
+    let load = |sessions_per_model| {
+        SessionCache::new(SessionOptions {
+            policy: ProviderPolicy::Cpu,
+            intra_threads: Some(1),
+            sessions_per_model,
+        })
+        .expect("ONNX Runtime")
+        .load_model(&texture, &path)
+        .expect("load")
+    };
+    let pooled = load(2);
+    {
+        let first = pooled.lock();
+        let second = pooled.lock();
+        assert!(!std::ptr::eq(&*first, &*second), "two sessions at once");
+        assert_eq!(pooled.sessions_made(), 2);
+    }
+    // Handed back, they serve later calls: no third one is made.
+    drop((pooled.lock(), pooled.lock()));
+    assert_eq!(pooled.sessions_made(), 2);
+
+    // At the limit, a call waits for a session to come back.
+    let single = load(1);
+    let held = single.lock();
+    let (sender, waited) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _lease = single.lock();
+            sender.send(()).expect("send");
+        });
+        let timeout = std::time::Duration::from_millis(200);
+        assert!(
+            waited.recv_timeout(timeout).is_err(),
+            "ran while the session was held"
+        );
+        drop(held);
+        waited.recv().expect("ran once it was handed back");
+    });
+    assert_eq!(single.sessions_made(), 1);
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use kiln_onnx::{ModelSession, Provider};
 use kiln_recipe::{Dim, ModelKind, ModelManifest, SequenceContract};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
-use ort::session::IoBinding;
+use ort::session::{IoBinding, Session};
 use ort::value::{DynValue, Tensor};
 use tokenizers::Tokenizer;
 
@@ -716,7 +716,8 @@ impl SequenceModel {
         let mut cache = Vec::new();
         // How many of each row's slots `cache` holds.
         let mut cached = 0;
-        let mut binding = self.bind()?;
+        let mut session = self.session.lock();
+        let mut binding = self.bind(&session)?;
         loop {
             for row in rows.iter_mut().filter(|row| row.ended.is_none()) {
                 // Taken-back tokens fill the context too.
@@ -732,7 +733,7 @@ impl SequenceModel {
             }
             let from = if kv_cache { cached } else { 0 };
             let past = if from > 0 { &cache } else { &empty };
-            let (logits, presents) = self.step(&mut binding, &rows, from, past)?;
+            let (logits, presents) = self.step(&mut session, &mut binding, &rows, from, past)?;
             if kv_cache {
                 cache = presents;
                 cached = rows[0].slots.len();
@@ -847,14 +848,14 @@ impl SequenceModel {
 
     /// An I/O binding for one generation: the key/value cache stays where the session runs (on
     /// the GPU under CUDA) from one step to the next, and only the logits come to the host.
-    fn bind(&self) -> Result<Binding, SequenceError> {
+    fn bind(&self, session: &Session) -> Result<Binding, SequenceError> {
         let error = |err: ort::Error| self.run_error(err);
         let device = match self.session.provider() {
             Provider::Cuda => AllocationDevice::CUDA,
             Provider::Cpu => AllocationDevice::CPU,
         };
         Ok(Binding {
-            io: self.session.lock().create_binding().map_err(error)?,
+            io: session.create_binding().map_err(error)?,
             cache: MemoryInfo::new(device, 0, AllocatorType::Device, MemoryType::Default)
                 .map_err(error)?,
             host: MemoryInfo::new(
@@ -871,6 +872,7 @@ impl SequenceModel {
     /// before): the logits of each row's last position and the new cache.
     fn step(
         &self,
+        session: &mut Session,
         binding: &mut Binding,
         rows: &[Row],
         past_len: usize,
@@ -924,7 +926,6 @@ impl SequenceModel {
                     .map_err(error)?;
             }
         }
-        let mut session = self.session.lock();
         let started = Instant::now();
         let mut outputs = session.run_binding(io).map_err(error)?;
         self.run_nanos

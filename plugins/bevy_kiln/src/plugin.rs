@@ -152,6 +152,7 @@ impl KilnSettings {
         SessionOptions {
             policy: self.provider,
             intra_threads: self.intra_threads,
+            sessions_per_model: 1,
         }
     }
 }

@@ -172,7 +172,7 @@ struct Task {
 ///     bake: project.path("baked"),
 /// });
 /// assert!(workbench.select("level.kiln.ron", "floor"));
-/// workbench.generate(SessionOptions { policy: ProviderPolicy::Cpu, intra_threads: Some(1) });
+/// workbench.generate(SessionOptions { policy: ProviderPolicy::Cpu, intra_threads: Some(1), sessions_per_model: 1 });
 /// workbench.wait(); // a panel polls instead
 /// let gallery = workbench.gallery().expect("two variants");
 /// assert!(matches!(gallery.variants[1].content, Content::Image { size: [32, 16], .. }));

@@ -23,6 +23,7 @@ const RECIPE: &str = r#"(assets: {
 const CPU: SessionOptions = SessionOptions {
     policy: ProviderPolicy::Cpu,
     intra_threads: Some(1),
+    sessions_per_model: 1,
 };
 
 /// What one consumer made of an entry's variants.

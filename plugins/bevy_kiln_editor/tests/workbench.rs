@@ -59,6 +59,7 @@ fn cpu() -> SessionOptions {
     SessionOptions {
         policy: ProviderPolicy::Cpu,
         intra_threads: None,
+        sessions_per_model: 1,
     }
 }
 
@@ -208,6 +209,7 @@ fn errors_name_the_file_and_leave_the_gallery_alone() {
         SessionOptions {
             policy: ProviderPolicy::Cuda,
             intra_threads: None,
+            sessions_per_model: 1,
         },
     );
     let error = &workbench.notices().last().expect("an error").message;
