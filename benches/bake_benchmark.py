@@ -9,9 +9,9 @@ machine, both tools on the venv's library (Kiln through ORT_DYLIB_PATH, as a pro
 would spare it asking Python where a pip package is; `--ep cuda`: both on CUDA, install
 onnxruntime-gpu into the venv):
 
-1. example recipes (assets/, shipped models): `kiln bake` vs benches/python_baseline.py,
-   wall clock of the whole process and each tool's own timer, into a fresh folder each run;
-   then the same split by kind (images, text, music);
+1. example recipes (assets/, shipped models): `kiln bake` (one job, and `--jobs 2`) vs
+   benches/python_baseline.py, wall clock of the whole process and each tool's own timer,
+   into a fresh folder each run; then the same split by kind (images, text, music);
 2. a mixed set 8x larger (the example recipes with 8 seeds each): throughput;
 3. 1,000 entries (fixture models) baked, then re-baked with nothing changed.
 
@@ -67,8 +67,8 @@ def kiln_internal(stdout):
     return float(match.group(1)), float(match.group(2))
 
 
-def compare(recipes, runs, python, work, label, ep, jobs2=True):
-    rows = {"kiln": [], "kiln2": [], "python": []} if jobs2 else {"kiln": [], "python": []}
+def compare(recipes, runs, python, work, label, ep):
+    rows = {"kiln": [], "kiln2": [], "python": []}
     for run in range(runs):
         for name in rows:
             out = work / f"{name}-{run}"
@@ -98,15 +98,22 @@ def compare(recipes, runs, python, work, label, ep, jobs2=True):
     names = {"kiln": "`kiln bake`", "kiln2": "`kiln bake --jobs 2`", "python": "Python baseline"}
     for name in rows:
         wall, internal, inference = median(name, 0), median(name, 1), median(name, 2)
+        # Two jobs run session.run in parallel, so its sum can exceed the wall clock: there the
+        # time outside it is not a share of the timer and is left out.
+        outside = (
+            "— (session.run summed over 2 parallel jobs)"
+            if name == "kiln2"
+            else f"{internal - inference:.3f} s ({100 * (internal - inference) / internal:.0f} %)"
+        )
         print(
             f"| {names[name]} | {wall:.3f} s | {internal:.3f} s | {inference:.3f} s | "
-            f"{internal - inference:.3f} s ({100 * (internal - inference) / internal:.0f} %) | "
-            f"{rows[name][0][3] / wall:.0f} |"
+            f"{outside} | {rows[name][0][3] / wall:.0f} |"
         )
     print(
         f"\nPython baseline / `kiln bake`: {median('python', 0) / median('kiln', 0):.2f}x wall clock, "
         f"{median('python', 1) / median('kiln', 1):.2f}x own timer, "
-        f"{(median('python', 1) - median('python', 2)) / max(median('kiln', 1) - median('kiln', 2), 1e-9):.2f}x outside session.run"
+        f"{(median('python', 1) - median('python', 2)) / max(median('kiln', 1) - median('kiln', 2), 1e-9):.2f}x outside session.run; "
+        f"/ `kiln bake --jobs 2`: {median('python', 0) / median('kiln2', 0):.2f}x wall clock"
     )
 
 
@@ -177,7 +184,7 @@ def main():
         work = pathlib.Path(tmp)
         compare(REPO / "assets", args.runs, python, work, "Example recipes (assets/)", args.ep)
         for kind, folder in by_kind(work).items():
-            compare(folder, args.runs, python, work, f"Example recipes: {kind}", args.ep, jobs2=False)
+            compare(folder, args.runs, python, work, f"Example recipes: {kind}", args.ep)
         compare(mixed_set(work, 8), args.runs, python, work, "Mixed set: the example recipes x 8 seeds", args.ep)
         incremental(work, args.runs)
 

@@ -39,6 +39,12 @@ pub struct VerifyArgs {
     gpu_tolerance: u8,
 }
 
+/// Entries a bake makes at once unless `--jobs` says otherwise. On two cores a second entry
+/// beside the first baked the example recipes in 4.3 s instead of 5.5 (docs/benchmarks.md,
+/// session 16: a decoder step, or a small image, keeps one core busy but not two) and cost
+/// nothing on two 1024² textures; a bake with a single entry to make runs it on every core.
+const DEFAULT_JOBS: u16 = 2;
+
 /// What a bake or verify works on.
 #[derive(Debug, clap::Args)]
 pub struct Target {
@@ -47,9 +53,10 @@ pub struct Target {
     /// Output folder; files go to `<out>/<recipe>/<entry>/<variant>.png` with `kiln-bake.json` beside them.
     #[arg(long)]
     pub out: PathBuf,
-    /// Entries generated at once, each on a session of its own (made as needed), the cores
-    /// shared between them unless `--threads` says otherwise.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Most entries generated at once, each on a session of its own (made as needed), the
+    /// cores shared between those that run unless `--threads` says otherwise (a bake of one
+    /// entry runs it on every core).
+    #[arg(long, default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
     /// Only this part of the plan: shard I of N (1-based), e.g. `--shard 2/4` in a CI matrix;
     /// join the shards' folders with `kiln merge`.
@@ -77,16 +84,11 @@ pub struct Setup<'t> {
 impl<'t> Setup<'t> {
     /// Loads ONNX Runtime and checks the provider policy.
     pub fn new(target: &'t Target, prune: bool) -> Result<Self, Failure> {
-        let jobs = usize::from(target.jobs);
         let engine = Engine::new(SessionOptions {
             policy: target.run.ep,
-            // Cores shared between the jobs, each of which may run a session of its own.
-            intra_threads: target
-                .run
-                .threads
-                .map(usize::from)
-                .or_else(|| (jobs > 1).then(|| (cores() / jobs).max(1))),
-            sessions_per_model: jobs,
+            // Otherwise each bake shares the cores between the entries it runs at once.
+            intra_threads: target.run.threads.map(usize::from),
+            sessions_per_model: usize::from(target.jobs),
         })?;
         kiln_onnx::check_policy(engine.sessions().runtime(), target.run.ep)?;
         Ok(Self {
@@ -277,9 +279,4 @@ pub fn verify(args: &VerifyArgs) -> Outcome {
         }
     );
     partial_unless(plan.invalid.is_empty(), failures == 0)
-}
-
-/// The cores this process may use.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }

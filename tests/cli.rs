@@ -125,8 +125,8 @@ fn a_model_that_asks_for_attribution_gets_it_in_the_manifest_and_the_summary() {
 #[test]
 fn same_recipe_bakes_identical_bytes_sequential_or_parallel() {
     let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
-    assert_eq!(project.bake("a", &[]).status.code(), Some(0));
-    assert_eq!(project.bake("b", &["--jobs", "2"]).status.code(), Some(0));
+    assert_eq!(project.bake("a", &["--jobs", "1"]).status.code(), Some(0));
+    assert_eq!(project.bake("b", &[]).status.code(), Some(0), "two jobs");
     let (a, b) = (project.files("a"), project.files("b"));
     assert_eq!(a, b);
     assert_ne!(

@@ -92,7 +92,10 @@ pub struct Baker<'a> {
     pub models: &'a ModelRegistry,
     /// The output folder.
     pub out_dir: &'a Path,
-    /// Entries generated at once.
+    /// Most entries generated at once, sharing the cores (see [`SessionCache::share_cores`]:
+    /// a bake with fewer entries to make runs each on more of them).
+    ///
+    /// [`SessionCache::share_cores`]: kiln_onnx::SessionCache::share_cores
     pub jobs: usize,
     /// Licences models may have (see [`crate::BakePlan::licences`]); any when `None`.
     pub licences: Option<&'a LicencePolicy>,
@@ -142,6 +145,9 @@ impl Baker<'_> {
             }
         }
 
+        self.engine
+            .sessions()
+            .share_cores(self.jobs.min(todo.len()));
         let results = parallel(self.jobs, todo.len(), |n| {
             let index = todo[n];
             let job = &jobs[index];

@@ -117,6 +117,9 @@ impl Baker<'_> {
         let manifest = &JournaledManifest::read(self.out_dir)?;
         let models = BakeModels::new(self.engine, self.models);
         let keys = models.keys(jobs);
+        self.engine
+            .sessions()
+            .share_cores(self.jobs.min(jobs.len()));
         let per_job = parallel(self.jobs, jobs.len(), |index| {
             let job = &jobs[index];
             let id = job.id();

@@ -20,11 +20,20 @@ use crate::runtime::{Runtime, RuntimeError};
 pub struct SessionOptions {
     /// Execution-provider policy.
     pub policy: ProviderPolicy,
-    /// Threads ONNX Runtime may use inside one operator; `None` lets it choose (all cores).
+    /// Threads ONNX Runtime may use inside one operator; `None` lets it choose (all cores),
+    /// or [`SessionCache::share_cores`] share them out.
     pub intra_threads: Option<usize>,
     /// Most sessions of one model, each made when every other is running: so many calls of
-    /// the model can run at once (0 and 1: one session, whose calls take turns).
+    /// the model can run at once (0 and 1: one session, whose calls take turns). Replaced by
+    /// the lanes of [`SessionCache::share_cores`] once it is called.
     pub sessions_per_model: usize,
+}
+
+/// What the sessions of a [`SessionCache`] are made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    intra_threads: Option<usize>,
+    sessions_per_model: usize,
 }
 
 /// What to do when a model file's sha256 differs from its manifest.
@@ -87,7 +96,7 @@ pub enum SessionError {
 }
 
 /// An ONNX Runtime session and what it runs on; more sessions of the same model are made as
-/// calls overlap, up to [`SessionOptions::sessions_per_model`].
+/// calls overlap, up to [`ModelSession::most_sessions`].
 pub struct ModelSession {
     sha256: String,
     provider: Provider,
@@ -101,6 +110,8 @@ pub struct ModelSession {
     /// Sessions made so far, and the most there may be.
     made: AtomicUsize,
     most: usize,
+    /// Threads each session may use inside an operator (`None`: ONNX Runtime's choice).
+    intra_threads: Option<usize>,
     /// Makes another session of the same model, on the same provider.
     make: Box<dyn Fn() -> Result<Session, SessionError> + Send + Sync>,
 }
@@ -175,9 +186,20 @@ impl ModelSession {
         self.made.load(Ordering::Relaxed)
     }
 
+    /// The most sessions of the model there may be.
+    pub fn most_sessions(&self) -> usize {
+        self.most
+    }
+
+    /// Threads each of its sessions may use inside an operator (`None`: all cores, ONNX
+    /// Runtime's choice).
+    pub fn intra_threads(&self) -> Option<usize> {
+        self.intra_threads
+    }
+
     /// A session to `run` on alone until the lease is dropped (keep it for a whole decoder
     /// generation: its I/O binding belongs to it). An idle one, else a new one while fewer than
-    /// [`SessionOptions::sessions_per_model`] exist, else the next one handed back. A session
+    /// [`ModelSession::most_sessions`] exist, else the next one handed back. A session
     /// that cannot be made (out of memory, say) is waited for instead.
     pub fn lock(&self) -> SessionLease<'_> {
         let mut idle = self.idle_sessions();
@@ -224,6 +246,8 @@ impl ModelSession {
 pub struct SessionCache {
     runtime: &'static Runtime,
     options: SessionOptions,
+    /// What new sessions are made with: `options`, until [`SessionCache::share_cores`].
+    shape: Mutex<Shape>,
     sessions: Mutex<HashMap<String, Arc<ModelSession>>>,
     created: AtomicUsize,
     expected_provider: OnceLock<Provider>,
@@ -245,6 +269,10 @@ impl SessionCache {
         Ok(Self {
             runtime: Runtime::global()?,
             options,
+            shape: Mutex::new(Shape {
+                intra_threads: options.intra_threads,
+                sessions_per_model: options.sessions_per_model.max(1),
+            }),
             sessions: Mutex::default(),
             created: AtomicUsize::new(0),
             expected_provider: OnceLock::new(),
@@ -259,6 +287,34 @@ impl SessionCache {
     /// The options sessions are created with.
     pub fn options(&self) -> SessionOptions {
         self.options
+    }
+
+    /// Shapes the sessions made from now on for `lanes` calls at once (a bake's entries that
+    /// run together): up to `lanes` sessions of a model, each with an equal share of the cores
+    /// unless [`SessionOptions::intra_threads`] fixes their threads; one lane gets every core.
+    /// Cached sessions of another shape are dropped (calls holding one finish on it), so a
+    /// re-bake of one entry after a bake of many runs on all the cores again.
+    pub fn share_cores(&self, lanes: usize) {
+        let lanes = lanes.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let shape = Shape {
+            intra_threads: self
+                .options
+                .intra_threads
+                .or_else(|| (lanes > 1).then(|| (cores / lanes).max(1))),
+            sessions_per_model: lanes,
+        };
+        let changed = {
+            let mut current = self.shape.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *current, shape) != shape
+        };
+        if changed {
+            self.lock_sessions().clear();
+        }
+    }
+
+    fn shape(&self) -> Shape {
+        *self.shape.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The provider a session of `manifest`'s model will run on, decided without loading it
@@ -383,7 +439,11 @@ impl SessionCache {
         prefers_cpu: bool,
     ) -> Result<ModelSession, SessionError> {
         let label = label.to_owned();
-        let (runtime, intra_threads) = (self.runtime, self.options.intra_threads);
+        let Shape {
+            intra_threads,
+            sessions_per_model,
+        } = self.shape();
+        let runtime = self.runtime;
         let mut builder = session_builder(runtime, intra_threads, &label)?;
         let (provider, fallback) = match self.options.policy {
             ProviderPolicy::Cpu => (Provider::Cpu, None),
@@ -406,7 +466,7 @@ impl SessionCache {
         };
         let required = self.options.policy == ProviderPolicy::Cuda;
         let session = commit(builder, bytes, provider, required, &label)?;
-        let most = self.options.sessions_per_model.max(1);
+        let most = sessions_per_model;
         // The bytes are kept only where more sessions may be made from them.
         let kept: Arc<[u8]> = if most > 1 { bytes.into() } else { Arc::new([]) };
         let make = move || {
@@ -435,6 +495,7 @@ impl SessionCache {
             returned: Condvar::new(),
             made: AtomicUsize::new(1),
             most,
+            intra_threads,
             make: Box::new(make),
         })
     }

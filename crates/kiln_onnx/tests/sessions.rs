@@ -269,3 +269,44 @@ fn overlapping_calls_get_sessions_of_their_own_up_to_the_limit() {
     });
     assert_eq!(single.sessions_made(), 1);
 }
+
+#[test]
+fn sharing_the_cores_between_lanes_reshapes_the_sessions_made_after_it() {
+    let (texture, path) = fixture("tiny_texture");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let sessions = SessionCache::new(SessionOptions {
+        policy: ProviderPolicy::Cpu,
+        intra_threads: None,
+        sessions_per_model: 4,
+    })
+    .expect("ONNX Runtime");
+    let load = || sessions.load_model(&texture, &path).expect("load");
+
+    // Two lanes: two sessions at most, each with half the cores.
+    sessions.share_cores(2);
+    let two_lanes = load();
+    assert_eq!(two_lanes.most_sessions(), 2);
+    assert_eq!(two_lanes.intra_threads(), Some((cores / 2).max(1)));
+    assert!(std::sync::Arc::ptr_eq(&two_lanes, &load()), "cached");
+
+    // The same shape again keeps the cached session.
+    sessions.share_cores(2);
+    assert!(std::sync::Arc::ptr_eq(&two_lanes, &load()), "kept");
+    assert_eq!(sessions.sessions_created(), 1);
+
+    // One lane (a re-bake of one entry): a new session, on every core.
+    sessions.share_cores(1);
+    let one_lane = load();
+    assert!(!std::sync::Arc::ptr_eq(&two_lanes, &one_lane), "reshaped");
+    assert_eq!(sessions.sessions_created(), 2);
+    assert_eq!(
+        (one_lane.most_sessions(), one_lane.intra_threads()),
+        (1, None)
+    );
+
+    // Threads fixed by the options (`--threads`) stay fixed whatever the lanes.
+    let fixed = cache(ProviderPolicy::Cpu);
+    fixed.share_cores(3);
+    let model = fixed.load_model(&texture, &path).expect("load");
+    assert_eq!((model.most_sessions(), model.intra_threads()), (3, Some(1)));
+}
