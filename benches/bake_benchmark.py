@@ -9,7 +9,7 @@ machine, both tools on the venv's library (Kiln through ORT_DYLIB_PATH, as a pro
 would spare it asking Python where a pip package is; `--ep cuda`: both on CUDA, install
 onnxruntime-gpu into the venv):
 
-1. example recipes (assets/, shipped models): `kiln bake` (one job, and `--jobs 2`) vs
+1. example recipes (assets/, shipped models): `kiln bake` (`--jobs 1`, and the default 2) vs
    benches/python_baseline.py, wall clock of the whole process and each tool's own timer,
    into a fresh folder each run; then the same split by kind (images, text, music);
 2. a mixed set 8x larger (the example recipes with 8 seeds each): throughput;
@@ -95,7 +95,7 @@ def compare(recipes, runs, python, work, label, ep):
         "(share of own timer) | files/s (wall) |"
     )
     print("|---|---:|---:|---:|---:|---:|")
-    names = {"kiln": "`kiln bake`", "kiln2": "`kiln bake --jobs 2`", "python": "Python baseline"}
+    names = {"kiln": "`kiln bake --jobs 1`", "kiln2": "`kiln bake` (2 jobs, the default)", "python": "Python baseline"}
     for name in rows:
         wall, internal, inference = median(name, 0), median(name, 1), median(name, 2)
         # Two jobs run session.run in parallel, so its sum can exceed the wall clock: there the
@@ -110,10 +110,10 @@ def compare(recipes, runs, python, work, label, ep):
             f"{outside} | {rows[name][0][3] / wall:.0f} |"
         )
     print(
-        f"\nPython baseline / `kiln bake`: {median('python', 0) / median('kiln', 0):.2f}x wall clock, "
+        f"\nPython baseline / `kiln bake --jobs 1`: {median('python', 0) / median('kiln', 0):.2f}x wall clock, "
         f"{median('python', 1) / median('kiln', 1):.2f}x own timer, "
         f"{(median('python', 1) - median('python', 2)) / max(median('kiln', 1) - median('kiln', 2), 1e-9):.2f}x outside session.run; "
-        f"/ `kiln bake --jobs 2`: {median('python', 0) / median('kiln2', 0):.2f}x wall clock"
+        f"/ `kiln bake` (2 jobs): {median('python', 0) / median('kiln2', 0):.2f}x wall clock"
     )
 
 
