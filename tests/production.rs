@@ -501,3 +501,53 @@ fn a_corrupt_onnx_file_fails_its_entries_and_the_rest_bakes() {
     assert!(project.path("out/dungeon/floor/2.png").is_file());
     assert!(!project.path("out/chars").exists());
 }
+
+#[test]
+fn the_largest_textures_start_first_and_the_report_keeps_plan_order() {
+    let recipe = r#"(
+    assets: {
+        "a_sprite": (model: "tiny_sprite", seed: 1, kind: Sprite()),
+        "b_small": (model: "tiny_texture", seed: 2, kind: Texture(size: (32, 32), class: "moss")),
+        "c_large": (model: "tiny_texture", seed: 3, variants: 4, kind: Texture(size: (128, 128), class: "moss")),
+        "d_drawn_small": (model: "tiny_texture", seed: 4, kind: Texture(size: (64, 64), class: "moss", scale: 4)),
+    },
+)"#;
+    let project = Project::new(&[("set.kiln.ron", recipe)]);
+    let plan = kiln_bake::BakePlan::from_dir(&project.path("recipes")).expect("plan");
+    let engine = kiln_engine::Engine::new(kiln_engine::SessionOptions {
+        policy: kiln_onnx::ProviderPolicy::Cpu,
+        intra_threads: Some(1),
+        sessions_per_model: 1,
+    })
+    .expect("ONNX Runtime");
+    let baker = kiln_bake::Baker {
+        engine: &engine,
+        models: &kiln_engine::ModelRegistry::new(kiln_testkit::Models::Fixtures.dir()),
+        out_dir: &project.path("out"),
+        jobs: 1,
+        licences: None,
+    };
+    let finished = std::sync::Mutex::new(Vec::new());
+    let report = baker
+        .bake(
+            &plan.jobs,
+            kiln_bake::Prune::Nothing,
+            &|event| match event {
+                kiln_bake::BakeEvent::EntryDone { job, .. } => {
+                    finished.lock().expect("lock").push(job.entry_name.clone())
+                }
+            },
+        )
+        .expect("bake");
+    // One job makes them in the order it starts them: most texture pixels drawn first (a
+    // scale-4 texture draws 1/16 of its pixels), the rest in plan order.
+    assert_eq!(
+        finished.into_inner().expect("lock"),
+        ["c_large", "b_small", "d_drawn_small", "a_sprite"]
+    );
+    let written: Vec<&str> = report.written.iter().map(String::as_str).collect();
+    let first_of = |entry: &str| written.iter().position(|f| f.contains(entry));
+    assert!(
+        first_of("a_sprite") < first_of("b_small") && first_of("b_small") < first_of("c_large")
+    );
+}

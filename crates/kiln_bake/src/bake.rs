@@ -145,10 +145,13 @@ impl Baker<'_> {
             }
         }
 
+        // The largest textures start first: one left to run alone at the end would have only
+        // its share of the cores while the other jobs' cores idle.
+        todo.sort_by_key(|&index| std::cmp::Reverse(jobs[index].entry.texture_art_pixels()));
         self.engine
             .sessions()
             .share_cores(self.jobs.min(todo.len()));
-        let results = parallel(self.jobs, todo.len(), |n| {
+        let mut results = parallel(self.jobs, todo.len(), |n| {
             let index = todo[n];
             let job = &jobs[index];
             let result = match self.refusal(job, &owners, &models) {
@@ -163,6 +166,7 @@ impl Baker<'_> {
             (index, result)
         });
 
+        results.sort_by_key(|(index, _)| *index);
         let mut manifest = manifest.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut providers: HashMap<String, usize> = HashMap::new();
         for (index, result) in results {

@@ -50,6 +50,32 @@ pub struct AssetEntry {
     pub kind: AssetKind,
 }
 
+impl AssetEntry {
+    /// Pixels of all its textures (`width × height × variants`; 0 for other kinds): what the
+    /// entry holds in memory, which recipes bound (64 Mi pixels).
+    pub fn texture_pixels(&self) -> u64 {
+        match &self.kind {
+            AssetKind::Texture(texture) => {
+                u64::from(texture.size.width())
+                    * u64::from(texture.size.height())
+                    * u64::from(self.variants.get())
+            }
+            _ => 0,
+        }
+    }
+
+    /// Pixels the model draws for its textures (each art pixel shown `scale`×`scale`; 0 for
+    /// other kinds): a texture entry's share of a bake's inference.
+    pub fn texture_art_pixels(&self) -> u64 {
+        match &self.kind {
+            AssetKind::Texture(texture) => {
+                self.texture_pixels() / u64::from(texture.scale.get()).pow(2)
+            }
+            _ => 0,
+        }
+    }
+}
+
 /// Most texture pixels one entry may make (`width × height × variants`: 16 variants of
 /// 2048², 4 of 4096²): an entry's variants are held in memory until all are encoded, a few
 /// bytes per pixel, on top of one variant's inference (about 3 GB for a 2048² texture with
@@ -537,9 +563,7 @@ impl Recipe {
                     Some(&completion.sampling)
                 }
                 AssetKind::Texture(texture) => {
-                    let pixels = u64::from(texture.size.width())
-                        * u64::from(texture.size.height())
-                        * u64::from(entry.variants.get());
+                    let pixels = entry.texture_pixels();
                     if pixels > MAX_ENTRY_PIXELS {
                         return Err(invalid(format!(
                             "{} variants of {}×{} are {} million pixels, above the {} million \
