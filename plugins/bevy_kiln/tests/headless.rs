@@ -221,6 +221,14 @@ fn recipe_loads_into_images_and_atlases_of_the_right_size_and_sampling() {
         made("tiny_sprite").map(|(_, made)| made),
         Some(vec!["level.kiln.ron#hero".to_owned()])
     );
+    // A loader task reports an entry once it is made, which can reach the app a frame after
+    // the recipe counts as loaded: wait for the three, then a few frames for any extra one.
+    update_until(&mut app, "an entry's report", |app| {
+        app.world().resource::<Seen>().generated.len() >= 3
+    });
+    for _ in 0..10 {
+        app.update();
+    }
     let seen = app.world().resource::<Seen>();
     assert_eq!(
         seen.generated.len(),
