@@ -97,9 +97,14 @@ def singulars(word):
     return {word, word.removesuffix("s"), word.removesuffix("es")}
 
 
+def name_forms(name):
+    """The words of `name` and what they are plurals of."""
+    return {s for x in words(name) for s in singulars(x)}
+
+
 def names_another_creature(name, text, nouns):
     """Whether `text` uses one of `nouns` (or its plural) that `name` does not have."""
-    own = {s for x in words(name) for s in singulars(x)}
+    own = name_forms(name)
     return any(not (singulars(x) & own) and singulars(x) & nouns for x in words(text))
 
 
@@ -169,8 +174,7 @@ def main():
                 other_creature_nouns += names_another_creature(name, text, creature_nouns)
                 other_creature_name_nouns += names_another_creature(name, text, creature_name_nouns)
             foreign = {w for k, ws in own_words.items() if k != kind for w in ws}
-            other_kind_words += any(singulars(x) & foreign and not singulars(x) & {s for y in words(name) for s in singulars(y)}
-                                    for x in words(text))
+            other_kind_words += any(singulars(x) & foreign and not singulars(x) & name_forms(name) for x in words(text))
             about += bool(named and any(f" {x} " in lowered for x in given - {"of", "the", "a", "an"}))
     total = sum(len(m) for m in texts.values())
     made_up = [(name, text) for entry, made in texts.items() if "_" not in entry for name, text in made]

@@ -148,9 +148,12 @@ impl Baker<'_> {
         // The largest textures start first: one left to run alone at the end would have only
         // its share of the cores while the other jobs' cores idle.
         todo.sort_by_key(|&index| std::cmp::Reverse(jobs[index].entry.texture_art_pixels()));
-        self.engine
-            .sessions()
-            .share_cores(self.jobs.min(todo.len()));
+        if !todo.is_empty() {
+            // Not for a bake with nothing to make: a watch re-bake would drop sessions for naught.
+            self.engine
+                .sessions()
+                .share_cores(self.jobs.min(todo.len()));
+        }
         let mut results = parallel(self.jobs, todo.len(), |n| {
             let index = todo[n];
             let job = &jobs[index];
