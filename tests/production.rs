@@ -551,3 +551,92 @@ fn the_largest_textures_start_first_and_the_report_keeps_plan_order() {
         first_of("a_sprite") < first_of("b_small") && first_of("b_small") < first_of("c_large")
     );
 }
+
+/// Writes `rows` (one row of colours per class) as `tiny_texture`'s palettes PNG.
+fn write_palettes(project: &Project, rows: &[&[[u8; 3]]]) {
+    let width = rows.iter().map(|row| row.len()).max().unwrap_or(1) as u32;
+    let mut image = image::RgbaImage::new(width, rows.len() as u32);
+    for (y, row) in rows.iter().enumerate() {
+        for (x, &[r, g, b]) in row.iter().enumerate() {
+            image.put_pixel(x as u32, y as u32, image::Rgba([r, g, b, 255]));
+        }
+    }
+    image
+        .save(project.path("models/tiny_texture/palettes.png"))
+        .expect("palettes");
+}
+
+/// The colours of every pixel of the floor's baked variants.
+fn floor_colours(project: &Project, out: &str) -> std::collections::BTreeSet<[u8; 3]> {
+    (0..3)
+        .flat_map(|variant| {
+            let path = project.path(&format!("{out}/dungeon/floor/{variant}.png"));
+            let image = image::open(&path).expect("floor variant").to_rgb8();
+            image.pixels().map(|pixel| pixel.0).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn art_palettes_colour_every_texture_and_a_changed_or_broken_palettes_file_rebakes_or_fails() {
+    let project = Project::new(&[("dungeon.kiln.ron", DUNGEON)]);
+    project.copy_models();
+    let manifest_path = project.path("models/tiny_texture/model.ron");
+    let manifest = std::fs::read_to_string(&manifest_path).expect("manifest");
+    std::fs::write(
+        &manifest_path,
+        manifest.replace(
+            "stride: 4,",
+            "stride: 4,\n        palettes: \"palettes.png\",",
+        ),
+    )
+    .expect("manifest");
+    let stone: &[[u8; 3]] = &[[90, 90, 90], [120, 120, 120]];
+    let moss = [[20, 60, 20], [40, 100, 30], [90, 150, 60], [160, 200, 120]];
+    write_palettes(&project, &[stone, &moss]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    // The floor is `moss`: its colours are moss's, more than one of them.
+    let colours = floor_colours(&project, "out");
+    assert!(
+        colours.iter().all(|colour| moss.contains(colour)) && colours.len() > 1,
+        "{colours:?}"
+    );
+    let hero_times = mtimes(&project, "out");
+
+    // New colours for moss: the palettes are part of the model, so the floor re-bakes in
+    // them and the sprite stays untouched.
+    let autumn = [[120, 60, 20], [200, 120, 40], [240, 200, 90]];
+    write_palettes(&project, &[stone, &autumn]);
+    let output = project.bake("out", &[]);
+    assert!(
+        stdout(&output).contains("baked 3 files from 1 of 2 entries, 1 up to date"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        floor_colours(&project, "out")
+            .iter()
+            .all(|colour| autumn.contains(colour))
+    );
+    let after = mtimes(&project, "out");
+    for (file, time) in hero_times.iter().filter(|(f, _)| f.starts_with("chars/")) {
+        assert_eq!(after[file], *time, "{file} untouched");
+    }
+
+    // A palettes file of the wrong shape fails the entries of that model, names the file and
+    // the fix, and leaves what was baked in place.
+    write_palettes(&project, &[&autumn]);
+    let baked = project.files("out/dungeon");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dungeon.kiln.ron#floor:")
+            && stderr.contains(
+                "tiny_texture/palettes.png: art palettes has 1 row(s) where the model needs 2: write one row of colours per class"
+            ),
+        "{stderr}"
+    );
+    assert_eq!(project.files("out/dungeon"), baked);
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use image::GenericImageView;
 use kiln_gen::pixel_art::count_colours;
-use kiln_gen::{ImageGenerator, make_sprites, make_textures, seam_score};
+use kiln_gen::{ArtPalettes, ImageGenerator, make_sprites, make_textures, seam_score};
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
 use kiln_recipe::{
     Bounded, ImageContract, ModelKind, ModelManifest, Size, SpriteParams, TextureParams,
@@ -19,7 +19,18 @@ const SEAMLESS_MEAN: f64 = 1.3;
 /// No single variant of 128 px or more may look like a real seam.
 const SEAMLESS_MAX: f64 = 2.5;
 
+/// Shipped model `name` as Kiln runs it (with its art palettes, if it has them).
 fn model(name: &str) -> (ModelManifest, ImageGenerator) {
+    let (manifest, generator, path) = raw_model(name);
+    let generator = generator
+        .with_palettes_beside(&path)
+        .expect("the art palettes the manifest names");
+    (manifest, generator)
+}
+
+/// Shipped model `name`, its output as the ONNX file gives it (no art palettes), and the path of
+/// its manifest.
+fn raw_model(name: &str) -> (ModelManifest, ImageGenerator, std::path::PathBuf) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("models")
         .join(name)
@@ -35,7 +46,7 @@ fn model(name: &str) -> (ModelManifest, ImageGenerator) {
         .load_model(&manifest, &path)
         .expect("shipped model matches its manifest");
     let generator = ImageGenerator::new(&manifest, session).expect("image model");
-    (manifest, generator)
+    (manifest, generator, path)
 }
 
 fn image_contract(manifest: &ModelManifest) -> &ImageContract {
@@ -225,13 +236,61 @@ fn pixel_art_textures_keep_their_art_scale_and_palette() {
     assert!(message.contains("64x64"), "{message}");
 }
 
+#[test]
+fn textures_are_drawn_in_their_class_art_palette() {
+    let (manifest, textures) = model("kiln_textures");
+    let (_, raw, path) = raw_model("kiln_textures");
+    let contract = image_contract(&manifest);
+    let file = contract
+        .palettes
+        .as_deref()
+        .expect("kiln_textures names art palettes");
+    let png = std::fs::read(path.with_file_name(file)).expect("palettes file");
+    let palettes = ArtPalettes::from_png(&png, &contract.classes).expect("art palettes");
+    for class in ["brick_wall", "marble"] {
+        let index = contract
+            .classes
+            .iter()
+            .position(|c| c == class)
+            .expect("class");
+        let palette = palettes.class(index).expect("a row per class");
+        let params = texture_params(64, class, false);
+        let drawn = &make_textures(&textures, &params, [11]).expect("generate")[0].image;
+        let colours: std::collections::HashSet<_> = drawn.pixels().map(|p| p.0).collect();
+        assert!(
+            colours.iter().all(|&c| palette.nearest(c) == c),
+            "{class}: a colour outside its art palette"
+        );
+        // The model paints near-shades; the palette gives the art's ramps back: Crawl's bricks
+        // are drawn in 8 colours, its marble in thousands.
+        let painted = &make_textures(&raw, &params, [11]).expect("generate")[0].image;
+        let painted_colours: std::collections::HashSet<_> = painted.pixels().map(|p| p.0).collect();
+        assert!(
+            colours.len() <= palette.len() && colours.len() < painted_colours.len(),
+            "{class}: {} colours drawn, {} painted, {} in the palette",
+            colours.len(),
+            painted_colours.len(),
+            palette.len()
+        );
+        if class == "brick_wall" {
+            assert!(
+                palette.len() <= 16 && painted_colours.len() > 100,
+                "{} painted",
+                painted_colours.len()
+            );
+        }
+    }
+}
+
 /// Exact seamlessness, which the statistical seam score can only estimate: the texture model is
 /// equivariant to circular shifts of its latent grid. Rolling the latent by one cell rolls the
 /// texture by one stride, so the wrap-around edge is drawn exactly like every interior cell
 /// boundary — there is no seam to find, whatever the content's own structure.
 #[test]
 fn texture_model_is_shift_equivariant_so_every_texture_tiles_exactly() {
-    let (manifest, textures) = model("kiln_textures");
+    // The network itself: the art palettes map colours pixel by pixel, so they keep any
+    // equivariance, but a 1/255 rounding difference may land on another palette colour.
+    let (manifest, textures, _) = raw_model("kiln_textures");
     let stride = image_contract(&manifest).stride.expect("stride") as usize;
     let (cells_x, cells_y) = (6_usize, 4_usize);
     let size = Some(((cells_x * stride) as u32, (cells_y * stride) as u32));

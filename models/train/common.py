@@ -62,3 +62,24 @@ def save_sheet(rows: list[list[np.ndarray]], path: Path, scale: int = 1, backgro
             sheet.paste(image, (gap + x * (w * scale + gap), gap + y * (h * scale + gap)), image if mode == "RGBA" else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
+
+
+def write_palettes(path: Path, rows: list[np.ndarray]) -> None:
+    """Writes a model's art palettes PNG (`ImageContract::palettes`): row k holds class k's
+    colours (uint8 [K, 3], sorted) as opaque pixels from the left, transparent after."""
+    sheet = np.zeros((len(rows), max(len(r) for r in rows), 4), np.uint8)
+    for y, colours in enumerate(rows):
+        colours = np.unique(colours.reshape(-1, 3), axis=0)
+        sheet[y, :len(colours), :3] = colours
+        sheet[y, :len(colours), 3] = 255
+    Image.fromarray(sheet, "RGBA").save(path, optimize=True)
+
+
+def read_palettes(path: Path) -> list[np.ndarray]:
+    """The rows of an art palettes PNG (see `write_palettes`), each up to its first transparent pixel."""
+    sheet = np.asarray(Image.open(path).convert("RGBA"))
+    rows = []
+    for row in sheet:
+        end = np.flatnonzero(row[:, 3] < 128)
+        rows.append(row[:end[0] if len(end) else len(row), :3].copy())
+    return rows

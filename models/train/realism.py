@@ -115,3 +115,21 @@ def median_cut(image: np.ndarray, colours: int) -> np.ndarray:
     if image.shape[2] == 4:
         return np.concatenate([quantised, image[..., 3:]], 2)
     return quantised
+
+
+def snap_to_palette(image: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Every pixel's colour replaced by the nearest of `colours` (uint8 [K, 3]; squared RGB
+    distance, of equally near ones the least in (r, g, b) order), alpha kept: what Kiln does
+    with a model's art palettes (`kiln_gen::art_palette`)."""
+    from scipy.spatial import cKDTree
+
+    colours = np.unique(colours.reshape(-1, 3), axis=0)  # sorted: index order is (r, g, b) order
+    rgb = image[..., :3].reshape(-1, 3).astype(np.float64)
+    k = min(4, len(colours))
+    distance, index = cKDTree(colours.astype(np.float64)).query(rgb, k=k)
+    if k > 1:  # among ties (equal integer distances), the least colour
+        distance, index = np.round(distance ** 2), index
+        tied = distance == distance[:, :1]
+        index = np.where(tied, index, len(colours)).min(1)
+    snapped = colours[index].reshape(image.shape[:-1] + (3,))
+    return np.concatenate([snapped, image[..., 3:]], -1) if image.shape[-1] == 4 else snapped

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from common import manifest_classes, save_sheet
+import realism
+from common import manifest_classes, read_palettes, save_sheet
 
 
 def main(folder: Path) -> None:
@@ -22,6 +23,7 @@ def main(folder: Path) -> None:
     latent = re.search(r'\(name: "z", dtype: F32, shape: \[([^\]]*)\]\)', manifest).group(1)
     z_channels = int(latent.split(",")[1])
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    palettes = read_palettes(folder / "palettes.png") if 'palettes: "palettes.png"' in manifest else None
     rng = np.random.default_rng(2026)
     rows = []
     for index, _ in enumerate(classes):
@@ -31,6 +33,8 @@ def main(folder: Path) -> None:
             z = rng.standard_normal(shape).astype(np.float32)
             (image,) = session.run(None, {"z": z, "class": np.full(count, index, dtype=np.int64)})
             tiles = ((np.clip(image, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1)
+            if palettes is not None:  # as Kiln draws them: each pixel in its class's art palette
+                tiles = np.stack([realism.snap_to_palette(t, palettes[index]) for t in tiles])
             # Textures are shown tiled 2×2 so any seam would be visible.
             rows.append([np.tile(t, (2, 2, 1)) for t in tiles] if stride else list(tiles))
     save_sheet(rows, folder / "samples.png", scale=1 if stride else 3)

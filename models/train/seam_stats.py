@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 import realism
-from common import manifest_classes
+from common import manifest_classes, read_palettes
 import train_textures as textures
 
 
@@ -23,10 +23,11 @@ def summary(scores) -> str:
 def main() -> None:
     session = ort.InferenceSession(str(textures.OUT / "model.onnx"), providers=["CPUExecutionProvider"])
     classes = len(manifest_classes(textures.OUT))
+    palettes = read_palettes(textures.OUT / "palettes.png")  # as Kiln bakes them
     rng = np.random.default_rng(1)
     for cells in (8, 16, 32):
         scores = [realism.seam_score(t, textures.STRIDE)
-                  for c in range(classes) for t in textures.generate(session, c, 8, cells, rng)]
+                  for c in range(classes) for t in textures.generate(session, c, 8, cells, rng, palettes[c])]
         print(f"generated {cells * textures.STRIDE}px art, {classes} classes: {summary(scores)}")
     tiles, _, _, _ = textures.load_pack()
     repeated = [realism.seam_score(np.roll(np.tile(tile, (2, 2, 1)), (dy, dx), (0, 1)), textures.STRIDE)

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use kiln_gen::{ImageGenerator, make_sprites, make_textures};
+use kiln_gen::{ArtPalettes, ImageGenerator, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
-use kiln_recipe::{AssetEntry, AssetKind, ModelManifest};
+use kiln_recipe::{AssetEntry, AssetKind, ModelKind, ModelManifest};
 use kiln_seq::{Flavour, SequenceModel, complete_each, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
@@ -62,9 +62,17 @@ impl Engine {
                 }))
             }
         };
+        let palettes = match (files.palettes(), &files.manifest().kind) {
+            (Some((path, bytes)), ModelKind::ImageGenerator(image)) => Some(Arc::new(
+                ArtPalettes::from_png(bytes, &image.classes)
+                    .map_err(|message| EngineError::Palettes { path, message })?,
+            )),
+            _ => None,
+        };
         let model = Model {
             manifest: Arc::new(files.manifest().clone()),
             sequence,
+            palettes,
             content_sha256: files.content_sha256().to_owned(),
             session,
             options: self.sessions.options(),
@@ -102,6 +110,8 @@ pub struct Model {
     /// A sequence model, its tokenizer and word checks parsed once; each `make` runs a
     /// [`SequenceModel::handle`] on it.
     sequence: Option<Arc<SequenceModel>>,
+    /// An image model's art palettes, parsed once.
+    palettes: Option<Arc<ArtPalettes>>,
     content_sha256: String,
     session: Arc<ModelSession>,
     options: SessionOptions,
@@ -145,7 +155,13 @@ impl Model {
     fn generator(&self) -> Result<Generator, EngineError> {
         let session = Arc::clone(&self.session);
         Ok(match &self.sequence {
-            None => Generator::Image(Box::new(ImageGenerator::new(self.manifest(), session)?)),
+            None => {
+                let image = ImageGenerator::new(self.manifest(), session)?;
+                Generator::Image(Box::new(match &self.palettes {
+                    Some(palettes) => image.with_palettes(Arc::clone(palettes)),
+                    None => image,
+                }))
+            }
             Some(sequence) => Generator::Sequence(Box::new(sequence.handle())),
         })
     }

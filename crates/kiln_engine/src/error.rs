@@ -26,6 +26,14 @@ pub enum EngineError {
         /// Why.
         message: String,
     },
+    /// An image model's palettes file (`ImageContract::palettes`) cannot be used.
+    #[error("{path}: art palettes {message}")]
+    Palettes {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, and the fix.
+        message: String,
+    },
     /// The model could not be loaded into ONNX Runtime or does not match its manifest.
     #[error(transparent)]
     Session(#[from] SessionError),

@@ -41,12 +41,12 @@ impl ModelFiles {
         Ok(manifest)
     }
 
-    /// The files besides the ONNX file that a manifest names, relative to its folder: a
-    /// sequence model's tokenizer, then its lexicon, its novelty's spans and names if it has
-    /// them (a manifest with novelty has a lexicon).
+    /// The files besides the ONNX file that a manifest names, relative to its folder: an
+    /// image model's palettes if it has them; a sequence model's tokenizer, then its lexicon,
+    /// its novelty's spans and names if it has them (a manifest with novelty has a lexicon).
     pub fn companion_files(manifest: &ModelManifest) -> Vec<&str> {
         match &manifest.kind {
-            ModelKind::ImageGenerator(_) => Vec::new(),
+            ModelKind::ImageGenerator(image) => image.palettes.iter().map(String::as_str).collect(),
             ModelKind::SequenceGenerator(sequence) => {
                 let novelty = sequence.novelty.as_ref();
                 std::iter::once(sequence.tokenizer.as_str())
@@ -119,24 +119,41 @@ impl ModelFiles {
         &self.onnx
     }
 
+    /// The art palettes' path (for messages) and bytes, for image models that have them.
+    pub fn palettes(&self) -> Option<(PathBuf, &[u8])> {
+        self.image_companion(0)
+    }
+
     /// The tokenizer's path (for messages) and bytes, for sequence models.
     pub fn tokenizer(&self) -> Option<(PathBuf, &[u8])> {
-        self.companion(0)
+        self.sequence_companion(0)
     }
 
     /// The lexicon's path (for messages) and bytes, for sequence models that have one.
     pub fn lexicon(&self) -> Option<(PathBuf, &[u8])> {
-        self.companion(1)
+        self.sequence_companion(1)
     }
 
     /// The novelty spans' path (for messages) and bytes, for sequence models that have them.
     pub fn corpus_spans(&self) -> Option<(PathBuf, &[u8])> {
-        self.companion(2)
+        self.sequence_companion(2)
     }
 
     /// The novelty names' path (for messages) and bytes, for sequence models that have them.
     pub fn corpus_names(&self) -> Option<(PathBuf, &[u8])> {
-        self.companion(3)
+        self.sequence_companion(3)
+    }
+
+    fn image_companion(&self, index: usize) -> Option<(PathBuf, &[u8])> {
+        matches!(self.manifest.kind, ModelKind::ImageGenerator(_))
+            .then(|| self.companion(index))
+            .flatten()
+    }
+
+    fn sequence_companion(&self, index: usize) -> Option<(PathBuf, &[u8])> {
+        matches!(self.manifest.kind, ModelKind::SequenceGenerator(_))
+            .then(|| self.companion(index))
+            .flatten()
     }
 
     fn companion(&self, index: usize) -> Option<(PathBuf, &[u8])> {
@@ -153,8 +170,8 @@ impl ModelFiles {
         self.onnx_sha256.eq_ignore_ascii_case(&self.manifest.sha256)
     }
 
-    /// sha256 of everything of the model that decides its output: the ONNX file, and for
-    /// sequence models its companion files too. Equal hashes generate equal content.
+    /// sha256 of everything of the model that decides its output: the ONNX file and its
+    /// companion files. Equal hashes generate equal content.
     pub fn content_sha256(&self) -> &str {
         &self.content_sha256
     }

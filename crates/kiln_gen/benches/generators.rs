@@ -3,7 +3,8 @@
 //!
 //!     cargo bench -p kiln_gen --bench generators [-- --ep cuda]
 //!
-//! Uses the shipped models in `models/` and the ONNX Runtime Kiln finds (see README). Ends
+//! Uses the shipped models in `models/` (with their art palettes) and the ONNX Runtime Kiln
+//! finds (see README). Ends
 //! with a batch-size sweep: time per image when 64 variants run in batches of 1 to 64.
 
 use std::path::Path;
@@ -48,6 +49,14 @@ fn main() {
     };
     measure("texture 256x256", &textures, |seed| {
         make_textures(&textures, &params, [seed]).expect("texture");
+    });
+    // The class with the largest art palette (6,602 colours): the nearest-colour lookups' worst case.
+    let marble = TextureParams {
+        class: Some("marble".to_owned()),
+        ..params.clone()
+    };
+    measure("texture 256x256 marble", &textures, |seed| {
+        make_textures(&textures, &marble, [seed]).expect("texture");
     });
     let with_normals = TextureParams {
         normal_map: true,
@@ -142,6 +151,8 @@ fn generator(sessions: &SessionCache, name: &str) -> ImageGenerator {
         sessions.load_model(&manifest, &path).expect("session"),
     )
     .expect("image model")
+    .with_palettes_beside(&path)
+    .expect("art palettes")
 }
 
 fn measure(label: &str, generator: &ImageGenerator, mut run: impl FnMut(u64)) {

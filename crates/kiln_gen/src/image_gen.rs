@@ -1,6 +1,7 @@
 //! Image generators: latent noise (+ class, + constants) in, `[N, C, H, W]` or `[N, H, W, C]`
 //! tensor (F32 or U8) out, image back.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +12,9 @@ use kiln_recipe::{
     ChannelLayout, Dim, ElementType, ImageContract, ImageLayout, ModelKind, ModelManifest,
 };
 use ort::value::{DynValue, Tensor};
+use rayon::prelude::*;
 
+use crate::art_palette::ArtPalettes;
 use crate::noise::gaussian;
 
 /// Generating an image failed.
@@ -96,6 +99,8 @@ pub struct ImageGenerator {
     constants: Vec<Constant>,
     output_dtype: ElementType,
     session: Arc<ModelSession>,
+    /// The model's art palettes (`ImageContract::palettes`), when it has them.
+    palettes: Option<Arc<ArtPalettes>>,
     run_nanos: AtomicU64,
 }
 
@@ -172,8 +177,33 @@ impl ImageGenerator {
             constants,
             output_dtype: output.dtype,
             session,
+            palettes: None,
             run_nanos: AtomicU64::new(0),
         })
+    }
+
+    /// This generator with its model's art palettes: every image it makes has each pixel
+    /// replaced by the nearest colour of its class's palette (see `ImageContract::palettes`).
+    pub fn with_palettes(self, palettes: Arc<ArtPalettes>) -> Self {
+        Self {
+            palettes: Some(palettes),
+            ..self
+        }
+    }
+
+    /// This generator with the art palettes its manifest names (if any), read from beside
+    /// `manifest_path`: for callers that load a model from its folder themselves, as benchmarks
+    /// and tests do (the engine reads them with the model's other files). The error names the
+    /// file and what is wrong.
+    pub fn with_palettes_beside(self, manifest_path: &Path) -> Result<Self, String> {
+        let Some(file) = &self.contract.palettes else {
+            return Ok(self);
+        };
+        let path = manifest_path.with_file_name(file);
+        let png = std::fs::read(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let palettes = ArtPalettes::from_png(&png, &self.contract.classes)
+            .map_err(|message| format!("{}: art palettes {message}", path.display()))?;
+        Ok(self.with_palettes(Arc::new(palettes)))
     }
 
     /// Total time spent inside ONNX Runtime's `session.run` by this generator, so callers can
@@ -394,7 +424,8 @@ impl ImageGenerator {
                 .into_dyn(),
         )];
         if let Some(class_input) = &self.contract.class_input {
-            let classes = Tensor::from_array(([batch as i64], classes)).map_err(run_error)?;
+            let classes =
+                Tensor::from_array(([batch as i64], classes.clone())).map_err(run_error)?;
             inputs.push((class_input.as_str(), classes.into_dyn()));
         }
         for constant in &self.constants {
@@ -421,10 +452,21 @@ impl ImageGenerator {
             return Err(self.run_error(format!("output has shape {dims:?} for a batch of {batch}")));
         }
         dims[0] = 1;
-        values
+        let mut images = values
             .chunks_exact(values.len() / batch)
             .map(|image| self.to_image(&dims, image))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(palettes) = &self.palettes {
+            images
+                .par_iter_mut()
+                .zip(classes)
+                .for_each(|(image, class)| {
+                    if let Some(palette) = palettes.class(class as usize) {
+                        palette.apply(image);
+                    }
+                });
+        }
+        Ok(images)
     }
 
     fn run_error(&self, message: impl std::fmt::Display) -> GenerateError {

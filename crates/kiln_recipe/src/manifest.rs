@@ -249,6 +249,13 @@ pub struct ImageContract {
     /// For spatial latents: output pixels per latent cell. Absent for fixed-size models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stride: Option<u32>,
+    /// A PNG beside the model with the colours of its training art: row `k` holds class `k`'s
+    /// (one row for a model without classes) as opaque pixels from the left, the first
+    /// transparent pixel ending the row. Every pixel the model draws for a class becomes the
+    /// nearest of its row's colours, so pixel art comes out in its art's own colour ramps
+    /// rather than the continuous colours a generator paints. Needs `Rgb` or `Rgba` channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub palettes: Option<String>,
 }
 
 /// Axis order of an image output.
@@ -418,6 +425,11 @@ impl ModelManifest {
                         image.output
                     ))
                 })?;
+                if image.palettes.is_some() && image.channels == ChannelLayout::Grey {
+                    return Err(invalid(
+                        "ImageGenerator.palettes needs `Rgb` or `Rgba` channels: remove it for a `Grey` model".to_owned(),
+                    ));
+                }
                 let channels = image.channels.count() as i64;
                 let (channel_axis, _, _) = image.layout.axes();
                 if output.shape.len() != 4 || output.shape[channel_axis] != Dim::Fixed(channels) {
@@ -630,7 +642,25 @@ mod tests {
         };
         assert_eq!(image.stride, Some(4));
         assert_eq!(image.classes, ["stone", "grass"]);
+        assert_eq!(image.palettes, None);
         assert_eq!(parse(&manifest.to_ron()).expect("reparse"), manifest);
+    }
+
+    #[test]
+    fn palettes_parse_and_need_colour_channels() {
+        let with_palettes =
+            TEXTURE.replace("stride: 4,", r#"stride: 4, palettes: "palettes.png","#);
+        let manifest = parse(&with_palettes).expect("valid manifest");
+        let ModelKind::ImageGenerator(image) = &manifest.kind else {
+            panic!("an image generator: {:?}", manifest.kind);
+        };
+        assert_eq!(image.palettes.as_deref(), Some("palettes.png"));
+        assert_eq!(parse(&manifest.to_ron()).expect("reparse"), manifest);
+        let grey = with_palettes
+            .replace("channels: Rgb", "channels: Grey")
+            .replace(r#"["N", 3, "H", "W"]"#, r#"["N", 1, "H", "W"]"#);
+        let err = parse(&grey).unwrap_err().to_string();
+        assert!(err.contains("palettes needs `Rgb` or `Rgba`"), "{err}");
     }
 
     #[test]
