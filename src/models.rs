@@ -145,11 +145,17 @@ fn list(models_dir: &Path) -> Outcome {
         println!("    {}", manifest.description);
         match &manifest.kind {
             ModelKind::ImageGenerator(image) => println!(
-                "    image generator, {:?}, {}; classes: {}",
+                "    image generator, {:?}, {}{}; classes: {}",
                 image.channels,
                 image.stride.map_or("fixed size".to_owned(), |s| format!(
                     "any size in steps of {s}px"
                 )),
+                image
+                    .palettes
+                    .as_ref()
+                    .map_or(String::new(), |file| format!(
+                        ", drawn in its art palettes ({file})"
+                    )),
                 if image.classes.is_empty() {
                     "none".to_owned()
                 } else {

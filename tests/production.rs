@@ -603,6 +603,12 @@ fn art_palettes_colour_every_texture_and_a_changed_or_broken_palettes_file_rebak
         "{colours:?}"
     );
     let hero_times = mtimes(&project, "out");
+    let models = project.kiln(&["models", "--models", "models"]);
+    assert!(
+        stdout(&models).contains("any size in steps of 4px, drawn in its art palettes (palettes.png); classes: stone, moss"),
+        "{}",
+        text(&models)
+    );
 
     // New colours for moss: the palettes are part of the model, so the floor re-bakes in
     // them and the sprite stays untouched.
