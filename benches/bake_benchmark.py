@@ -4,7 +4,7 @@
     python3 benches/bake_benchmark.py [--runs 5] [--ep cuda]
 
 Builds `kiln` (release), makes a virtualenv in ~/.cache/kiln-bench-venv with the same ONNX
-Runtime version Kiln uses plus numpy, Pillow and tokenizers, then in one session on this
+Runtime version Kiln uses plus numpy, Pillow, SciPy and tokenizers, then in one session on this
 machine, both tools on the venv's library (Kiln through ORT_DYLIB_PATH, as a project cache
 would spare it asking Python where a pip package is; `--ep cuda`: both on CUDA, install
 onnxruntime-gpu into the venv):
@@ -40,10 +40,11 @@ def venv_python():
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"onnxruntime=={ORT_VERSION}", "numpy", "pillow", "tokenizers"],
-            check=True,
-        )
+    # Every time, so a venv made before a package joined the list gets it (quick when all are there).
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", f"onnxruntime=={ORT_VERSION}", "numpy", "pillow", "scipy", "tokenizers"],
+        check=True,
+    )
     return python
 
 

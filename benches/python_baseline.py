@@ -8,7 +8,8 @@ temperature, top-p) in numpy, flavour text's name, whole-sentence cut and retrie
 grammar (bars of 16 steps); loops are synthesised by a small numpy synth (square melody,
 triangle bass) rather than Kiln's four-part fundsp arrangement, so music compares decoding
 plus a lighter synthesis. Images: Gaussian latent per variant (batch of one), session.run, conversion to 8-bit
-pixels; for textures art pixels at `size / scale`, an optional median-cut palette, the
+pixels, each in the nearest colour of its class's art palette where the model has them (scipy's
+k-d tree); for textures art pixels at `size / scale`, an optional median-cut palette, the
 phase-aware seam score, a wrap-around Sobel normal map and the nearest upscale; for sprites hard
 alpha, median-cut palette, despeckle (checked equal to Kiln's on 128 sprites), 1-px outline,
 nearest upscale, a sheet and its atlas; PNG files
@@ -151,6 +152,13 @@ class Model:
         z = next(i for i in self.manifest["inputs"] if i["name"] == contract["latent"])
         self.z_channels = z["shape"][1]
         self.run_seconds = 0.0
+        self.palettes = None
+        if contract.get("palettes"):  # row k: class k's colours, up to the first transparent pixel
+            from scipy.spatial import cKDTree
+
+            sheet = np.asarray(Image.open(folder / contract["palettes"]).convert("RGBA"))
+            rows = [row[: int(np.argmin(np.append(row[:, 3] >= 128, False)))][:, :3] for row in sheet]
+            self.palettes = [(row, cKDTree(row.astype(np.float32))) for row in rows]
 
     def generate(self, seed, size, cls):
         c = self.contract
@@ -158,8 +166,8 @@ class Model:
         shape = [1, self.z_channels] + ([size[1] // stride, size[0] // stride] if stride else [])
         z = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
         feeds = {c["latent"]: z}
+        index = c["classes"].index(cls) if cls and c.get("class_input") else 0
         if c.get("class_input"):
-            index = c["classes"].index(cls) if cls else 0
             feeds[c["class_input"]] = np.array([index], dtype=np.int64)
         started = time.perf_counter()
         (out,) = self.session.run([c["output"]], feeds)
@@ -168,7 +176,12 @@ class Model:
             raise ValueError("non-finite output")
         low, high = c["value_range"]
         pixels = np.clip(np.round((out[0] - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(pixels.transpose(1, 2, 0))  # HWC
+        pixels = np.ascontiguousarray(pixels.transpose(1, 2, 0))  # HWC
+        if self.palettes:
+            colours, tree = self.palettes[index]
+            _, nearest = tree.query(pixels[..., :3].reshape(-1, 3).astype(np.float32))
+            pixels[..., :3] = colours[nearest].reshape(pixels.shape[:2] + (3,))
+        return pixels
 
 
 def seam_score(image, period):
