@@ -365,10 +365,19 @@ def sample(logits, history, sampling, rng, allowed):
 
 
 def whole_sentences(text, low, high):
-    """Kiln's cut: the longest run of whole sentences within `high` words, if at least `low`."""
+    """Kiln's cut: the longest run of whole sentences within `high` words, if at least `low`,
+    ending where every bracket and double quote opened is closed (and none closed unopened)."""
     words, best = text.split(), None
+    depth, quoted, broken = 0, False, False
     for index, word in enumerate(words[:high]):
-        if word.rstrip("\"')]").endswith((".", "!", "?")):
+        for c in word:
+            if c in "([":
+                depth += 1
+            elif c in ")]":
+                broken, depth = broken or depth == 0, max(depth - 1, 0)
+            elif c == '"':
+                quoted = not quoted
+        if word.rstrip("\"')]").endswith((".", "!", "?")) and depth == 0 and not quoted and not broken:
             best = (index + 1, " ".join(words[: index + 1]))
     return best[1] if best and best[0] >= low else None
 

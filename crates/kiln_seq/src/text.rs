@@ -249,18 +249,22 @@ pub fn looks_like_a_name(name: &str) -> bool {
 
 /// The longest run of whole sentences from the start of `text` with at most `max` words, if
 /// it has at least `min` words. A sentence ends with `.`, `!` or `?` (and closing quotes or
-/// brackets) followed by a space or the end.
+/// brackets) followed by a space or the end, where every bracket and double quote opened
+/// before it is closed: a tooltip never shows "…defend their young (or." or a `)` that
+/// closes nothing (once one has, no later sentence end counts either).
 pub fn whole_sentences(text: &str, min: u32, max: u32) -> Option<String> {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut best = None;
     let mut words = 0;
+    let mut marks = Marks::default();
     for (index, word) in text.split(' ').enumerate() {
         words += 1;
         if words > max {
             break;
         }
+        marks.read(word);
         let core = word.trim_end_matches(['"', '\'', ')', ']']);
-        if core.ends_with(['.', '!', '?']) {
+        if core.ends_with(['.', '!', '?']) && marks.all_closed() {
             let sentence_end: usize = text
                 .split(' ')
                 .take(index + 1)
@@ -272,6 +276,37 @@ pub fn whole_sentences(text: &str, min: u32, max: u32) -> Option<String> {
     }
     best.filter(|(count, _)| *count >= min)
         .map(|(_, text)| text)
+}
+
+/// Brackets and double quotes read so far, for [`whole_sentences`].
+#[derive(Default)]
+struct Marks {
+    /// Brackets open.
+    depth: u32,
+    /// Inside double quotes.
+    quoted: bool,
+    /// A bracket closed that was never opened.
+    broken: bool,
+}
+
+impl Marks {
+    fn read(&mut self, word: &str) {
+        for c in word.chars() {
+            match c {
+                '(' | '[' => self.depth += 1,
+                ')' | ']' => match self.depth.checked_sub(1) {
+                    Some(depth) => self.depth = depth,
+                    None => self.broken = true,
+                },
+                '"' => self.quoted = !self.quoted,
+                _ => {}
+            }
+        }
+    }
+
+    fn all_closed(&self) -> bool {
+        self.depth == 0 && !self.quoted && !self.broken
+    }
 }
 
 #[cfg(test)]
@@ -388,5 +423,29 @@ mod tests {
             whole_sentences("He said \"run.\" Then   left.", 1, 10).as_deref(),
             Some("He said \"run.\" Then left.")
         );
+    }
+
+    #[test]
+    fn a_sentence_end_inside_open_brackets_or_quotes_does_not_count() {
+        let open = "They hunt at night. Most defend their young (or. They rest.";
+        assert_eq!(
+            whole_sentences(open, 1, 100).as_deref(),
+            Some("They hunt at night."),
+            "a bracket left open"
+        );
+        let closed = "They hunt at night (mostly). Then \"rest.\" Done.";
+        assert_eq!(whole_sentences(closed, 1, 100).as_deref(), Some(closed));
+        let quote = "Bone white. Giant gecko\" lightning grasping. Run.";
+        assert_eq!(
+            whole_sentences(quote, 1, 100).as_deref(),
+            Some("Bone white.")
+        );
+        let stray = "It bites. In prey slayer). Stored as caverns (deep).";
+        assert_eq!(
+            whole_sentences(stray, 1, 100).as_deref(),
+            Some("It bites."),
+            "a bracket that closes nothing spoils every later end"
+        );
+        assert_eq!(whole_sentences("[Open. Still open.", 1, 100), None);
     }
 }
