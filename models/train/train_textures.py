@@ -38,7 +38,7 @@ from PIL import Image
 
 import gan
 import realism
-from common import DATA, REPO, export_onnx, manifest_classes, read_palettes, save_sheet, seed_everything, write_palettes
+from common import DATA, REPO, export_onnx, manifest_classes, save_sheet, seed_everything, write_palettes
 from sample_sheet import main as render_sample_sheet
 
 CRAWL = DATA / "crawl/usr/share/crawl/dat/tiles"
@@ -283,7 +283,8 @@ def generate(session, label: int, count: int, cells: int, rng, palette=None) -> 
 def class_palettes(tiles, labels, held, shipped) -> list[np.ndarray]:
     """Per shipped class, every colour of its trained-on tiles (never the held-back ones): the
     model's art palettes (`palettes.png`, see `ImageContract::palettes`). Snapping textures to
-    them took the unseen-class classifier from 0.896 to 0.655-0.672 (session 17), where a
+    them took the unseen-class classifier from 0.893 to 0.660 (0.655-0.672 over window draws,
+    session 17), where a
     256-, 64- or 32-colour median cut of the same tiles gave 0.726, 0.750 and 0.836."""
     return [np.unique(tiles[~held & (labels == c)].reshape(-1, 3), axis=0) for c in shipped]
 
