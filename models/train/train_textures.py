@@ -284,8 +284,8 @@ def class_palettes(tiles, labels, held, shipped) -> list[np.ndarray]:
     """Per shipped class, every colour of its trained-on tiles (never the held-back ones): the
     model's art palettes (`palettes.png`, see `ImageContract::palettes`). Snapping textures to
     them took the unseen-class classifier from 0.893 to 0.660 (0.655-0.672 over window draws,
-    session 17), where a
-    256-, 64- or 32-colour median cut of the same tiles gave 0.726, 0.750 and 0.836."""
+    session 17), where a 256-, 64- or 32-colour median cut of the same tiles gave 0.726, 0.750
+    and 0.836."""
     return [np.unique(tiles[~held & (labels == c)].reshape(-1, 3), axis=0) for c in shipped]
 
 
