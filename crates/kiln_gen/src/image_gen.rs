@@ -325,20 +325,46 @@ impl ImageGenerator {
         requests: &[ImageRequest],
     ) -> Result<Vec<DynamicImage>, GenerateError> {
         let shape = self.latent_shape(size)?;
-        let len = shape.iter().product::<i64>() as usize;
         let mut images = Vec::with_capacity(requests.len());
         for chunk in requests.chunks(self.batch_size(size)) {
-            let latents = chunk
-                .iter()
-                .flat_map(|request| gaussian(request.seed, len))
-                .collect();
-            let classes = chunk
-                .iter()
-                .map(|request| self.class_index(request.class.as_deref()))
-                .collect::<Result<_, _>>()?;
-            images.extend(self.run(&shape, latents, classes)?);
+            let drawn = self.draw(&shape, chunk)?;
+            images.par_extend(
+                drawn
+                    .into_par_iter()
+                    .map(|(image, class)| self.paint(image, class)),
+            );
         }
         Ok(images)
+    }
+
+    /// One `session.run` over `chunk` (latents of `shape`, batch of one): each image as the
+    /// network drew it, with its class index, for [`Self::paint`].
+    fn draw(
+        &self,
+        shape: &[i64],
+        chunk: &[ImageRequest],
+    ) -> Result<Vec<(DynamicImage, i64)>, GenerateError> {
+        let len = shape.iter().product::<i64>() as usize;
+        let latents = chunk
+            .iter()
+            .flat_map(|request| gaussian(request.seed, len))
+            .collect();
+        let classes: Vec<i64> = chunk
+            .iter()
+            .map(|request| self.class_index(request.class.as_deref()))
+            .collect::<Result<_, _>>()?;
+        let images = self.run(shape, latents, classes.clone())?;
+        Ok(images.into_iter().zip(classes).collect())
+    }
+
+    /// `image` of class `class` in the model's art palette for that class, when it has one:
+    /// post-processing, so [`Self::generate_each`] runs it beside the next batch's inference.
+    fn paint(&self, mut image: DynamicImage, class: i64) -> DynamicImage {
+        let palette = self.palettes.as_ref().and_then(|p| p.class(class as usize));
+        if let Some(palette) = palette {
+            palette.apply(&mut image);
+        }
+        image
     }
 
     /// Generates `requests` (all of `size`) in batches and hands each image to `finish` on
@@ -350,17 +376,18 @@ impl ImageGenerator {
         requests: &[ImageRequest],
         finish: impl Fn(&ImageRequest, DynamicImage) -> T + Sync,
     ) -> Result<Vec<T>, GenerateError> {
+        let shape = self.latent_shape(size)?;
         let batch = self.batch_size(size);
         let finish = &finish;
         let mut slots: Vec<Option<T>> = requests.iter().map(|_| None).collect();
         rayon::scope(|scope| {
             let mut rest = slots.as_mut_slice();
             for chunk in requests.chunks(batch) {
-                let images = self.generate_batch(size, chunk)?;
+                let drawn = self.draw(&shape, chunk)?;
                 let (now, later) = std::mem::take(&mut rest).split_at_mut(chunk.len());
                 rest = later;
-                for ((slot, request), image) in now.iter_mut().zip(chunk).zip(images) {
-                    scope.spawn(move |_| *slot = Some(finish(request, image)));
+                for ((slot, request), (image, class)) in now.iter_mut().zip(chunk).zip(drawn) {
+                    scope.spawn(move |_| *slot = Some(finish(request, self.paint(image, class))));
                 }
             }
             Ok::<_, GenerateError>(())
@@ -400,9 +427,10 @@ impl ImageGenerator {
             )));
         }
         let mut images = self.run(&shape, latent, vec![class])?;
-        images
+        let image = images
             .pop()
-            .ok_or_else(|| self.run_error("the model returned no image"))
+            .ok_or_else(|| self.run_error("the model returned no image"))?;
+        Ok(self.paint(image, class))
     }
 
     /// One `session.run` over a batch: `latents` holds one latent of `shape` (batch of one)
@@ -424,8 +452,7 @@ impl ImageGenerator {
                 .into_dyn(),
         )];
         if let Some(class_input) = &self.contract.class_input {
-            let classes =
-                Tensor::from_array(([batch as i64], classes.clone())).map_err(run_error)?;
+            let classes = Tensor::from_array(([batch as i64], classes)).map_err(run_error)?;
             inputs.push((class_input.as_str(), classes.into_dyn()));
         }
         for constant in &self.constants {
@@ -452,21 +479,10 @@ impl ImageGenerator {
             return Err(self.run_error(format!("output has shape {dims:?} for a batch of {batch}")));
         }
         dims[0] = 1;
-        let mut images = values
+        values
             .chunks_exact(values.len() / batch)
             .map(|image| self.to_image(&dims, image))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(palettes) = &self.palettes {
-            images
-                .par_iter_mut()
-                .zip(classes)
-                .for_each(|(image, class)| {
-                    if let Some(palette) = palettes.class(class as usize) {
-                        palette.apply(image);
-                    }
-                });
-        }
-        Ok(images)
+            .collect()
     }
 
     fn run_error(&self, message: impl std::fmt::Display) -> GenerateError {
