@@ -330,6 +330,30 @@ class Decoder:
         return generated, None, log_probs
 
 
+    def draw_pixels(self, seed, condition):
+        """A sprite of a pixel-drawing model (`pixels` in its contract), as Kiln draws it: the
+        class prompt, then one colour token per art pixel from the 32 likeliest colours."""
+        grid = self.contract["pixels"]
+        if not hasattr(self, "colours"):
+            vocab = self.tokenizer.get_vocab(with_added_tokens=True)
+            self.colours = {i: pixel_colour(t) for t, i in vocab.items() if pixel_colour(t) is not None}
+            self.colour_ids = sorted(self.colours)
+        sampling = {"temperature": 1.0, "top_k": 32, "top_p": 1.0, "repetition_penalty": 1.0}
+        pixels = grid["width"] * grid["height"]
+        prompt = self.prompt(condition or self.contract["conditions"][0])
+        rng = np.random.default_rng(seed)
+        tokens, _, _ = self.generate(prompt, sampling, rng, pixels, allowed=lambda _: self.colour_ids)
+        return np.array([self.colours[t] for t in tokens], np.uint8).reshape(grid["height"], grid["width"], 4)
+
+
+def pixel_colour(token):
+    """The RGBA colour a `#rrggbb` / `#rrggbbaa` token names, else None."""
+    if not re.fullmatch(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{8})", token):
+        return None
+    hex_ = token[1:] + ("ff" if len(token) == 7 else "")
+    return [int(hex_[i : i + 2], 16) for i in range(0, 8, 2)]
+
+
 def name_key(name):
     """A name's words, lower case, joined by one space (what Kiln compares names by)."""
     return " ".join(w.lower() for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)*", name))
@@ -488,8 +512,8 @@ def bake(recipes, out, models_dir, threads):
             entries += 1
             kind, params = next(iter(entry["kind"].items()))
             if entry["model"] not in models:
-                runner = Decoder if kind in ("Text", "Music") else Model
-                models[entry["model"]] = runner(models_dir / entry["model"], threads)
+                sequence = "SequenceGenerator" in (models_dir / entry["model"] / "model.ron").read_text()
+                models[entry["model"]] = (Decoder if sequence else Model)(models_dir / entry["model"], threads)
             model = models[entry["model"]]
             folder = entry.get("output") or f"{stem}/{name}"
             seeds = [entry["seed"] + i for i in range(entry.get("variants", 1))]
@@ -518,7 +542,10 @@ def bake(recipes, out, models_dir, threads):
             else:
                 sprites = []
                 for i, seed in enumerate(seeds):
-                    raw = model.generate(seed, None, params.get("class"))
+                    if isinstance(model, Decoder):
+                        raw = model.draw_pixels(seed, params.get("class"))
+                    else:
+                        raw = model.generate(seed, None, params.get("class"))
                     sprite = post_process_sprite(raw, params.get("palette", 16), params.get("outline"), params.get("scale", 1), params.get("despeckle", True))
                     sprites.append(sprite)
                     write_png(out, f"{folder}/{i}.png", sprite, manifest, dict(record, seed=seed))

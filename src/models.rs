@@ -162,12 +162,21 @@ fn list(models_dir: &Path) -> Outcome {
                     image.classes.join(", ")
                 }
             ),
-            ModelKind::SequenceGenerator(sequence) => println!(
-                "    sequence generator ({}, context {} tokens); conditions: {}",
-                sequence.tokenizer,
-                sequence.context,
-                sequence.conditions.join(", ")
-            ),
+            ModelKind::SequenceGenerator(sequence) => match sequence.pixels {
+                None => println!(
+                    "    sequence generator ({}, context {} tokens); conditions: {}",
+                    sequence.tokenizer,
+                    sequence.context,
+                    sequence.conditions.join(", ")
+                ),
+                Some(grid) => println!(
+                    "    pixel-art generator, {}×{} sprites drawn one pixel per token ({}); classes: {}",
+                    grid.width,
+                    grid.height,
+                    sequence.tokenizer,
+                    sequence.conditions.join(", ")
+                ),
+            },
         }
         println!(
             "    licence {}; trained by {}",

@@ -270,6 +270,12 @@ fn models_lists_each_models_licence_and_training_data() {
         ),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(
+            "    pixel-art generator, 4×3 sprites drawn one pixel per token (tokenizer.json); classes: warm, cool\n"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -646,3 +646,60 @@ fn art_palettes_colour_every_texture_and_a_changed_or_broken_palettes_file_rebak
     );
     assert_eq!(project.files("out/dungeon"), baked);
 }
+
+#[test]
+fn a_pixel_model_draws_each_sprite_one_colour_token_per_pixel_in_raster_order() {
+    // tiny_pixels draws a fixed cycle of its six colours (make_fixtures.py): from the first
+    // after `<warm>`, from the fourth after `<cool>`. The fifth, #20103080, is opaque by
+    // Kiln's hard alpha (alpha 128); the sixth is transparent.
+    let project = Project::new(&[(
+        "pixels.kiln.ron",
+        r#"(
+    assets: {
+        "warm": (model: "tiny_pixels", seed: 3, variants: 2, kind: Sprite(class: "warm", scale: 2, despeckle: false)),
+        "cool": (model: "tiny_pixels", seed: 4, kind: Sprite(class: "cool", despeckle: false)),
+        "lore": (model: "tiny_pixels", seed: 1, kind: Text(kind: "warm")),
+    },
+)"#,
+    )]);
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("model \"tiny_pixels\" cannot make a Text"),
+        "{}",
+        text(&output)
+    );
+    let colours: [[u8; 4]; 6] = [
+        [255, 0, 0, 255],
+        [0, 255, 0, 255],
+        [0, 0, 255, 255],
+        [255, 255, 0, 255],
+        [0x20, 0x10, 0x30, 255],
+        [0, 0, 0, 0],
+    ];
+    for (entry, first, scale, files) in [("warm", 0, 2, 2), ("cool", 3, 1, 1)] {
+        for variant in 0..files {
+            let path = project
+                .path("out")
+                .join(format!("pixels/{entry}/{variant}.png"));
+            let sprite = image::open(&path).expect("sprite").to_rgba8();
+            assert_eq!(sprite.dimensions(), (4 * scale, 3 * scale), "{entry}");
+            for (x, y, pixel) in sprite.enumerate_pixels() {
+                let index = (y / scale * 4 + x / scale) as usize;
+                assert_eq!(pixel.0, colours[(first + index) % 6], "{entry} ({x}, {y})");
+            }
+        }
+    }
+    let manifest = project.manifest("out");
+    assert!(
+        manifest.contains_key("pixels/warm/sheet.png")
+            && manifest.contains_key("pixels/cool/sheet.atlas.ron")
+    );
+    // The same again: nothing to make.
+    let output = project.bake("out", &[]);
+    assert!(
+        stdout(&output).contains("2 up to date"),
+        "{}",
+        text(&output)
+    );
+}

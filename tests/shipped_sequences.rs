@@ -1,5 +1,5 @@
-//! The shipped sequence generators (`kiln_flavour`, `kiln_melody`) through the real ONNX
-//! Runtime: sampling, the KV cache, text limits, and seamless loops.
+//! The shipped sequence generators (`kiln_flavour`, `kiln_melody`, `kiln_portraits`) through the
+//! real ONNX Runtime: sampling, the KV cache, text limits, seamless loops and pixel art.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use kiln_recipe::{
     Bounded, Instruments, Mode, ModelKind, ModelManifest, MusicParams, Sampling, SequenceContract,
     TextParams,
 };
-use kiln_seq::{Decoding, Sampler, SequenceError, SequenceModel, make_flavour};
+use kiln_seq::{Decoding, Sampler, SequenceError, SequenceModel, draw_pixel_art, make_flavour};
 
 fn manifest_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -616,4 +616,49 @@ fn a_hard_cut_loop_is_caught_by_the_seam_measure() {
         .map(|i| (i as f32 * std::f32::consts::TAU / 100.0).sin())
         .collect();
     assert!(kiln_music::synth::seam_jump(&whole) <= 1.0);
+}
+
+#[test]
+fn portraits_are_flat_fills_of_the_models_colours_and_a_variant_alone_is_the_same() {
+    let model = model("kiln_portraits");
+    let colours: std::collections::BTreeSet<[u8; 4]> = model
+        .pixel_colours()
+        .expect("a pixel model")
+        .iter()
+        .flatten()
+        .copied()
+        .collect();
+    // More variants than one run's rows, so the last runs in a second batch.
+    let seeds: Vec<u64> = (100..100 + kiln_seq::MAX_BATCH_ROWS as u64 + 2).collect();
+    let drawn = draw_pixel_art(&model, Some("portrait"), &seeds).expect("portraits");
+    for art in &drawn {
+        assert_eq!((art.width, art.height), (16, 16));
+        let pixels: Vec<[u8; 4]> = art
+            .rgba
+            .chunks(4)
+            .map(|p| [p[0], p[1], p[2], p[3]])
+            .collect();
+        assert!(
+            pixels.iter().all(|p| colours.contains(p)),
+            "a colour outside the model's"
+        );
+        let distinct: std::collections::BTreeSet<&[u8; 4]> = pixels.iter().collect();
+        // DiceBear's portraits have about 9 colours each; noise would have dozens.
+        assert!(distinct.len() <= 20, "{} colours", distinct.len());
+        let opaque = pixels.iter().filter(|p| p[3] == 255).count();
+        assert!((64..256).contains(&opaque), "{opaque} opaque pixels of 256");
+    }
+    assert_ne!(drawn[0], drawn[1], "variants differ");
+    let alone = draw_pixel_art(&model, None, &seeds[seeds.len() - 1..]).expect("one portrait");
+    assert_eq!(
+        alone[0],
+        drawn[drawn.len() - 1],
+        "drawn alone as in a batch"
+    );
+    let err = draw_pixel_art(&model, Some("creature"), &[1]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("has no \"creature\": use one of portrait"),
+        "{err}"
+    );
 }

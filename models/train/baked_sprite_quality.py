@@ -30,8 +30,8 @@ def main(bake: Path) -> None:
         baked = []
         for path in files:
             image = np.asarray(Image.open(path).convert("RGBA"))
-            scale = image.shape[0] // sprites.SIZE
-            baked.append(image[:: scale * step, :: scale * step])
+            art = image.shape[0] // sprites.GRIDS[c]  # file pixels per art pixel
+            baked.append(image[::art, ::art])
         table[name] = {
             "baked_sprites": len(baked),
             "classifier_accuracy": round(realism.classifier_accuracy(real, baked), 3),

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use kiln_gen::{ArtPalettes, ImageGenerator, make_sprites, make_textures};
+use image::RgbaImage;
+use kiln_gen::{ArtPalettes, ImageGenerator, finish_sprites, make_sprites, make_textures};
 use kiln_onnx::{HashCheck, ModelSession, SessionCache, SessionOptions};
 use kiln_recipe::{AssetEntry, AssetKind, ModelKind, ModelManifest};
-use kiln_seq::{Flavour, SequenceModel, complete_each, make_flavour};
+use kiln_seq::{Flavour, PixelArt, SequenceModel, complete_each, draw_pixel_art, make_flavour};
 
 use crate::{Content, EngineError, Made, ModelFiles};
 
@@ -187,6 +188,23 @@ impl Model {
             (AssetKind::Sprite(params), Generator::Image(image)) => {
                 Content::Sprites(make_sprites(image, params, started)?)
             }
+            (AssetKind::Sprite(params), Generator::Sequence(model)) if model.draws_pixels() => {
+                let seeds: Vec<u64> = started.collect();
+                let drawn = draw_pixel_art(model, params.class.as_deref(), &seeds)?;
+                Content::Sprites(finish_sprites(
+                    seeds
+                        .into_iter()
+                        .zip(drawn.into_iter().map(art_image))
+                        .collect(),
+                    params,
+                ))
+            }
+            (kind, Generator::Sequence(model)) if model.draws_pixels() => {
+                return Err(EngineError::WrongModel {
+                    model: entry.model.clone(),
+                    kind: kind.name(),
+                });
+            }
             (AssetKind::Text(params), Generator::Sequence(model)) => Content::Strings(
                 started
                     .map(|seed| make_flavour(model, params, seed))
@@ -230,4 +248,10 @@ impl Model {
             content,
         })
     }
+}
+
+/// A drawn sprite as an image.
+fn art_image(art: PixelArt) -> RgbaImage {
+    RgbaImage::from_raw(art.width, art.height, art.rgba)
+        .unwrap_or_else(|| unreachable!("pixel art holds width × height RGBA pixels"))
 }

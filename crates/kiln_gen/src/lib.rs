@@ -13,5 +13,5 @@ pub mod texture;
 pub use art_palette::{ArtPalettes, Palette};
 pub use image_gen::{GenerateError, ImageGenerator, ImageRequest, MAX_BATCH, MAX_BATCH_PIXELS};
 pub use noise::gaussian;
-pub use sprite::{AtlasLayout, AtlasRect, SpriteSet, make_sprites};
+pub use sprite::{AtlasLayout, AtlasRect, SpriteSet, finish_sprites, make_sprites};
 pub use texture::{Texture, make_textures, seam_score};

@@ -3,6 +3,7 @@
 
 use image::{Rgba, RgbaImage, imageops};
 use kiln_recipe::SpriteParams;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::pixel_art::{despeckle, reduce_palette, upscale};
@@ -67,12 +68,30 @@ pub fn make_sprites(
     let sprites = generator.generate_each(None, &requests, |request, raw| {
         (request.seed, post_process(raw.to_rgba8(), params))
     })?;
-    let (sheet, layout) = pack_sheet(sprites.iter().map(|(_, sprite)| sprite));
-    Ok(SpriteSet {
-        sprites,
-        sheet,
-        layout,
-    })
+    Ok(SpriteSet::from_sprites(sprites))
+}
+
+/// [`make_sprites`] for sprites drawn by other means (a pixel-drawing sequence model, at its
+/// art grid): each is post-processed (in parallel) and laid out on a sheet.
+pub fn finish_sprites(drawn: Vec<(u64, RgbaImage)>, params: &SpriteParams) -> SpriteSet {
+    SpriteSet::from_sprites(
+        drawn
+            .into_par_iter()
+            .map(|(seed, sprite)| (seed, post_process(sprite, params)))
+            .collect(),
+    )
+}
+
+impl SpriteSet {
+    /// The set of finished `sprites` (with their seeds), laid out on a sheet.
+    fn from_sprites(sprites: Vec<(u64, RgbaImage)>) -> Self {
+        let (sheet, layout) = pack_sheet(sprites.iter().map(|(_, sprite)| sprite));
+        Self {
+            sprites,
+            sheet,
+            layout,
+        }
+    }
 }
 
 /// Hard alpha, palette, despeckle, outline, upscale — in that order, so the outline is one

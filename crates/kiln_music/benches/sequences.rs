@@ -2,7 +2,8 @@
 //! and the model's lexicon (real words only, as text entries run), and the time to
 //! make an 8-bar loop WAV, with the pipeline's own work (everything but `session.run`)
 //! reported separately; then a batch-size sweep: rows generated side by side
-//! (`SequenceModel::generate_rows`, one `session.run` per step for all of them).
+//! (`SequenceModel::generate_rows`, one `session.run` per step for all of them); and a sheet
+//! of 64 portraits drawn one pixel per token by `kiln_portraits`, post-processing included.
 //!
 //!     cargo bench -p kiln_music --bench sequences
 //!
@@ -11,10 +12,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use image::RgbaImage;
+use kiln_gen::finish_sprites;
 use kiln_music::make_loop;
 use kiln_onnx::{ProviderPolicy, SessionCache, SessionOptions};
-use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling};
-use kiln_seq::{Decoding, Sampler, SequenceModel};
+use kiln_recipe::{Bounded, Instruments, Mode, ModelManifest, MusicParams, Sampling, SpriteParams};
+use kiln_seq::{Decoding, Sampler, SequenceModel, draw_pixel_art};
 
 const ITERATIONS: u32 = 10;
 
@@ -119,6 +122,39 @@ fn main() {
     println!(
         "\nmusic, 8-bar loop at 120 bpm (16 s, drums): {:.1} ms total, session.run {:.1} ms, \
          overhead {:.1} ms (arrangement, fundsp synthesis, WAV and MIDI encoding)",
+        ms(elapsed),
+        ms(run),
+        ms(elapsed.saturating_sub(run))
+    );
+
+    // As assets/characters.kiln.ron bakes its villagers, 64 of them.
+    let portraits = model(&sessions, "kiln_portraits");
+    let params = SpriteParams {
+        class: Some("portrait".to_owned()),
+        palette: Bounded::new(12).expect("palette"),
+        outline: Some((24, 20, 28)),
+        scale: Bounded::new(4).expect("scale"),
+        despeckle: true,
+    };
+    let sheet = |first: u64| {
+        let seeds: Vec<u64> = (first..first + 64).collect();
+        let drawn = draw_pixel_art(&portraits, params.class.as_deref(), &seeds).expect("portraits");
+        let images = drawn.into_iter().map(|art| {
+            RgbaImage::from_raw(art.width, art.height, art.rgba).expect("width × height pixels")
+        });
+        finish_sprites(seeds.into_iter().zip(images).collect(), &params)
+    };
+    sheet(0);
+    let run_before = portraits.run_time();
+    let started = Instant::now();
+    for iteration in 1..=u64::from(ITERATIONS) {
+        sheet(iteration * 64);
+    }
+    let elapsed = started.elapsed() / ITERATIONS;
+    let run = (portraits.run_time() - run_before) / ITERATIONS;
+    println!(
+        "\nportraits, a sheet of 64 (16×16 art, palette, despeckle, outline, 4× upscale): {:.1} ms \
+         total, session.run {:.1} ms, overhead {:.1} ms (sampling, post-processing, sheet)",
         ms(elapsed),
         ms(run),
         ms(elapsed.saturating_sub(run))

@@ -28,7 +28,7 @@ pub use error::LoadError;
 pub use licences::{LICENCE_POLICY_FILE, LicencePolicy};
 pub use manifest::{
     ChannelLayout, ConstantInput, DRAFT_MARKER, DataSource, Dim, ElementType, ImageContract,
-    ImageLayout, MANIFEST_FILE_NAME, ModelKind, ModelManifest, Novelty, Provenance,
+    ImageLayout, MANIFEST_FILE_NAME, ModelKind, ModelManifest, Novelty, PixelGrid, Provenance,
     SequenceContract, TensorSpec, draft_lines,
 };
 pub use recipe::{

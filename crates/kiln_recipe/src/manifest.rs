@@ -197,6 +197,21 @@ pub struct SequenceContract {
     pub kind_words: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
+    /// Set for a model that draws pixel art one pixel per token: its tokens named `#rrggbb`
+    /// or `#rrggbbaa` are colours, and a `Sprite` entry takes `width × height` of them after
+    /// the prompt of its class (a condition), row by row, top left first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixels: Option<PixelGrid>,
+}
+
+/// The art grid of a pixel-drawing sequence model ([`SequenceContract::pixels`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PixelGrid {
+    /// Art pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
 }
 
 /// A sequence model's text may not repeat `words` words in a row of its training texts: a
@@ -535,6 +550,26 @@ impl ModelManifest {
                         )));
                     }
                 }
+                if let Some(grid) = sequence.pixels {
+                    let pixels = u64::from(grid.width) * u64::from(grid.height);
+                    if pixels == 0 {
+                        return Err(invalid(format!(
+                            "pixels is {}×{}: a grid needs at least one pixel",
+                            grid.width, grid.height
+                        )));
+                    }
+                    if pixels >= u64::from(sequence.context) {
+                        return Err(invalid(format!(
+                            "pixels is {}×{} = {pixels} tokens, which with the prompt do not fit the context of {}",
+                            grid.width, grid.height, sequence.context
+                        )));
+                    }
+                    if sequence.prompt.is_empty() || sequence.conditions.is_empty() {
+                        return Err(invalid(
+                            "a model with `pixels` needs `conditions` (its sprite classes) and a `prompt` that starts each sprite".to_owned(),
+                        ));
+                    }
+                }
                 for (prompt, name) in [
                     (Some(&sequence.prompt), "prompt"),
                     (sequence.named_prompt.as_ref(), "named_prompt"),
@@ -745,6 +780,50 @@ mod tests {
         };
         let novelty = contract.novelty.as_ref().expect("novelty");
         assert_eq!(novelty.names.as_deref(), Some("names.txt"));
+    }
+
+    #[test]
+    fn a_pixel_grid_must_fit_the_context_after_a_class_prompt() {
+        let pixels = |grid: &str| {
+            SEQUENCE.replace(
+                "end: \"<end>\",",
+                &format!("end: \"<end>\", pixels: {grid},"),
+            )
+        };
+        let manifest = parse(&pixels("(width: 9, height: 7)")).expect("valid manifest");
+        let ModelKind::SequenceGenerator(contract) = &manifest.kind else {
+            panic!("a sequence generator: {:?}", manifest.kind);
+        };
+        assert_eq!(
+            contract.pixels,
+            Some(PixelGrid {
+                width: 9,
+                height: 7
+            })
+        );
+        assert_eq!(parse(&manifest.to_ron()).expect("reparse"), manifest);
+        let err = parse(&pixels("(width: 8, height: 8)"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("8×8 = 64 tokens, which with the prompt do not fit the context of 64"),
+            "{err}"
+        );
+        let err = parse(&pixels("(width: 0, height: 8)"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs at least one pixel"), "{err}");
+        let err = parse(
+            &pixels("(width: 4, height: 4)")
+                .replace("conditions: [\"potion\", \"weapon\"],", "")
+                .replace("kind_words: {\"potion\": [\"drink\", \"potion\"]},", ""),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("needs `conditions` (its sprite classes)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokenizers::Tokenizer;
 
 use crate::Sampler;
 use crate::lexicon::{Lexicon, RealWords, WordCheck};
+use crate::pixels::token_colour;
 use crate::{CorpusNames, CorpusSpans};
 
 /// Why a sequence model cannot be used or run.
@@ -83,6 +84,17 @@ pub enum SequenceError {
         model: String,
         /// The token.
         token: String,
+    },
+    /// A model with `pixels` whose tokenizer names no colours.
+    #[error(
+        "{path}: model {model:?} draws pixels, but no token of this tokenizer is a colour: \
+         name each colour token `#rrggbb` or `#rrggbbaa`"
+    )]
+    NoColourTokens {
+        /// The `tokenizer.json`.
+        path: PathBuf,
+        /// Model name.
+        model: String,
     },
     /// The recipe asks for a condition the model does not know.
     #[error("model {model:?} has no {condition:?}: use one of {}", available.join(", "))]
@@ -329,6 +341,8 @@ pub struct SequenceModel {
     inputs: DecoderInputs,
     /// The words its `real_words` generations may write (see [`SequenceModel::with_real_words`]).
     real_words: Option<Arc<RealWords>>,
+    /// For a model with `pixels`: each token's colour, by id (`None` for other tokens).
+    pixel_colours: Option<Arc<[Option<[u8; 4]>]>>,
     run_nanos: AtomicU64,
 }
 
@@ -434,7 +448,26 @@ impl SequenceModel {
                 use_cache_branch: manifest.input("use_cache_branch").is_some(),
             },
             real_words: None,
+            pixel_colours: None,
             run_nanos: AtomicU64::new(0),
+        };
+        let model = match contract.pixels {
+            None => model,
+            Some(_) => {
+                let colours: Arc<[Option<[u8; 4]>]> = (0..model.vocabulary() as u32)
+                    .map(|id| model.token(id).as_deref().and_then(token_colour))
+                    .collect();
+                if colours.iter().all(Option::is_none) {
+                    return Err(SequenceError::NoColourTokens {
+                        path,
+                        model: model.name,
+                    });
+                }
+                Self {
+                    pixel_colours: Some(colours),
+                    ..model
+                }
+            }
         };
         let named_end = contract.name_end.iter().chain([&contract.end]);
         for token in named_end {
@@ -516,6 +549,7 @@ impl SequenceModel {
             cache: self.cache,
             inputs: self.inputs,
             real_words: self.real_words.clone(),
+            pixel_colours: self.pixel_colours.clone(),
             run_nanos: AtomicU64::new(0),
         }
     }
@@ -560,6 +594,17 @@ impl SequenceModel {
     /// Time spent inside `session.run` so far.
     pub fn run_time(&self) -> Duration {
         Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Whether the model draws pixel art (its contract has `pixels`) rather than text.
+    pub fn draws_pixels(&self) -> bool {
+        self.pixel_colours.is_some()
+    }
+
+    /// For a model with `pixels`: each token's colour, by id (`None` for tokens that are not
+    /// colours).
+    pub fn pixel_colours(&self) -> Option<&[Option<[u8; 4]>]> {
+        self.pixel_colours.as_deref()
     }
 
     /// Number of tokens the model knows.

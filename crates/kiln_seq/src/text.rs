@@ -336,6 +336,7 @@ mod tests {
                 ),
             ]),
             end: "<end>".to_owned(),
+            pixels: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kiln_bake::recipe_files;
 use kiln_engine::ModelRegistry;
-use kiln_recipe::{AssetEntry, ModelKind, ModelManifest, Recipe};
+use kiln_recipe::{AssetEntry, AssetKind, ModelKind, ModelManifest, Recipe};
 
 /// One recipe file, parsed or with the reason it cannot be.
 #[derive(Clone, Debug)]
@@ -22,12 +22,25 @@ pub struct RecipeFile {
 /// The choices a model offers a recipe, read from its manifest.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelChoices {
-    /// Image models: material/sprite classes. Sequence models: conditions (text kinds, modes).
+    /// Image models: material/sprite classes. Sequence models: conditions (text kinds, modes,
+    /// or the sprite classes of a pixel-drawing model).
     pub classes: Vec<String>,
     /// Image models: output sides must be multiples of this.
     pub stride: Option<u32>,
-    /// Sequence (text and music) model rather than image model.
-    pub sequence: bool,
+    /// What the model makes.
+    pub makes: Makes,
+}
+
+/// The kinds of entry a model can make.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Makes {
+    /// Textures and sprites (an image generator).
+    #[default]
+    Images,
+    /// Sprites only (a sequence model that draws one pixel per token).
+    Pixels,
+    /// Text, music and completions (a sequence model).
+    Sequences,
 }
 
 impl ModelChoices {
@@ -36,13 +49,28 @@ impl ModelChoices {
             ModelKind::ImageGenerator(image) => Self {
                 classes: image.classes.clone(),
                 stride: image.stride,
-                sequence: false,
+                makes: Makes::Images,
             },
             ModelKind::SequenceGenerator(sequence) => Self {
                 classes: sequence.conditions.clone(),
                 stride: None,
-                sequence: true,
+                makes: match sequence.pixels {
+                    Some(_) => Makes::Pixels,
+                    None => Makes::Sequences,
+                },
             },
+        }
+    }
+
+    /// Whether the model can make an entry of `kind`.
+    pub fn fits(&self, kind: &AssetKind) -> bool {
+        match self.makes {
+            Makes::Images => matches!(kind, AssetKind::Texture(_) | AssetKind::Sprite(_)),
+            Makes::Pixels => matches!(kind, AssetKind::Sprite(_)),
+            Makes::Sequences => matches!(
+                kind,
+                AssetKind::Text(_) | AssetKind::Music(_) | AssetKind::Completion(_)
+            ),
         }
     }
 }

@@ -27,10 +27,6 @@ type Models = BTreeMap<String, Result<ModelChoices, String>>;
 
 /// Edits every parameter of `entry` in a two-column grid.
 pub(crate) fn edit_entry(ui: &mut Ui, entry: &mut AssetEntry, models: &Models) {
-    let sequence = matches!(
-        entry.kind,
-        AssetKind::Text(_) | AssetKind::Music(_) | AssetKind::Completion(_)
-    );
     let choices = models
         .get(&entry.model)
         .and_then(|model| model.as_ref().ok())
@@ -45,7 +41,7 @@ pub(crate) fn edit_entry(ui: &mut Ui, entry: &mut AssetEntry, models: &Models) {
                 .selected_text(&entry.model)
                 .show_ui(ui, |ui| {
                     for (name, model) in models {
-                        let fits = model.as_ref().is_ok_and(|m| m.sequence == sequence);
+                        let fits = model.as_ref().is_ok_and(|m| m.fits(&entry.kind));
                         if fits {
                             ui.selectable_value(&mut entry.model, name.clone(), name);
                         }
