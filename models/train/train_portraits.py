@@ -123,6 +123,7 @@ def evaluate(model, colours, art, held, count=400, seed=2026):
     trained = list(art[~held][:count])
     tail = []
     fake = list(sample(model, colours, count, seed, tail=tail))
+    trained_on = {portrait.tobytes() for portrait in art[~held]}
     paletted = [realism.median_cut(s, PALETTE) for s in fake]
     return {
         "classifier_accuracy": round(realism.classifier_accuracy(real, fake), 3),
@@ -133,6 +134,8 @@ def evaluate(model, colours, art, held, count=400, seed=2026):
         "colours_per_portrait_real": round(float(np.mean([colour_count(s) for s in real])), 2),
         "colours_per_portrait_generated": round(float(np.mean([colour_count(s) for s in fake])), 2),
         f"probability_outside_top_{TOP_K}": float(f"{torch.cat(tail).mean().item():.2g}"),
+        # A model this size could learn portraits by heart: share drawn exactly as one it trained on.
+        "generated_equal_to_a_trained_on_portrait": float(np.mean([f.tobytes() in trained_on for f in fake])),
         "held_back_real": len(real),
     }, fake
 

@@ -177,6 +177,10 @@ impl Model {
         on_variant: &(dyn Fn(u32) + Sync),
     ) -> Result<Made, EngineError> {
         let generator = self.generator()?;
+        let wrong_model = |kind: &AssetKind| EngineError::WrongModel {
+            model: entry.model.clone(),
+            kind: kind.name(),
+        };
         let started = seeds.iter().enumerate().map(|(variant, seed)| {
             on_variant(variant as u32);
             *seed
@@ -200,10 +204,7 @@ impl Model {
                 ))
             }
             (kind, Generator::Sequence(model)) if model.draws_pixels() => {
-                return Err(EngineError::WrongModel {
-                    model: entry.model.clone(),
-                    kind: kind.name(),
-                });
+                return Err(wrong_model(kind));
             }
             (AssetKind::Text(params), Generator::Sequence(model)) => Content::Strings(
                 started
@@ -226,12 +227,7 @@ impl Model {
             (AssetKind::Music(params), Generator::Sequence(model)) => {
                 Content::Loops(kiln_music::make_loops(model, params, started)?)
             }
-            (kind, _) => {
-                return Err(EngineError::WrongModel {
-                    model: entry.model.clone(),
-                    kind: kind.name(),
-                });
-            }
+            (kind, _) => return Err(wrong_model(kind)),
         };
         Ok(Made {
             entry: name.to_owned(),

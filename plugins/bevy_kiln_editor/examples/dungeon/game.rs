@@ -1,5 +1,5 @@
 //! The example game: a small scene built from generated content — a floor and walls from
-//! `kiln_textures`, wandering characters from `kiln_sprites`' sheet and atlas, flavour-text
+//! `kiln_textures`, wandering villagers from `kiln_portraits`' sheet and atlas, flavour-text
 //! tooltips from `kiln_flavour` (hover a character) and a music loop from `kiln_melody` — with
 //! Kiln's editor panel (F2). R regenerates everything with new seeds, off the main thread.
 //! Shared by `main.rs` and the editor's window test.
