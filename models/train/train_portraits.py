@@ -144,7 +144,7 @@ def colour_count(portrait: np.ndarray) -> int:
     return len(np.unique(colour_keys(portrait[portrait[..., 3] > 0][:, None, None, :])))
 
 
-def export(model, colours, stats, table):
+def export(model, colours, stats, table, trained_on: int):
     """model.onnx (decoder contract), tokenizer.json (one token per colour), model.ron."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -161,7 +161,7 @@ def export(model, colours, stats, table):
         "16x16 RGBA pixel-art portraits drawn one art pixel at a time, in the data's own colours",
         "CC0-1.0", "train_portraits.py",
         [(f"DiceBear pixel-art portraits ({PORTRAITS} rendered by models/train/render_dicebear.mjs, "
-          f"{int(PORTRAITS - PORTRAITS // 5)} trained on)",
+          f"{trained_on} trained on)",
           "npm packages @dicebear/core 9, @dicebear/pixel-art 9, rendered with @resvg/resvg-js 2",
           "CC0-1.0 (design), MIT (code)")],
         f"Causal transformer (d={c['dim']}, {c['layers']} layers) over {len(colours)} colour tokens, one per art "
@@ -231,7 +231,7 @@ def main():
     stats = torch.load(ckpt, weights_only=False)["stats"]
     table, fake = evaluate(model, colours, art, held)
     print("realism (generated vs held-back real portraits):", json.dumps(table, indent=1))
-    export(model, colours, stats, table)
+    export(model, colours, stats, table, int((~held).sum()))
     (OUT / "quality.json").write_text(json.dumps({**stats, **table}, indent=1) + "\n")
     save_sheet([list(fake[i * 12:(i + 1) * 12]) for i in range(4)], OUT / "samples.png", scale=3)
     comparison_sheet(fake[48:], art, held)
