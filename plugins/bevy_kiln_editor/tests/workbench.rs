@@ -21,6 +21,7 @@ const RECIPE: &str = r#"// A recipe the editor edits.
         ),
         "lore": (model: "kiln_flavour", seed: 5, variants: 2, kind: Text(kind: "potion", max_words: 30)), // keep
         "theme": (model: "kiln_melody", seed: 1, kind: Music(key: "G", tempo: 120, bars: 2)),
+        "villager": (model: "kiln_portraits", seed: 3, variants: 2, kind: Sprite(scale: 2, despeckle: false)),
         "lost": (model: "no_such_model", seed: 1, kind: Texture(size: (64, 64))),
     },
 )
@@ -184,6 +185,42 @@ fn text_and_music_variants_show_as_text_and_loops() {
         "silent waveform"
     );
     assert!(wav.starts_with(b"RIFF"));
+}
+
+#[test]
+fn a_pixel_model_is_offered_for_sprites_only_and_draws_them() {
+    let project = Project::new();
+    let mut workbench = project.workbench();
+    let portraits = workbench.catalog().models["kiln_portraits"]
+        .clone()
+        .expect("a valid manifest");
+    let recipe = Recipe::load(&project.recipe_path()).expect("recipe");
+    assert!(portraits.fits(&recipe.assets["villager"].kind));
+    assert!(!portraits.fits(&recipe.assets["lore"].kind));
+    assert!(!portraits.fits(&recipe.assets["floor"].kind));
+    assert_eq!(portraits.classes, ["portrait"]);
+
+    generate(&mut workbench, "villager", cpu());
+    let gallery = workbench.gallery().expect("a gallery");
+    assert_eq!(gallery.variants.len(), 2, "{:?}", workbench.notices());
+    for variant in &gallery.variants {
+        assert!(
+            matches!(
+                variant.content,
+                Content::Image {
+                    size: [32, 32],
+                    sprite: true,
+                    ..
+                }
+            ),
+            "{:?}",
+            variant.content
+        );
+    }
+    assert_ne!(
+        rgba(&gallery.variants[0].content),
+        rgba(&gallery.variants[1].content)
+    );
 }
 
 #[test]
