@@ -34,8 +34,11 @@ class Block(nn.Module):
         q, k, v = (t.view(b, s, h, d // h).transpose(1, 2) for t in (q, k, v))
         k = torch.cat([past_k, k], dim=2)
         v = torch.cat([past_v, v], dim=2)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(d // h) + mask
-        y = F.softmax(att, dim=-1) @ v
+        if mask is None:  # training: causal attention, no past, no padding (PyTorch's fused kernel)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) / math.sqrt(d // h) + mask
+            y = F.softmax(att, dim=-1) @ v
         y = y.transpose(1, 2).reshape(b, s, d)
         x = x + self.drop(self.proj(y))
         x = x + self.drop(self.mlp(self.norm2(x)))
@@ -64,18 +67,20 @@ class Decoder(nn.Module):
         shape = (batch, c["heads"], 0, c["dim"] // c["heads"])
         return [(torch.zeros(shape), torch.zeros(shape)) for _ in range(c["layers"])]
 
-    def forward(self, input_ids, attention_mask, position_ids, *past):
-        """`past` is k0, v0, k1, v1, ...; returns logits and the presents in the same order."""
+    def forward(self, input_ids, attention_mask, position_ids, *past, causal_only=False):
+        """`past` is k0, v0, k1, v1, ...; returns logits and the presents in the same order.
+        `causal_only` (training, no past): attend causally and ignore `attention_mask`."""
         s = input_ids.shape[1]
         total = attention_mask.shape[1]
         p = total - s
         x = self.drop(self.tokens(input_ids) + self.positions(position_ids))
-        # Causal within the new tokens, everything in the past visible; padding masked.
-        i = torch.arange(s).unsqueeze(1) + p
-        j = torch.arange(total).unsqueeze(0)
-        causal = (j <= i).unsqueeze(0).unsqueeze(0)
-        keep = causal & attention_mask.bool().unsqueeze(1).unsqueeze(1)
-        mask = torch.zeros(keep.shape).masked_fill(~keep, -1e9)
+        mask = None
+        if not causal_only:  # causal within the new tokens, everything in the past visible; padding masked
+            i = torch.arange(s).unsqueeze(1) + p
+            j = torch.arange(total).unsqueeze(0)
+            causal = (j <= i).unsqueeze(0).unsqueeze(0)
+            keep = causal & attention_mask.bool().unsqueeze(1).unsqueeze(1)
+            mask = torch.zeros(keep.shape).masked_fill(~keep, -1e9)
         presents = []
         for n, block in enumerate(self.blocks):
             x, k, v = block(x, mask, past[2 * n], past[2 * n + 1])
@@ -89,7 +94,7 @@ class Decoder(nn.Module):
         mask = torch.ones(b, s - 1, dtype=torch.long)
         positions = torch.arange(s - 1).unsqueeze(0).expand(b, -1)
         past = [t for pair in self.empty_past(b) for t in pair]
-        logits = self(ids, mask, positions, *past)[0]
+        logits = self(ids, mask, positions, *past, causal_only=True)[0]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=0)
 
 

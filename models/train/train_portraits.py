@@ -20,7 +20,6 @@ i % 5 == 2, as in train_sprites.py (the first 4,096 are the same portraits there
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,8 +32,9 @@ from common import DATA, REPO, checkpoint_path, save_sheet, seed_everything
 OUT = REPO / "models/kiln_portraits"
 PORTRAITS = 32768
 GRID = 16  # art pixels per side
-SPECIAL = ["<pad>", "<portrait>"]  # token 0 pads (ignored by the loss), 1 starts a portrait
-SPECIAL_NAMES = ["<end>", "<portrait>"]  # their names in tokenizer.json: 0 is the contract's `end`, never drawn
+# Token 0 pads (ignored by the loss; `<end>` in tokenizer.json, the contract's end, never drawn),
+# 1 starts a sprite (`<portrait>`), colours follow.
+SPECIAL = ["<pad>", "<portrait>"]
 BATCH = 32
 
 
@@ -49,6 +49,7 @@ def portraits() -> np.ndarray:
         import shutil
         import subprocess
 
+        atlas.parent.mkdir(parents=True, exist_ok=True)
         node_dir = DATA / "node"
         shutil.copy(REPO / "models/train/render_dicebear.mjs", node_dir / "render_dicebear.mjs")
         subprocess.run(["node", "render_dicebear.mjs", str(PORTRAITS), str(atlas)], cwd=node_dir, check=True)
@@ -87,18 +88,19 @@ TOP_K = 32  # kiln_seq::PIXEL_TOP_K: a pixel is drawn from its 32 likeliest colo
 
 @torch.no_grad()
 def sample(model, colours: np.ndarray, count: int, seed: int, temperature: float = 1.0, batch: int = 256,
-           tail: list | None = None) -> np.ndarray:
-    """`count` portraits drawn pixel by pixel with the KV cache, as Kiln draws them (temperature
-    1, the TOP_K likeliest colours): uint8 [count, 16, 16, 4]. With `tail`, each pixel's
-    probability outside its TOP_K likeliest colours is appended to it."""
+           tail: list | None = None, grid: int = GRID, condition: int = 1) -> np.ndarray:
+    """`count` sprites of the class whose prompt token is `condition`, drawn pixel by pixel with
+    the KV cache, as Kiln draws them (temperature 1, the TOP_K likeliest colours): uint8
+    [count, grid, grid, 4]. With `tail`, each pixel's probability outside its TOP_K likeliest
+    colours is appended to it."""
     generator = torch.Generator().manual_seed(seed)
     out = []
     for start in range(0, count, batch):
         n = min(batch, count - start)
-        ids = torch.ones(n, 1, dtype=torch.long)
+        ids = torch.full((n, 1), condition, dtype=torch.long)
         past = [t for pair in model.empty_past(n) for t in pair]
         tokens = []
-        for position in range(GRID * GRID):
+        for position in range(grid * grid):
             mask = torch.ones(n, position + 1, dtype=torch.long)
             logits, *past = model(ids, mask, torch.full((n, 1), position), *past)
             logits = logits[:, -1] / temperature
@@ -109,7 +111,7 @@ def sample(model, colours: np.ndarray, count: int, seed: int, temperature: float
             ids = index.gather(1, torch.multinomial(torch.softmax(best, -1), 1, generator=generator))
             tokens.append(ids)
         out.append(torch.cat(tokens, 1).numpy() - len(SPECIAL))
-    return colours[np.concatenate(out)].reshape(count, GRID, GRID, 4)
+    return colours[np.concatenate(out)].reshape(count, grid, grid, 4)
 
 
 PALETTE = 12  # what the example recipes (assets/characters.kiln.ron) ask for
@@ -145,21 +147,12 @@ def colour_count(portrait: np.ndarray) -> int:
 
 
 def export(model, colours, stats, table, trained_on: int):
-    """model.onnx (decoder contract), tokenizer.json (one token per colour), model.ron."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    names = SPECIAL_NAMES + [colour_name(c) for c in colours]
-    tokenizer = Tokenizer(models.WordLevel(vocab={n: i for i, n in enumerate(names)}, unk_token="<end>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer.add_special_tokens(["<end>"])
-    tokenizer.save(str(OUT / "tokenizer.json"))
-    decoder.export(model, OUT / "model.onnx")
+    """model.onnx, tokenizer.json and model.ron of kiln_portraits."""
     c = model.config
-    decoder.write_manifest(
-        model, OUT, "kiln_portraits",
+    write_pixel_model(
+        model, colours, OUT, "kiln_portraits",
         "16x16 RGBA pixel-art portraits drawn one art pixel at a time, in the data's own colours",
-        "CC0-1.0", "train_portraits.py",
+        "train_portraits.py",
         [(f"DiceBear pixel-art portraits ({PORTRAITS} rendered by models/train/render_dicebear.mjs, "
           f"{trained_on} trained on)",
           "npm packages @dicebear/core 9, @dicebear/pixel-art 9, rendered with @resvg/resvg-js 2",
@@ -171,12 +164,30 @@ def export(model, colours, stats, table, trained_on: int):
         f"accuracy {table['classifier_accuracy']} (real vs real {table['classifier_accuracy_real_vs_real']}; "
         f"{table[f'classifier_accuracy_palette_{PALETTE}']} with a {PALETTE}-colour palette), stray pixels "
         f"{table['stray_rate_generated']} vs {table['stray_rate_real']} real.",
+        "portrait", GRID)
+
+
+def write_pixel_model(model, colours, out, name, description, script, data, notes, condition, grid):
+    """Exports a pixel model in Kiln's sequence contract with `pixels`: model.onnx, tokenizer.json
+    (the special tokens, then one token per colour, `colour_name`) and model.ron, for one
+    class `condition` whose prompt token is 1."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["<end>", f"<{condition}>"] + [colour_name(c) for c in colours]
+    tokenizer = Tokenizer(models.WordLevel(vocab={n: i for i, n in enumerate(names)}, unk_token="<end>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.add_special_tokens(["<end>"])
+    tokenizer.save(str(out / "tokenizer.json"))
+    decoder.export(model, out / "model.onnx")
+    decoder.write_manifest(
+        model, out, name, description, "CC0-1.0", script, data, notes,
         f"""        tokenizer: "tokenizer.json",
-        context: {c['context']},
-        conditions: ["portrait"],
+        context: {model.config['context']},
+        conditions: ["{condition}"],
         prompt: "<{{condition}}>",
         end: "<end>",
-        pixels: (width: {GRID}, height: {GRID}),""")
+        pixels: (width: {grid}, height: {grid}),""")
 
 
 def colour_name(rgba: np.ndarray) -> str:
@@ -184,57 +195,65 @@ def colour_name(rgba: np.ndarray) -> str:
     return f"#{rgba[0]:02x}{rgba[1]:02x}{rgba[2]:02x}" + ("" if rgba[3] == 255 else f"{rgba[3]:02x}")
 
 
-def comparison_sheet(fake, art, held):
-    """Real portraits | generated portraits, two rows of six each, at 4× (README)."""
-    rng = np.random.default_rng(7)
-    real = art[held][rng.permutation(held.sum())[:12]]
-    blank = np.zeros((GRID, GRID, 4), np.uint8)
-    rows = [list(real[:6]) + [blank] + list(fake[:6]), list(real[6:]) + [blank] + list(fake[6:12])]
-    save_sheet(rows, OUT / "real_vs_generated.png", scale=4)
+def comparison_sheet(fake, real, path, scale):
+    """Held-back real sprites | generated sprites, two rows of six each (README)."""
+    real = real[np.random.default_rng(7).permutation(len(real))[:12]]
+    blank = np.zeros_like(real[0])
+    save_sheet([list(real[:6]) + [blank] + list(fake[:6]), list(real[6:]) + [blank] + list(fake[6:12])], path, scale=scale)
+
+
+def load_or_new(name: str, new_colours, context: int, dim: int, layers: int):
+    """(model, colours, stats) from the checkpoint `name` if there is one (stats: its steps,
+    minutes and held-out loss), else a new model over the colours `new_colours()` returns."""
+    ckpt = checkpoint_path(name)
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model = decoder.Decoder(**state["config"])
+        model.load_state_dict(state["model"])
+        print(f"resumed from {ckpt} at step {state['stats']['steps']}")
+        model.eval()
+        return model, state["colours"], state["stats"]
+    colours = new_colours()
+    return decoder.Decoder(len(SPECIAL) + len(colours), dim=dim, layers=layers, heads=4, context=context), colours, None
+
+
+def train_pixel_model(name, model, colours, sequences, held_out, minutes, batch, start, every):
+    """Trains for about `minutes`, saving the checkpoint `name` every `every` steps and at the
+    end; returns the stats of the last checkpoint."""
+    ckpt = checkpoint_path(name)
+
+    def snapshot(m, stats):
+        torch.save({"model": m.state_dict(), "config": m.config, "colours": colours, "stats": stats}, ckpt)
+        print(f"checkpoint {stats}", flush=True)
+
+    decoder.train(model, sequences, minutes, batch=batch, lr=2e-3, held_out=held_out, every=every,
+                  start=start, snapshot=snapshot, snapshot_every=every, log=lambda s: print(s, flush=True))
+    return torch.load(ckpt, weights_only=False)["stats"]
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=60)
     parser.add_argument("--export-only", action="store_true")
-    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--dim", type=int, default=96)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=BATCH)
     args = parser.parse_args()
     seed_everything(5)
     art = portraits()
     held = np.array([is_held_back(i) for i in range(len(art))])
-    ckpt = checkpoint_path("kiln_portraits")
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
-        colours = state["colours"]
-        model = decoder.Decoder(**state["config"])
-        model.load_state_dict(state["model"])
-        start = state["stats"]
-        print(f"resumed from {ckpt} at step {start['steps']}")
-    else:
-        colours = vocabulary(art[~held])
-        model = decoder.Decoder(len(SPECIAL) + len(colours), dim=args.dim, layers=args.layers, heads=4, context=1 + GRID * GRID)
-        start = None
+    model, colours, start = load_or_new("kiln_portraits", lambda: vocabulary(art[~held]), 1 + GRID * GRID, args.dim, args.layers)
     print(f"{len(colours)} colours, {sum(p.numel() for p in model.parameters())} parameters")
+    stats = start
     if not args.export_only:
-        sequences = encode(art[~held], colours)
-        held_out = encode(art[held][:512], colours)
-
-        def snapshot(m, stats):
-            torch.save({"model": m.state_dict(), "config": m.config, "colours": colours, "stats": stats}, ckpt)
-            print(f"checkpoint {stats}", flush=True)
-
-        decoder.train(model, sequences, args.minutes, batch=args.batch, lr=2e-3, held_out=held_out, every=250,
-                      start=start, snapshot=snapshot, snapshot_every=250, log=lambda s: print(s, flush=True))
-    model.eval()
-    stats = torch.load(ckpt, weights_only=False)["stats"]
+        stats = train_pixel_model("kiln_portraits", model, colours, encode(art[~held], colours),
+                                  encode(art[held][:512], colours), args.minutes, args.batch, start, every=250)
     table, fake = evaluate(model, colours, art, held)
     print("realism (generated vs held-back real portraits):", json.dumps(table, indent=1))
     export(model, colours, stats, table, int((~held).sum()))
     (OUT / "quality.json").write_text(json.dumps({**stats, **table}, indent=1) + "\n")
     save_sheet([list(fake[i * 12:(i + 1) * 12]) for i in range(4)], OUT / "samples.png", scale=3)
-    comparison_sheet(fake[48:], art, held)
+    comparison_sheet(fake[48:], art[held], OUT / "real_vs_generated.png", scale=4)
     print(f"wrote {OUT}: model.onnx ({(OUT / 'model.onnx').stat().st_size} bytes), tokenizer.json, model.ron, "
           "quality.json, samples.png, real_vs_generated.png")
 
