@@ -9,8 +9,9 @@ repeats it, in the graph), creatures on Crawl's native 32×32 grid.
 
 Data: DiceBear pixel-art portraits (npm @dicebear/pixel-art 9, design CC0 / code MIT), rendered
 by render_dicebear.mjs; Dungeon Crawl Stone Soup monster tiles (Debian crawl-tiles-data,
-dat/tiles/player.png, cut out as alpha components; CC0 / public domain for most tiles). One
-sprite in five is held back for the realism measures and never trained on.
+dat/tiles/player.png, cut out by crawl_monsters.py: 686 since session 19, 278 before, which the
+shipped weights trained on; CC0 / public domain for most tiles). One sprite in five is held back
+for the realism measures and never trained on.
 
 Architecture: z [N, 64] and the class embedding → mapping network → style; a 4×4 learned
 start, FiLM-modulated blocks up to 32×32 (PixelNorm, no BatchNorm: Kiln runs one variant at a
@@ -33,10 +34,11 @@ from PIL import Image
 import gan
 import realism
 from common import DATA, REPO, export_onnx, save_sheet, seed_everything
+from crawl_monsters import monsters
 from sample_sheet import main as render_sample_sheet
 
 OUT = REPO / "models/kiln_sprites"
-PACK = DATA / "packs/sprites.npz"
+PACK = DATA / "packs/sprites-v2.npz"  # v2: creatures cut shelf by shelf (crawl_monsters.py)
 NAMES = ["portrait", "creature"]
 GRIDS = [16, 32]  # art grid per class
 SIZE = 32  # output size
@@ -62,53 +64,6 @@ def portraits() -> np.ndarray:
     return cells(np.asarray(Image.open(atlas).convert("RGBA")))[:PORTRAITS]
 
 
-def creatures() -> np.ndarray:
-    """Crawl monster sprites as [N, 32, 32, 4] uint8 at their native art scale. player.png packs
-    sprites of varying size without a grid, so they are cut out as 8-connected alpha components:
-    the draconians of its first 322 rows (up to 32×46, scaled by nearest neighbour to 32 high)
-    and the monsters of rows 640–1800 that fit 32×32 (body parts and paper-doll items elsewhere
-    in the sheet are left out)."""
-    sheet = np.asarray(Image.open(DATA / "crawl/usr/share/crawl/dat/tiles/player.png").convert("RGBA"))
-    tiles = []
-    for x0, y0, x1, y1, pixels in alpha_components(sheet[..., 3] > 0):
-        w, h = x1 - x0, y1 - y0
-        draconian = y1 <= 322 and w <= 32 and h <= 46 and pixels >= 250
-        monster = 640 <= y0 and y1 <= 1800 and w <= 32 and h <= 32 and pixels >= 150
-        if not (draconian or monster):
-            continue
-        sprite = Image.fromarray(sheet[y0:y1, x0:x1])
-        if h > SIZE:
-            w, h = max(1, round(w * SIZE / h)), SIZE
-            sprite = sprite.resize((w, h), Image.NEAREST)
-        square = Image.new("RGBA", (SIZE, SIZE))
-        square.paste(sprite, ((SIZE - w) // 2, SIZE - h))
-        tile = np.asarray(square).copy()
-        tile[..., 3] = np.where(tile[..., 3] >= 128, 255, 0)
-        tiles.append(tile)
-    return np.stack(tiles)
-
-
-def alpha_components(mask: np.ndarray):
-    """Bounding boxes (x0, y0, x1, y1, pixel count) of the 8-connected components of `mask`."""
-    seen = np.zeros_like(mask)
-    height, width = mask.shape
-    for y, x in zip(*np.nonzero(mask)):
-        if seen[y, x]:
-            continue
-        seen[y, x] = True
-        stack, box, count = [(y, x)], [x, y, x, y], 0
-        while stack:
-            cy, cx = stack.pop()
-            count += 1
-            box = [min(box[0], cx), min(box[1], cy), max(box[2], cx), max(box[3], cy)]
-            for ny in range(max(cy - 1, 0), min(cy + 2, height)):
-                for nx in range(max(cx - 1, 0), min(cx + 2, width)):
-                    if mask[ny, nx] and not seen[ny, nx]:
-                        seen[ny, nx] = True
-                        stack.append((ny, nx))
-        yield box[0], box[1], box[2] + 1, box[3] + 1, count
-
-
 def cells(sheet: np.ndarray) -> np.ndarray:
     rows, cols = sheet.shape[0] // SIZE, sheet.shape[1] // SIZE
     return sheet[: rows * SIZE, : cols * SIZE].reshape(rows, SIZE, cols, SIZE, 4).swapaxes(1, 2).reshape(-1, SIZE, SIZE, 4)
@@ -116,7 +71,7 @@ def cells(sheet: np.ndarray) -> np.ndarray:
 
 def build_pack():
     """Writes PACK: sprites [N, 32, 32, 4] uint8, class, held back."""
-    data = [portraits(), creatures()]
+    data = [portraits(), monsters()]
     labels = np.concatenate([np.full(len(d), c) for c, d in enumerate(data)])
     held = np.concatenate([[is_held_back(i) for i in range(len(d))] for d in data])
     PACK.parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +268,7 @@ def write_manifest(sha: str, steps: int, counts: list[int], quality: dict, train
                 licence: "CC0-1.0 (design), MIT (code)",
             ),
             (
-                name: "Dungeon Crawl Stone Soup monster tiles ({counts[1]} sprites cut from dat/tiles/player.png as alpha components)",
+                name: "Dungeon Crawl Stone Soup monster tiles ({counts[1]} sprites cut from dat/tiles/player.png by models/train/crawl_monsters.py)",
                 source: "Debian package crawl-tiles-data 2:0.28.0",
                 licence: "CC0-1.0",
             ),
