@@ -34,9 +34,10 @@ impl Engine {
     /// Loads `files` into a session (the same ONNX bytes load once) and checks the model
     /// against its manifest; `check` decides what a sha256 that differs from the manifest does.
     pub fn load(&self, files: &ModelFiles, check: HashCheck) -> Result<Model, EngineError> {
-        let session = self.sessions.load_model_bytes(
+        let session = self.sessions.load_model_hashed(
             files.manifest(),
             files.onnx(),
+            files.onnx_sha256().to_owned(),
             &files.onnx_path(),
             check,
         )?;

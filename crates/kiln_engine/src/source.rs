@@ -119,6 +119,11 @@ impl ModelFiles {
         &self.onnx
     }
 
+    /// sha256 of the ONNX file's bytes (lower-case hex).
+    pub fn onnx_sha256(&self) -> &str {
+        &self.onnx_sha256
+    }
+
     /// The art palettes' path (for messages) and bytes, for image models that have them.
     pub fn palettes(&self) -> Option<(PathBuf, &[u8])> {
         self.image_companion(0)

@@ -364,7 +364,22 @@ impl SessionCache {
         path: &Path,
         check: HashCheck,
     ) -> Result<Arc<ModelSession>, SessionError> {
-        let actual = sha256_hex(bytes);
+        self.load_model_hashed(manifest, bytes, sha256_hex(bytes), path, check)
+    }
+
+    /// Like [`SessionCache::load_model_bytes`] where the caller has already hashed the bytes:
+    /// `sha256` must be [`sha256_hex`] of `bytes` (a model file is tens of MB, so hashing it
+    /// once per load matters).
+    pub fn load_model_hashed(
+        &self,
+        manifest: &ModelManifest,
+        bytes: &[u8],
+        sha256: String,
+        path: &Path,
+        check: HashCheck,
+    ) -> Result<Arc<ModelSession>, SessionError> {
+        debug_assert_eq!(sha256, sha256_hex(bytes), "the hash of other bytes");
+        let actual = sha256;
         if !actual.eq_ignore_ascii_case(&manifest.sha256) {
             let mismatch = SessionError::HashMismatch {
                 path: path.to_path_buf(),
