@@ -379,12 +379,11 @@ impl SessionCache {
         check: HashCheck,
     ) -> Result<Arc<ModelSession>, SessionError> {
         debug_assert_eq!(sha256, sha256_hex(bytes), "the hash of other bytes");
-        let actual = sha256;
-        if !actual.eq_ignore_ascii_case(&manifest.sha256) {
+        if !sha256.eq_ignore_ascii_case(&manifest.sha256) {
             let mismatch = SessionError::HashMismatch {
                 path: path.to_path_buf(),
                 expected: manifest.sha256.clone(),
-                actual: actual.clone(),
+                actual: sha256.clone(),
             };
             match check {
                 HashCheck::Strict => return Err(mismatch),
@@ -393,7 +392,7 @@ impl SessionCache {
         }
         let label = path.display().to_string();
         let session =
-            self.load_bytes_with_hash(bytes, actual, &label, auto_prefers_cpu(manifest))?;
+            self.load_bytes_with_hash(bytes, sha256, &label, auto_prefers_cpu(manifest))?;
         let mismatches = compare(
             &manifest.inputs,
             &manifest.outputs,
