@@ -13,6 +13,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::discovery::{LIBRARY_NAME, PINNED_VERSION, library_in};
+use crate::stamps::Stamps;
 
 /// Fetching ONNX Runtime failed.
 #[derive(Debug, thiserror::Error)]
@@ -188,12 +189,24 @@ fn record_encoding(digest: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
+/// How a library passed [`check_recorded`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// No record lists it (a system or hand-built library).
+    Unrecorded,
+    /// Its sha256 was computed and matched.
+    Hashed,
+    /// A stamp vouched that it is unchanged since its sha256 last matched.
+    Remembered,
+}
+
 /// Checks a library against the size and sha256 recorded when it was installed: the `RECORD`
 /// next to a library Kiln fetched, or the `.dist-info/RECORD` of the pip package it belongs
-/// to. A library with no record (a system or hand-built one) passes.
-pub(crate) fn check_recorded(library: &Path) -> Result<(), String> {
+/// to. A library with no record (a system or hand-built one) passes. With `stamps`, a library
+/// unchanged since it last matched is not hashed again.
+pub(crate) fn check_recorded(library: &Path, stamps: Option<&Stamps>) -> Result<Checked, String> {
     let Some((record_path, name)) = find_record(library) else {
-        return Ok(());
+        return Ok(Checked::Unrecorded);
     };
     let record = std::fs::read_to_string(&record_path)
         .map_err(|err| format!("cannot read {}: {err}", record_path.display()))?;
@@ -201,7 +214,7 @@ pub(crate) fn check_recorded(library: &Path) -> Result<(), String> {
         let mut fields = line.split(',');
         (fields.next()? == name).then(|| (fields.next().unwrap_or(""), fields.next()))
     }) else {
-        return Ok(());
+        return Ok(Checked::Unrecorded);
     };
     let damaged = |what: String| {
         format!(
@@ -220,24 +233,30 @@ pub(crate) fn check_recorded(library: &Path) -> Result<(), String> {
             "it has {length} bytes, not the {recorded} that"
         )));
     }
-    if let Some(expected) = hash.strip_prefix("sha256=") {
-        // Streamed: the library is tens of MB, read on every start.
-        let mut hasher = Sha256::new();
-        std::fs::File::open(library)
-            .and_then(|mut file| std::io::copy(&mut file, &mut hasher))
-            .map_err(|err| err.to_string())?;
-        let actual = record_encoding(&hasher.finalize());
-        if actual != expected {
-            return Err(damaged("its sha256 differs from the one".to_owned()));
-        }
+    let Some(expected) = hash.strip_prefix("sha256=") else {
+        return Ok(Checked::Unrecorded);
+    };
+    if stamps.is_some_and(|stamps| stamps.vouch_for(library, expected)) {
+        return Ok(Checked::Remembered);
     }
-    Ok(())
+    // Streamed: the library is tens of MB.
+    let mut hasher = Sha256::new();
+    std::fs::File::open(library)
+        .and_then(|mut file| std::io::copy(&mut file, &mut hasher))
+        .map_err(|err| err.to_string())?;
+    if record_encoding(&hasher.finalize()) != expected {
+        return Err(damaged("its sha256 differs from the one".to_owned()));
+    }
+    if let Some(stamps) = stamps {
+        stamps.remember(library, expected);
+    }
+    Ok(Checked::Hashed)
 }
 
 /// Whether `dir` holds a library Kiln fetched that still matches its `RECORD`.
 fn is_verified_install(dir: &Path) -> bool {
     dir.join(RECORD_FILE).is_file()
-        && library_in(dir).is_some_and(|library| check_recorded(&library).is_ok())
+        && library_in(dir).is_some_and(|library| check_recorded(&library, None).is_ok())
 }
 
 /// The `RECORD` that lists `library`, and the name it is listed under.
@@ -327,17 +346,37 @@ mod tests {
         std::fs::create_dir_all(&dest).expect("mkdir");
         extract_verified_library(&wheel, &dest).expect("valid wheel");
         let library = library_in(&dest).expect("installed");
-        check_recorded(&library).expect("as fetched");
+        check_recorded(&library, None).expect("as fetched");
         std::fs::write(&library, b"library bytez").expect("edit");
-        let err = check_recorded(&library).unwrap_err();
+        let err = check_recorded(&library, None).unwrap_err();
         assert!(err.contains("its sha256 differs from the one"), "{err}");
         assert!(!is_verified_install(&dest));
         std::fs::write(&library, b"library").expect("cut off");
-        let err = check_recorded(&library).unwrap_err();
+        let err = check_recorded(&library, None).unwrap_err();
         assert!(
             err.contains("it has 7 bytes, not the 13 that") && err.contains("delete it"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_unchanged_library_is_hashed_once_and_an_edited_one_again() {
+        let (dir, wheel) = wheel_with(b"library bytes", b"library bytes");
+        let dest = dir.path().join("out");
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        extract_verified_library(&wheel, &dest).expect("valid wheel");
+        let library = library_in(&dest).expect("installed");
+        let stamps = Stamps::settled_at_once(&dir.path().join("cache"));
+        assert_eq!(check_recorded(&library, Some(&stamps)), Ok(Checked::Hashed));
+        assert_eq!(
+            check_recorded(&library, Some(&stamps)),
+            Ok(Checked::Remembered)
+        );
+        assert_eq!(check_recorded(&library, None), Ok(Checked::Hashed));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&library, b"library bytez").expect("edit");
+        let err = check_recorded(&library, Some(&stamps)).unwrap_err();
+        assert!(err.contains("its sha256 differs from the one"), "{err}");
     }
 
     #[test]
@@ -357,9 +396,9 @@ mod tests {
             ),
         )
         .expect("write");
-        check_recorded(&library).expect("as installed");
+        check_recorded(&library, None).expect("as installed");
         std::fs::write(&library, b"library bytez").expect("edit");
-        assert!(check_recorded(&library).is_err());
+        assert!(check_recorded(&library, None).is_err());
     }
 
     #[test]

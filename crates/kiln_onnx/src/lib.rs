@@ -13,6 +13,7 @@ pub mod fetch;
 mod provider;
 mod runtime;
 mod session;
+mod stamps;
 mod tensor;
 
 pub use contract::{ContractError, GraphTensor, Mismatch};

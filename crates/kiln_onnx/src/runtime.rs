@@ -7,6 +7,7 @@ use ort::logging::LogLevel;
 
 use crate::discovery::{Candidate, LibrarySource, MIN_MINOR_VERSION, SearchPlaces};
 use crate::fetch::{FetchError, fetch_runtime};
+use crate::stamps::Stamps;
 
 /// Environment variable that, when set to `1`, forbids fetching ONNX Runtime.
 pub const NO_FETCH_ENV: &str = "KILN_NO_FETCH";
@@ -61,6 +62,9 @@ pub struct Runtime {
     version: String,
     skipped: Vec<String>,
     pub(crate) environment: ort::environment::Environment,
+    /// The probe's handle on the library, kept so that it stays loaded: dropped, it would be
+    /// unloaded and `ort` would map, relocate and initialise all of it a second time.
+    _probed: libloading::Library,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -85,6 +89,7 @@ impl Runtime {
     }
 
     fn load(places: &SearchPlaces, allow_fetch: bool) -> Result<Self, RuntimeError> {
+        let stamps = Stamps::in_cache(&places.cache_dir);
         let mut looked = Vec::new();
         for found in places.search() {
             let candidate = match found {
@@ -94,8 +99,8 @@ impl Runtime {
                     continue;
                 }
             };
-            match probe_version(&candidate.path) {
-                Ok(version) => return Self::init(candidate, version, looked),
+            match probe(&candidate.path, Some(&stamps)) {
+                Ok(probed) => return Self::init(candidate, probed, looked),
                 Err(reason) if candidate.source == LibrarySource::EnvVar => {
                     return Err(RuntimeError::BadExplicitLibrary {
                         path: candidate.path,
@@ -132,7 +137,7 @@ impl Runtime {
             looked: looked.clone(),
             source,
         })?;
-        let version = probe_version(&path).map_err(|reason| RuntimeError::Init {
+        let probed = probe(&path, Some(&stamps)).map_err(|reason| RuntimeError::Init {
             path: path.clone(),
             message: reason,
         })?;
@@ -140,12 +145,12 @@ impl Runtime {
             path,
             source: LibrarySource::Fetched,
         };
-        Self::init(candidate, version, looked)
+        Self::init(candidate, probed, looked)
     }
 
     fn init(
         library: Candidate,
-        version: String,
+        Probed { version, loaded }: Probed,
         skipped: Vec<String>,
     ) -> Result<Self, RuntimeError> {
         let init_error = |message: String| RuntimeError::Init {
@@ -168,6 +173,7 @@ impl Runtime {
             version,
             skipped,
             environment,
+            _probed: loaded,
         })
     }
 
@@ -208,36 +214,48 @@ fn forward_log(level: LogLevel, category: &str, _id: &str, location: &str, messa
 }
 
 /// Opens the library at `path` and asks its version, without initialising it.
-/// Fails when the file is missing, not a library, or older than `ort` supports.
+/// Fails when the file is missing, damaged, not a library, or older than `ort` supports.
 pub fn probe_version(path: &Path) -> Result<String, String> {
+    probe(path, None).map(|probed| probed.version)
+}
+
+/// A library that passed [`probe`]: its version, and the handle that loaded it.
+struct Probed {
+    version: String,
+    loaded: libloading::Library,
+}
+
+/// [`probe_version`], keeping the library loaded; with `stamps`, a library unchanged since its
+/// sha256 last matched its record is not hashed again.
+fn probe(path: &Path, stamps: Option<&Stamps>) -> Result<Probed, String> {
     if !path.is_file() {
         return Err("no such file".to_owned());
     }
     // Loading a cut-off library (a half-copied cache) crashes with SIGBUS instead of failing.
     check_complete(path)?;
-    crate::fetch::check_recorded(path)?;
+    crate::fetch::check_recorded(path, stamps)?;
     // SAFETY: loading ONNX Runtime runs only its static initialisers, which have no
     // preconditions; `OrtGetApiBase` and `GetVersionString` take no arguments and return
-    // pointers into the library's static data, valid while `library` is loaded.
-    let version = unsafe {
-        let library = libloading::Library::new(path).map_err(|err| err.to_string())?;
+    // pointers into the library's static data, valid while `loaded` is.
+    let (version, loaded) = unsafe {
+        let loaded = libloading::Library::new(path).map_err(|err| err.to_string())?;
         let get_base: libloading::Symbol<
             unsafe extern "system" fn() -> *const ort::sys::OrtApiBase,
-        > = library
+        > = loaded
             .get(b"OrtGetApiBase")
             .map_err(|_| "not an ONNX Runtime library (no OrtGetApiBase)".to_owned())?;
         let base = get_base();
         if base.is_null() {
             return Err("OrtGetApiBase returned null".to_owned());
         }
-        let version = ((*base).GetVersionString)();
-        std::ffi::CStr::from_ptr(version)
+        let version = std::ffi::CStr::from_ptr(((*base).GetVersionString)())
             .to_string_lossy()
-            .into_owned()
+            .into_owned();
+        (version, loaded)
     };
     let minor: Option<u32> = version.split('.').nth(1).and_then(|m| m.parse().ok());
     match minor {
-        Some(minor) if minor >= MIN_MINOR_VERSION => Ok(version),
+        Some(minor) if minor >= MIN_MINOR_VERSION => Ok(Probed { version, loaded }),
         _ => Err(format!(
             "version {version} is too old: Kiln needs 1.{MIN_MINOR_VERSION} or newer"
         )),
