@@ -92,6 +92,8 @@ fn parse_policy(text: &str) -> Result<ProviderPolicy, String> {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in `main`: no other thread has started.
+    unsafe { kiln_onnx::disable_telemetry() };
     let cli = Cli::parse();
     // notify warns when it stops watching a deleted folder, which `--watch` expects.
     let filter = if cli.verbose {

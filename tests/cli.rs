@@ -257,6 +257,47 @@ fn doctor_reports_runtime_providers_and_models() {
 }
 
 #[test]
+fn onnx_runtime_records_no_telemetry() {
+    // Microsoft's Linux builds keep a telemetry queue under `$HOME/.cache/Microsoft` unless
+    // ORT_DISABLE_TELEMETRY is set before the library starts; `kiln` sets it.
+    let project = Project::new(&[]);
+    let library = kiln_onnx::discovery::SearchPlaces::from_environment()
+        .search()
+        .find_map(Result::ok)
+        .expect("an ONNX Runtime library on this machine")
+        .path;
+    let home = project.path("home");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    let models = Path::new(REPO).join("tests/fixtures/models");
+    let output = kiln_command(project.root())
+        .args(["doctor", "--models", models.to_str().expect("utf-8")])
+        .env("HOME", &home)
+        .env("ORT_DYLIB_PATH", &library)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove(kiln_onnx::NO_TELEMETRY_ENV)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let written: Vec<_> = walk(&home);
+    assert!(written.is_empty(), "written under $HOME: {written:?}");
+}
+
+/// Every file and folder under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            let mut found = walk(&path);
+            found.insert(0, path);
+            found
+        })
+        .collect()
+}
+
+#[test]
 fn models_lists_each_models_licence_and_training_data() {
     let project = Project::new(&[]);
     let models = Path::new(REPO).join("tests/fixtures/models");

@@ -3,11 +3,10 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use image::{DynamicImage, GrayImage, RgbImage, RgbaImage};
-use kiln_onnx::ModelSession;
+use kiln_onnx::{ModelSession, RunClock};
 use kiln_recipe::{
     ChannelLayout, Dim, ElementType, ImageContract, ImageLayout, ModelKind, ModelManifest,
 };
@@ -101,7 +100,7 @@ pub struct ImageGenerator {
     session: Arc<ModelSession>,
     /// The model's art palettes (`ImageContract::palettes`), when it has them.
     palettes: Option<Arc<ArtPalettes>>,
-    run_nanos: AtomicU64,
+    run_clock: RunClock,
 }
 
 /// An input fed the same value every run (see [`kiln_recipe::ConstantInput`]).
@@ -178,7 +177,7 @@ impl ImageGenerator {
             output_dtype: output.dtype,
             session,
             palettes: None,
-            run_nanos: AtomicU64::new(0),
+            run_clock: RunClock::default(),
         })
     }
 
@@ -209,7 +208,7 @@ impl ImageGenerator {
     /// Total time spent inside ONNX Runtime's `session.run` by this generator, so callers can
     /// tell inference from the pipeline's own overhead.
     pub fn run_time(&self) -> Duration {
-        Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
+        self.run_clock.total()
     }
 
     /// Output pixels per latent cell for models that make any size; `None` for fixed-size models.
@@ -462,10 +461,10 @@ impl ImageGenerator {
             ));
         }
         let mut session = self.session.lock();
-        let started = Instant::now();
-        let outputs = session.run(inputs).map_err(run_error)?;
-        self.run_nanos
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let outputs = self
+            .run_clock
+            .time(|| session.run(inputs))
+            .map_err(run_error)?;
         let output = &outputs[self.contract.output.as_str()];
         let (shape, values) = if self.output_dtype == ElementType::U8 {
             let (shape, values) = output.try_extract_tensor::<u8>().map_err(run_error)?;

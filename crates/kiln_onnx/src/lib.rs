@@ -7,6 +7,7 @@
 //!
 //! This crate knows nothing of textures, sprites or Bevy.
 
+mod clock;
 pub mod contract;
 pub mod discovery;
 pub mod fetch;
@@ -16,9 +17,12 @@ mod session;
 mod stamps;
 mod tensor;
 
+pub use clock::{RunClock, inference_wall_time};
 pub use contract::{ContractError, GraphTensor, Mismatch};
 pub use provider::{Provider, ProviderPolicy};
-pub use runtime::{NO_FETCH_ENV, Runtime, RuntimeError, probe_version};
+pub use runtime::{
+    NO_FETCH_ENV, NO_TELEMETRY_ENV, Runtime, RuntimeError, disable_telemetry, probe_version,
+};
 pub use session::{
     HashCheck, ModelSession, SEQUENCES_ON_CPU, SessionCache, SessionError, SessionOptions,
     sha256_hex,

@@ -12,6 +12,30 @@ use crate::stamps::Stamps;
 /// Environment variable that, when set to `1`, forbids fetching ONNX Runtime.
 pub const NO_FETCH_ENV: &str = "KILN_NO_FETCH";
 
+/// Environment variable that, set before ONNX Runtime loads, keeps it from starting its
+/// telemetry (see [`disable_telemetry`]).
+pub const NO_TELEMETRY_ENV: &str = "ORT_DISABLE_TELEMETRY";
+
+/// Keeps ONNX Runtime from recording telemetry in this process, unless `ORT_DISABLE_TELEMETRY`
+/// is already set to something (then the user's choice stands).
+///
+/// Microsoft's Linux builds (the `onnxruntime` wheel, 1.32) start a telemetry client when the
+/// library is initialised: it records an event for every process (program path, OS, a device
+/// id) in `~/.cache/Microsoft/DeveloperTools/.onnxruntime/onnxruntime.db` to upload, and
+/// syncs that file at exit. `DisableTelemetryEvents`, which Kiln also calls, does not stop it;
+/// only this variable does, read when the library starts.
+///
+/// # Safety
+///
+/// It sets an environment variable, so, as with [`std::env::set_var`], no other thread may be
+/// reading or writing the environment: call it first thing in `main`, before any thread starts.
+pub unsafe fn disable_telemetry() {
+    if std::env::var_os(NO_TELEMETRY_ENV).is_none_or(|value| value.is_empty()) {
+        // SAFETY: the caller guarantees no other thread is running.
+        unsafe { std::env::set_var(NO_TELEMETRY_ENV, "1") };
+    }
+}
+
 /// ONNX Runtime could not be made ready.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -160,6 +184,9 @@ impl Runtime {
         let environment = ort::init_from(&library.path)
             .map_err(|err| init_error(err.to_string()))?
             .with_name("kiln")
+            // A content pipeline reports nothing about its user's models (see also
+            // `disable_telemetry`, which alone stops the Linux builds' telemetry client).
+            .with_telemetry(false)
             .with_logger(Arc::new(forward_log))
             .build()
             .map_err(|err| init_error(err.to_string()))?;

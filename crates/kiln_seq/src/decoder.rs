@@ -3,10 +3,9 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kiln_onnx::{ModelSession, Provider};
+use kiln_onnx::{ModelSession, Provider, RunClock};
 use kiln_recipe::{Dim, ModelKind, ModelManifest, SequenceContract};
 use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
 use ort::session::{IoBinding, Session};
@@ -343,7 +342,7 @@ pub struct SequenceModel {
     real_words: Option<Arc<RealWords>>,
     /// For a model with `pixels`: each token's colour, by id (`None` for other tokens).
     pixel_colours: Option<Arc<[Option<[u8; 4]>]>>,
-    run_nanos: AtomicU64,
+    run_clock: RunClock,
 }
 
 impl SequenceModel {
@@ -449,7 +448,7 @@ impl SequenceModel {
             },
             real_words: None,
             pixel_colours: None,
-            run_nanos: AtomicU64::new(0),
+            run_clock: RunClock::default(),
         };
         let model = match contract.pixels {
             None => model,
@@ -550,7 +549,7 @@ impl SequenceModel {
             inputs: self.inputs,
             real_words: self.real_words.clone(),
             pixel_colours: self.pixel_colours.clone(),
-            run_nanos: AtomicU64::new(0),
+            run_clock: RunClock::default(),
         }
     }
 
@@ -593,7 +592,7 @@ impl SequenceModel {
 
     /// Time spent inside `session.run` so far.
     pub fn run_time(&self) -> Duration {
-        Duration::from_nanos(self.run_nanos.load(Ordering::Relaxed))
+        self.run_clock.total()
     }
 
     /// Whether the model draws pixel art (its contract has `pixels`) rather than text.
@@ -971,10 +970,10 @@ impl SequenceModel {
                     .map_err(error)?;
             }
         }
-        let started = Instant::now();
-        let mut outputs = session.run_binding(io).map_err(error)?;
-        self.run_nanos
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let mut outputs = self
+            .run_clock
+            .time(|| session.run_binding(io))
+            .map_err(error)?;
         let (shape, values) = outputs["logits"]
             .try_extract_tensor::<f32>()
             .map_err(error)?;

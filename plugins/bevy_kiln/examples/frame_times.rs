@@ -11,6 +11,8 @@ use bevy::prelude::*;
 use bevy_kiln::{KilnPlugins, KilnRecipe};
 
 fn main() {
+    // SAFETY: first thing in `main`: no other thread has started.
+    unsafe { bevy_kiln::disable_telemetry() };
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let mut app = App::new();
     app.add_plugins((

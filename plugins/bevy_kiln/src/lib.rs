@@ -49,6 +49,8 @@ mod messages;
 mod plugin;
 
 pub use kiln_engine::{Credits, ModelCredit};
+/// Call first thing in your game's `main`: ONNX Runtime's Linux builds otherwise record telemetry.
+pub use kiln_onnx::disable_telemetry;
 pub use loader::{KilnLoadError, KilnLoadSettings, KilnRecipeLoader};
 pub use messages::{AssetGenerated, GenerationFailed};
 pub use plugin::{

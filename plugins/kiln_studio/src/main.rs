@@ -31,6 +31,8 @@ struct Args {
 }
 
 fn main() -> AppExit {
+    // SAFETY: first thing in `main`: no other thread has started.
+    unsafe { bevy_kiln::disable_telemetry() };
     let args = Args::parse();
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let (assets, models, out) = (

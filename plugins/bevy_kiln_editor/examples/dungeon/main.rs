@@ -10,5 +10,7 @@
 mod game;
 
 fn main() -> bevy::app::AppExit {
+    // SAFETY: first thing in `main`: no other thread has started.
+    unsafe { bevy_kiln::disable_telemetry() };
     game::app().run()
 }
