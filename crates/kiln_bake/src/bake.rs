@@ -122,7 +122,7 @@ impl Baker<'_> {
         remove_partial_files(self.out_dir);
         let manifest = Mutex::new(JournaledManifest::open(self.out_dir)?);
         let models = BakeModels::new(self.engine, self.models);
-        let keys = models.keys(jobs);
+        let keys = models.keys(jobs, self.jobs);
         let owners = OutputOwners::new(jobs, locked(&manifest).manifest());
 
         let mut report = BakeReport::default();

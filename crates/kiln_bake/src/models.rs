@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use kiln_engine::{Engine, EngineError, HashCheck, Made, Model, ModelFiles, ModelRegistry};
 
 use crate::Job;
-use crate::scheduler::locked;
+use crate::scheduler::{locked, parallel};
 
 /// Model files and loaded models of one bake, by model name.
 pub(crate) struct BakeModels<'a> {
@@ -45,9 +45,35 @@ impl<'a> BakeModels<'a> {
         Some(self.files(name).ok()?.manifest().licence.clone())
     }
 
+    /// Reads the models of `jobs` not read yet, up to `threads` at once: reading and hashing
+    /// model files is most of a bake's start, before any entry can run. One that cannot be read
+    /// is left out (the next [`BakeModels::files`] tries again and says why).
+    fn read_ahead(&self, jobs: &[Job], threads: usize) {
+        let missing: Vec<&str> = {
+            let files = locked(&self.files);
+            let mut names: Vec<&str> = jobs
+                .iter()
+                .map(|job| job.entry.model.as_str())
+                .filter(|name| !files.contains_key(*name))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        let read = parallel(threads, missing.len(), |n| self.registry.read(missing[n]));
+        let mut files = locked(&self.files);
+        for (name, read) in missing.into_iter().zip(read) {
+            if let Ok(read) = read {
+                files.insert(name.to_owned(), Arc::new(read));
+            }
+        }
+    }
+
     /// Each job's key (see [`Job::key`]), or `None` where its model cannot be read or does not
-    /// match its manifest's sha256 (the job then runs, and reports why).
-    pub(crate) fn keys(&self, jobs: &[Job]) -> Vec<Option<String>> {
+    /// match its manifest's sha256 (the job then runs, and reports why). Models are read
+    /// `threads` at a time.
+    pub(crate) fn keys(&self, jobs: &[Job], threads: usize) -> Vec<Option<String>> {
+        self.read_ahead(jobs, threads);
         let sessions = self.engine.sessions();
         let version = sessions.runtime().version();
         jobs.iter()

@@ -116,7 +116,7 @@ impl Baker<'_> {
     pub fn verify(&self, jobs: &[Job], gpu_tolerance: u8) -> Result<VerifyReport, BakeError> {
         let manifest = &JournaledManifest::read(self.out_dir)?;
         let models = BakeModels::new(self.engine, self.models);
-        let keys = models.keys(jobs);
+        let keys = models.keys(jobs, self.jobs);
         self.engine
             .sessions()
             .share_cores(self.jobs.min(jobs.len()));
