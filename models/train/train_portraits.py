@@ -19,6 +19,7 @@ i % 5 == 2, as in train_sprites.py (the first 4,096 are the same portraits there
 
 import argparse
 import json
+import pathlib
 import time
 
 import numpy as np
@@ -146,11 +147,11 @@ def colour_count(portrait: np.ndarray) -> int:
     return len(np.unique(colour_keys(portrait[portrait[..., 3] > 0][:, None, None, :])))
 
 
-def export(model, colours, stats, table, trained_on: int):
-    """model.onnx, tokenizer.json and model.ron of kiln_portraits."""
+def export(model, colours, stats, table, trained_on: int, out=OUT):
+    """model.onnx, tokenizer.json and model.ron of kiln_portraits, into `out`."""
     c = model.config
     write_pixel_model(
-        model, colours, OUT, "kiln_portraits",
+        model, colours, out, "kiln_portraits",
         "16x16 RGBA pixel-art portraits drawn one art pixel at a time, in the data's own colours",
         "train_portraits.py",
         [(f"DiceBear pixel-art portraits ({PORTRAITS} rendered by models/train/render_dicebear.mjs, "
@@ -238,23 +239,28 @@ def main():
     parser.add_argument("--dim", type=int, default=96)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--checkpoint", default="kiln_portraits",
+                        help="checkpoint name (another name trains another size beside the shipped one's)")
+    parser.add_argument("--out", type=pathlib.Path, default=OUT, help="folder the model is exported to")
     args = parser.parse_args()
     seed_everything(5)
     art = portraits()
     held = np.array([is_held_back(i) for i in range(len(art))])
-    model, colours, start = load_or_new("kiln_portraits", lambda: vocabulary(art[~held]), 1 + GRID * GRID, args.dim, args.layers)
+    model, colours, start = load_or_new(args.checkpoint, lambda: vocabulary(art[~held]), 1 + GRID * GRID, args.dim, args.layers)
     print(f"{len(colours)} colours, {sum(p.numel() for p in model.parameters())} parameters")
     stats = start
     if not args.export_only:
-        stats = train_pixel_model("kiln_portraits", model, colours, encode(art[~held], colours),
+        stats = train_pixel_model(args.checkpoint, model, colours, encode(art[~held], colours),
                                   encode(art[held][:512], colours), args.minutes, args.batch, start, every=250)
     table, fake = evaluate(model, colours, art, held)
     print("realism (generated vs held-back real portraits):", json.dumps(table, indent=1))
-    export(model, colours, stats, table, int((~held).sum()))
-    (OUT / "quality.json").write_text(json.dumps({**stats, **table}, indent=1) + "\n")
-    save_sheet([list(fake[i * 12:(i + 1) * 12]) for i in range(4)], OUT / "samples.png", scale=3)
-    comparison_sheet(fake[48:], art[held], OUT / "real_vs_generated.png", scale=4)
-    print(f"wrote {OUT}: model.onnx ({(OUT / 'model.onnx').stat().st_size} bytes), tokenizer.json, model.ron, "
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    export(model, colours, stats, table, int((~held).sum()), out)
+    (out / "quality.json").write_text(json.dumps({**stats, **table}, indent=1) + "\n")
+    save_sheet([list(fake[i * 12:(i + 1) * 12]) for i in range(4)], out / "samples.png", scale=3)
+    comparison_sheet(fake[48:], art[held], out / "real_vs_generated.png", scale=4)
+    print(f"wrote {out}: model.onnx ({(out / 'model.onnx').stat().st_size} bytes), tokenizer.json, model.ron, "
           "quality.json, samples.png, real_vs_generated.png")
 
 
