@@ -120,11 +120,17 @@ fn changed_at(metadata: &std::fs::Metadata) -> Option<SystemTime> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_stamp_vouches_only_for_the_unchanged_file_and_hash() {
+    /// A folder holding a stand-in library file.
+    fn library() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let library = dir.path().join("libonnxruntime.so");
         std::fs::write(&library, b"library bytes").expect("write");
+        (dir, library)
+    }
+
+    #[test]
+    fn a_stamp_vouches_only_for_the_unchanged_file_and_hash() {
+        let (dir, library) = library();
         let stamps = Stamps::settled_at_once(dir.path());
         assert!(!stamps.vouch_for(&library, "abc"), "nothing stamped yet");
         stamps.remember(&library, "abc");
@@ -144,9 +150,7 @@ mod tests {
 
     #[test]
     fn a_file_changed_just_now_is_not_stamped() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let library = dir.path().join("libonnxruntime.so");
-        std::fs::write(&library, b"library bytes").expect("write");
+        let (dir, library) = library();
         let stamps = Stamps::in_cache(dir.path());
         stamps.remember(&library, "abc");
         assert!(!stamps.vouch_for(&library, "abc"));
