@@ -24,6 +24,14 @@ pub fn run(models_dir: &Path) -> Outcome {
     for skipped in runtime.skipped() {
         println!("  (no usable library in: {skipped})");
     }
+    let telemetry = kiln_onnx::NO_TELEMETRY_ENV;
+    match std::env::var(telemetry).as_deref() {
+        Ok("1") => println!("  telemetry: off ({telemetry}=1)"),
+        value => println!(
+            "  telemetry: {telemetry}={}: Microsoft's builds record it (README, \"Telemetry\")",
+            value.unwrap_or("")
+        ),
+    }
     println!("execution providers:");
     println!("  cpu   loads");
     match kiln_onnx::cuda_status(runtime) {

@@ -94,7 +94,8 @@ pub fn kiln_command(cwd: &Path) -> Command {
         .current_dir(cwd)
         .env("KILN_CACHE_DIR", Path::new(REPO).join(".kiln"))
         .env_remove("ORT_DYLIB_PATH")
-        .env_remove("KILN_NO_FETCH");
+        .env_remove("KILN_NO_FETCH")
+        .env_remove(kiln_onnx::NO_TELEMETRY_ENV);
     command
 }
 
