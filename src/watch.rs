@@ -86,8 +86,13 @@ pub fn run(setup: &Setup<'_>) -> Outcome {
             .min()
             .unwrap_or_else(Instant::now);
         println!("changed: {}", first.display());
-        // Sessions of replaced models would otherwise live as long as the watch.
-        setup.engine.sessions().retain(|_| false);
+        // Sessions of models replaced since would otherwise live as long as the watch; the
+        // others stay, so a re-bake does not make them again (tens of ms each).
+        let current = setup.registry.onnx_hashes();
+        setup
+            .engine
+            .sessions()
+            .retain(|hash| current.contains(hash));
         // Failures were printed; the watch goes on, and the next fix re-bakes.
         if let Err(Failure {
             message: Some(message),

@@ -34,7 +34,7 @@ impl<'a> BakeModels<'a> {
         if let Some(read) = files.get(name) {
             return Ok(Arc::clone(read));
         }
-        let read = Arc::new(self.registry.read(name)?);
+        let read = self.registry.read(name)?;
         files.insert(name.to_owned(), Arc::clone(&read));
         Ok(read)
     }
@@ -64,7 +64,7 @@ impl<'a> BakeModels<'a> {
         let mut files = locked(&self.files);
         for (name, read) in missing.into_iter().zip(read) {
             if let Ok(read) = read {
-                files.insert(name.to_owned(), Arc::new(read));
+                files.insert(name.to_owned(), read);
             }
         }
     }

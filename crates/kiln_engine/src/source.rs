@@ -1,9 +1,12 @@
 //! Where a model's files come from: a models folder on disk ([`ModelRegistry`]) or bytes
 //! read by someone else (Bevy's `models://` source), both ending as [`ModelFiles`].
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use kiln_onnx::sha256_hex;
+use kiln_onnx::{FileIdentity, sha256_hex};
 use kiln_recipe::{LoadError, MANIFEST_FILE_NAME, ModelKind, ModelManifest};
 
 use crate::EngineError;
@@ -183,9 +186,24 @@ impl ModelFiles {
 }
 
 /// A folder of model folders: `<dir>/<name>/model.ron` + the files it names.
+///
+/// It keeps the models it has read, with each file's [`FileIdentity`], and reads a model again
+/// only when one of its files changed: a `--watch` re-bake or an editor generation does not
+/// read and hash tens of MB of unchanged models each time. Clones share what was read.
 #[derive(Clone, Debug)]
 pub struct ModelRegistry {
     dir: PathBuf,
+    read: Arc<Mutex<HashMap<String, ReadModel>>>,
+    /// How long a file must be unchanged before a read of it is kept (see
+    /// [`FileIdentity::SETTLE`]).
+    settle: Duration,
+}
+
+/// A model as read, and the identity of each of its files (manifest first) when read.
+#[derive(Debug)]
+struct ReadModel {
+    files: Arc<ModelFiles>,
+    identities: Vec<(PathBuf, FileIdentity)>,
 }
 
 /// One model folder and its manifest (or why the manifest cannot be read).
@@ -202,7 +220,11 @@ pub struct ModelEntry {
 impl ModelRegistry {
     /// Models under `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            read: Arc::default(),
+            settle: FileIdentity::SETTLE,
+        }
     }
 
     /// The models folder.
@@ -240,22 +262,90 @@ impl ModelRegistry {
         Ok((ModelFiles::parse_manifest(name, &text, &path)?, path))
     }
 
-    /// Reads model `name`: its checked manifest and the files it names.
-    pub fn read(&self, name: &str) -> Result<ModelFiles, EngineError> {
+    /// Reads model `name`: its checked manifest and the files it names; the model as read
+    /// before when none of its files has changed since.
+    pub fn read(&self, name: &str) -> Result<Arc<ModelFiles>, EngineError> {
+        if let Some(files) = self.unchanged(name) {
+            return Ok(files);
+        }
+        let manifest_path = self.manifest_path(name);
+        let manifest_identity = FileIdentity::of(&manifest_path);
         let (manifest, manifest_path) = self.load(name)?;
-        let read = |file: &str| {
-            let path = beside(&manifest_path, file);
-            std::fs::read(&path).map_err(|err| EngineError::Read {
-                path,
+        let paths: Vec<PathBuf> = std::iter::once(manifest.onnx.as_str())
+            .chain(ModelFiles::companion_files(&manifest))
+            .map(|file| beside(&manifest_path, file))
+            .collect();
+        let identities: Vec<Option<FileIdentity>> = std::iter::once(manifest_identity)
+            .chain(paths.iter().map(|path| FileIdentity::of(path)))
+            .collect();
+        let mut bytes = paths.iter().map(|path| {
+            std::fs::read(path).map_err(|err| EngineError::Read {
+                path: path.clone(),
                 message: err.to_string(),
             })
-        };
-        let onnx = read(&manifest.onnx)?;
-        let companions = ModelFiles::companion_files(&manifest)
-            .into_iter()
-            .map(read)
-            .collect::<Result<_, _>>()?;
-        ModelFiles::new(manifest, manifest_path, onnx, companions)
+        });
+        let onnx = bytes
+            .next()
+            .unwrap_or_else(|| unreachable!("the ONNX file is first"))?;
+        let companions = bytes.collect::<Result<_, _>>()?;
+        let files = Arc::new(ModelFiles::new(
+            manifest,
+            manifest_path.clone(),
+            onnx,
+            companions,
+        )?);
+        // Kept only where every file was settled before it was read and is unchanged after:
+        // then the bytes are those of the identities.
+        let kept: Option<Vec<(PathBuf, FileIdentity)>> = std::iter::once(manifest_path)
+            .chain(paths)
+            .zip(identities)
+            .map(|(path, before)| {
+                let before = before.filter(|identity| identity.settled(self.settle))?;
+                (FileIdentity::of(&path)? == before).then_some((path, before))
+            })
+            .collect();
+        let mut read = self.lock_read();
+        match kept {
+            Some(identities) => {
+                let model = ReadModel {
+                    files: Arc::clone(&files),
+                    identities,
+                };
+                read.insert(name.to_owned(), model);
+            }
+            None => {
+                read.remove(name);
+            }
+        }
+        Ok(files)
+    }
+
+    /// The sha256 of each readable model's ONNX file as the folder holds it now (what sessions
+    /// are cached by): a long-running watch or editor drops the sessions of models replaced
+    /// since. Unchanged models are not read again.
+    pub fn onnx_hashes(&self) -> HashSet<String> {
+        self.list()
+            .iter()
+            .filter_map(|entry| self.read(&entry.name).ok())
+            .map(|files| files.onnx_sha256().to_owned())
+            .collect()
+    }
+
+    /// Model `name` as read before, if none of its files has changed since.
+    fn unchanged(&self, name: &str) -> Option<Arc<ModelFiles>> {
+        let read = self.lock_read();
+        let model = read.get(name)?;
+        model
+            .identities
+            .iter()
+            .all(|(path, identity)| FileIdentity::of(path).as_ref() == Some(identity))
+            .then(|| Arc::clone(&model.files))
+    }
+
+    fn lock_read(&self) -> std::sync::MutexGuard<'_, HashMap<String, ReadModel>> {
+        self.read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Every model folder (a sub-folder with a `model.ron`), sorted by name.
@@ -342,6 +432,72 @@ mod tests {
         let (names_path, bytes) = one.corpus_names().expect("names");
         assert!(names_path.ends_with("kiln_flavour/corpus_names.txt"));
         assert_eq!(bytes, b"Holy Avenger\n");
+    }
+
+    /// A models folder holding a copy of the `tiny_pixels` fixture (ONNX, manifest, tokenizer).
+    fn copied_fixture() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let from =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/tiny_pixels");
+        let model = dir.path().join("tiny_pixels");
+        std::fs::create_dir(&model).expect("mkdir");
+        for file in ["model.onnx", "model.ron", "tokenizer.json"] {
+            std::fs::copy(from.join(file), model.join(file)).expect("copy");
+        }
+        (dir, model)
+    }
+
+    #[test]
+    fn a_model_is_read_again_only_when_one_of_its_files_changed() {
+        let (dir, model) = copied_fixture();
+        let registry = ModelRegistry {
+            settle: Duration::ZERO,
+            ..ModelRegistry::new(dir.path())
+        };
+        let first = registry.read("tiny_pixels").expect("read");
+        let clone = registry.clone();
+        assert!(
+            Arc::ptr_eq(&first, &clone.read("tiny_pixels").expect("read")),
+            "unchanged"
+        );
+        let mut last = first;
+        for file in ["model.onnx", "model.ron", "tokenizer.json"] {
+            // The same bytes written again: a write all the same.
+            std::thread::sleep(Duration::from_millis(20));
+            let bytes = std::fs::read(model.join(file)).expect("read");
+            std::fs::write(model.join(file), bytes).expect("write");
+            let again = registry.read("tiny_pixels").expect("read");
+            assert!(!Arc::ptr_eq(&last, &again), "{file} was written");
+            assert_eq!(last.content_sha256(), again.content_sha256());
+            last = again;
+        }
+        std::fs::write(model.join("tokenizer.json"), b"{}").expect("write");
+        let edited = registry.read("tiny_pixels").expect("read");
+        assert_ne!(
+            last.content_sha256(),
+            edited.content_sha256(),
+            "new bytes read"
+        );
+
+        let hashes = registry.onnx_hashes();
+        assert_eq!(hashes, HashSet::from([edited.onnx_sha256().to_owned()]));
+        std::fs::write(model.join("model.onnx"), b"replaced").expect("write");
+        assert_eq!(
+            registry.onnx_hashes(),
+            HashSet::from([sha256_hex(b"replaced")]),
+            "the replaced model's hash, read again"
+        );
+    }
+
+    #[test]
+    fn a_model_written_just_now_is_not_kept() {
+        let (dir, _model) = copied_fixture();
+        let registry = ModelRegistry::new(dir.path());
+        let first = registry.read("tiny_pixels").expect("read");
+        assert!(!Arc::ptr_eq(
+            &first,
+            &registry.read("tiny_pixels").expect("read")
+        ));
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod clock;
 pub mod contract;
 pub mod discovery;
 pub mod fetch;
+mod identity;
 mod provider;
 mod runtime;
 mod session;
@@ -19,6 +20,7 @@ mod tensor;
 
 pub use clock::{RunClock, inference_wall_time};
 pub use contract::{ContractError, GraphTensor, Mismatch};
+pub use identity::FileIdentity;
 pub use provider::{Provider, ProviderPolicy};
 pub use runtime::{
     NO_FETCH_ENV, NO_TELEMETRY_ENV, Runtime, RuntimeError, disable_telemetry, probe_version,

@@ -192,6 +192,8 @@ pub struct Workbench {
     notices: Vec<Notice>,
     task: Option<Task>,
     engines: Arc<Engines>,
+    /// The models folder, keeping the models it read until one of their files changes.
+    models: ModelRegistry,
 }
 
 /// Notices kept; older ones scroll away.
@@ -202,7 +204,6 @@ impl Workbench {
     pub fn new(paths: EditorPaths) -> Self {
         let catalog = Catalog::scan(&paths.assets, &paths.models);
         Self {
-            paths,
             catalog,
             selection: None,
             gallery: None,
@@ -212,6 +213,8 @@ impl Workbench {
             notices: Vec::new(),
             task: None,
             engines: Arc::default(),
+            models: ModelRegistry::new(&paths.models),
+            paths,
         }
     }
 
@@ -328,7 +331,7 @@ impl Workbench {
         if self.catalog.recipe(&selection.recipe).is_none() {
             return self.notify_error(&EditorError::RecipeGone(selection.recipe));
         }
-        let registry = ModelRegistry::new(&self.paths.models);
+        let registry = self.models.clone();
         let engines = Arc::clone(&self.engines);
         self.spawn(
             format!("Generating {}", selection.id()),
@@ -387,6 +390,7 @@ impl Workbench {
         }
         let checked = self.bake_checked.clone();
         let paths = self.paths.clone();
+        let models = self.models.clone();
         let engines = Arc::clone(&self.engines);
         let total = u32::try_from(checked.len()).unwrap_or(u32::MAX);
         self.spawn(
@@ -397,7 +401,7 @@ impl Workbench {
                 let result = engines
                     .get(options)
                     .map_err(EditorError::Engine)
-                    .and_then(|engine| bake(&paths, &engine, &checked, &progress))
+                    .and_then(|engine| bake(&paths, &models, &engine, &checked, &progress))
                     .map(|mut summary| {
                         summary.elapsed = began.elapsed();
                         summary
@@ -541,6 +545,7 @@ fn write_entry(path: &Path, name: &str, entry: &AssetEntry) -> Result<(), Editor
 /// Bakes the `checked` entries found under the assets folder.
 fn bake(
     paths: &EditorPaths,
+    models: &ModelRegistry,
     engine: &kiln_engine::Engine,
     checked: &BTreeSet<String>,
     progress: &AtomicU32,
@@ -570,7 +575,7 @@ fn bake(
     }));
     let baker = Baker {
         engine,
-        models: &ModelRegistry::new(&paths.models),
+        models,
         out_dir: &paths.bake,
         jobs: 1,
         licences: plan.licences.as_ref(),
