@@ -321,7 +321,7 @@ impl ModelRegistry {
     }
 
     /// The sha256 of each readable model's ONNX file as the folder holds it now (what sessions
-    /// are cached by): a long-running watch or editor drops the sessions of models replaced
+    /// are cached by), so that `kiln bake --watch` can drop the sessions of models replaced
     /// since. Unchanged models are not read again.
     pub fn onnx_hashes(&self) -> HashSet<String> {
         self.list()
