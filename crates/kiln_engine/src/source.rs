@@ -320,13 +320,15 @@ impl ModelRegistry {
         Ok(files)
     }
 
-    /// The sha256 of each readable model's ONNX file as the folder holds it now (what sessions
-    /// are cached by), so that `kiln bake --watch` can drop the sessions of models replaced
-    /// since. Unchanged models are not read again.
+    /// The sha256 of the ONNX file (what sessions are cached by) of each model this registry
+    /// has read, as the folder holds it now, so that `kiln bake --watch` can drop the sessions
+    /// of models replaced or removed since. Unchanged models are not read again, and models
+    /// never read are not read at all.
     pub fn onnx_hashes(&self) -> HashSet<String> {
-        self.list()
+        let names: Vec<String> = self.lock_read().keys().cloned().collect();
+        names
             .iter()
-            .filter_map(|entry| self.read(&entry.name).ok())
+            .filter_map(|name| self.read(name).ok())
             .map(|files| files.onnx_sha256().to_owned())
             .collect()
     }
