@@ -28,7 +28,8 @@ pub fn run(models_dir: &Path) -> Outcome {
     match std::env::var(telemetry).as_deref() {
         Ok("1") => println!("  telemetry: off ({telemetry}=1)"),
         value => println!(
-            "  telemetry: {telemetry}={}: Microsoft's builds record it (README, \"Telemetry\")",
+            "  telemetry: {telemetry}={}: only 1 is known to stop Microsoft's builds recording \
+             it (README, \"Telemetry\")",
             value.unwrap_or("")
         ),
     }
