@@ -300,8 +300,8 @@ impl ModelRegistry {
             .chain(paths)
             .zip(identities)
             .map(|(path, before)| {
-                let before = before.filter(|identity| identity.settled(self.settle))?;
-                (FileIdentity::of(&path)? == before).then_some((path, before))
+                let before = before.filter(|id| id.vouches_for_read(&path, self.settle))?;
+                Some((path, before))
             })
             .collect();
         let mut read = self.lock_read();

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::discovery::{LIBRARY_NAME, PINNED_VERSION, library_in};
+use crate::identity::FileIdentity;
 use crate::stamps::Stamps;
 
 /// Fetching ONNX Runtime failed.
@@ -240,6 +241,7 @@ pub(crate) fn check_recorded(library: &Path, stamps: Option<&Stamps>) -> Result<
         return Ok(Checked::Remembered);
     }
     // Streamed: the library is tens of MB.
+    let read_as = FileIdentity::of(library);
     let mut hasher = Sha256::new();
     std::fs::File::open(library)
         .and_then(|mut file| std::io::copy(&mut file, &mut hasher))
@@ -248,7 +250,7 @@ pub(crate) fn check_recorded(library: &Path, stamps: Option<&Stamps>) -> Result<
         return Err(damaged("its sha256 differs from the one".to_owned()));
     }
     if let Some(stamps) = stamps {
-        stamps.remember(library, expected);
+        stamps.remember(library, read_as, expected);
     }
     Ok(Checked::Hashed)
 }

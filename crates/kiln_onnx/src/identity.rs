@@ -44,6 +44,12 @@ impl FileIdentity {
         None
     }
 
+    /// Whether this identity, taken of `path` before it was read, vouches for what was read:
+    /// the file had been left alone for `settle` then, and is unchanged now.
+    pub fn vouches_for_read(&self, path: &Path, settle: Duration) -> bool {
+        self.settled(settle) && Self::of(path).as_ref() == Some(self)
+    }
+
     /// Whether the file was last written or changed at least `settle` ago (see
     /// [`FileIdentity::SETTLE`]).
     pub fn settled(&self, settle: Duration) -> bool {
@@ -89,6 +95,8 @@ mod tests {
         std::fs::write(&path, b"library bytes").expect("write");
         let before = FileIdentity::of(&path).expect("identity");
         assert_eq!(FileIdentity::of(&path), Some(before), "unchanged");
+        assert!(before.vouches_for_read(&path, Duration::ZERO));
+        assert!(!before.vouches_for_read(&path, FileIdentity::SETTLE), "written just now");
         let modified = std::fs::metadata(&path).and_then(|m| m.modified());
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&path, b"library bytez").expect("edit");
@@ -98,6 +106,7 @@ mod tests {
             .and_then(|file| file.set_modified(modified.expect("mtime")))
             .expect("set mtime");
         assert_ne!(FileIdentity::of(&path), Some(before));
+        assert!(!before.vouches_for_read(&path, Duration::ZERO), "edited since");
         assert!(before.settled(Duration::ZERO));
         assert!(!before.settled(FileIdentity::SETTLE), "written just now");
         assert_eq!(FileIdentity::of(&dir.path().join("missing")), None);

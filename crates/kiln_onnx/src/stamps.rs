@@ -42,11 +42,12 @@ impl Stamps {
             .is_ok_and(|line| line == stamp_line(library, identity, hash))
     }
 
-    /// Remembers that `library` matched `hash`, unless it changed too recently to be
-    /// told apart from a later change. Best effort: a cache that cannot be written only means
+    /// Remembers that `library`, as it was when it was read (`read_as`, its identity then),
+    /// matched `hash`; not if it has changed since, or changed too recently before to be told
+    /// apart from a later change. Best effort: a cache that cannot be written only means
     /// hashing again next time.
-    pub(crate) fn remember(&self, library: &Path, hash: &str) {
-        let Some(identity) = FileIdentity::of(library).filter(|id| id.settled(self.settle)) else {
+    pub(crate) fn remember(&self, library: &Path, read_as: Option<FileIdentity>, hash: &str) {
+        let Some(identity) = read_as.filter(|id| id.vouches_for_read(library, self.settle)) else {
             return;
         };
         let line = stamp_line(library, identity, hash);
@@ -90,7 +91,7 @@ mod tests {
         let (dir, library) = library();
         let stamps = Stamps::settled_at_once(dir.path());
         assert!(!stamps.vouch_for(&library, "abc"), "nothing stamped yet");
-        stamps.remember(&library, "abc");
+        stamps.remember(&library, FileIdentity::of(&library), "abc");
         assert!(stamps.vouch_for(&library, "abc"));
         assert!(!stamps.vouch_for(&library, "abd"), "another recorded hash");
         std::thread::sleep(Duration::from_millis(20));
@@ -99,10 +100,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_changed_while_it_was_hashed_is_not_stamped() {
+        let (dir, library) = library();
+        let stamps = Stamps::settled_at_once(dir.path());
+        let read_as = FileIdentity::of(&library);
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&library, b"library bytez").expect("edit");
+        stamps.remember(&library, read_as, "abc");
+        assert!(!stamps.vouch_for(&library, "abc"));
+    }
+
+    #[test]
     fn a_file_changed_just_now_is_not_stamped() {
         let (dir, library) = library();
         let stamps = Stamps::in_cache(dir.path());
-        stamps.remember(&library, "abc");
+        stamps.remember(&library, FileIdentity::of(&library), "abc");
         assert!(!stamps.vouch_for(&library, "abc"));
         assert!(!dir.path().join("verified").exists());
     }
