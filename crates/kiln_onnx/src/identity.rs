@@ -96,7 +96,10 @@ mod tests {
         let before = FileIdentity::of(&path).expect("identity");
         assert_eq!(FileIdentity::of(&path), Some(before), "unchanged");
         assert!(before.vouches_for_read(&path, Duration::ZERO));
-        assert!(!before.vouches_for_read(&path, FileIdentity::SETTLE), "written just now");
+        assert!(
+            !before.vouches_for_read(&path, FileIdentity::SETTLE),
+            "written just now"
+        );
         let modified = std::fs::metadata(&path).and_then(|m| m.modified());
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(&path, b"library bytez").expect("edit");
@@ -106,7 +109,10 @@ mod tests {
             .and_then(|file| file.set_modified(modified.expect("mtime")))
             .expect("set mtime");
         assert_ne!(FileIdentity::of(&path), Some(before));
-        assert!(!before.vouches_for_read(&path, Duration::ZERO), "edited since");
+        assert!(
+            !before.vouches_for_read(&path, Duration::ZERO),
+            "edited since"
+        );
         assert!(before.settled(Duration::ZERO));
         assert!(!before.settled(FileIdentity::SETTLE), "written just now");
         assert_eq!(FileIdentity::of(&dir.path().join("missing")), None);
