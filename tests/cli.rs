@@ -170,7 +170,7 @@ fn failing_entry_keeps_previous_outputs_and_records() {
     assert!(stderr.contains("dungeon.kiln.ron#floor: model \"tiny_texture\" has no class \"lava\": use one of stone, moss"), "{stderr}");
     assert!(
         stderr.contains("no model \"missing_model\"")
-            && stderr.contains("available: tiny_pixels, tiny_sprite, tiny_texture"),
+            && stderr.contains("available: tiny_blocks, tiny_pixels, tiny_sprite, tiny_texture"),
         "{stderr}"
     );
     assert_eq!(project.files("out"), before, "nothing baked before is lost");

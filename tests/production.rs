@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{DUNGEON, Project, REPO, kiln_command, sha256, stdout, text};
+use common::{DUNGEON, Project, REPO, kiln_command, sha256, stderr, stdout, text};
 use kiln_bake::{BakeManifest, JournaledManifest};
 
 /// Modification times of every file below `out` (a re-write changes them, a skip does not).
@@ -645,6 +645,76 @@ fn art_palettes_colour_every_texture_and_a_changed_or_broken_palettes_file_rebak
         "{stderr}"
     );
     assert_eq!(project.files("out/dungeon"), baked);
+}
+
+#[test]
+fn a_block_model_draws_each_sprite_one_token_per_block_in_raster_order() {
+    // tiny_blocks draws a fixed cycle of its three 2×2 blocks (make_fixtures.py): from the
+    // first after `<warm>`, from the third after `<cool>`; 6×4 pixels are 3×2 blocks.
+    let project = Project::new(&[(
+        "blocks.kiln.ron",
+        r#"(
+    assets: {
+        "warm": (model: "tiny_blocks", seed: 3, variants: 2, kind: Sprite(class: "warm", scale: 2, despeckle: false)),
+        "cool": (model: "tiny_blocks", seed: 4, kind: Sprite(class: "cool", despeckle: false)),
+    },
+)"#,
+    )]);
+    let output = project.bake("out", &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    let (red, green, blue, yellow) = (
+        [255, 0, 0, 255],
+        [0, 255, 0, 255],
+        [0, 0, 255, 255],
+        [255, 255, 0, 255],
+    );
+    // #20103080 is opaque by Kiln's hard alpha; #00000000 is transparent.
+    let (dark, clear) = ([0x20, 0x10, 0x30, 255], [0, 0, 0, 0]);
+    let blocks: [[[u8; 4]; 4]; 3] = [
+        [red, green, blue, yellow],
+        [yellow, dark, clear, red],
+        [clear, blue, green, dark],
+    ];
+    for (entry, first, scale, files) in [("warm", 0, 2, 2), ("cool", 2, 1, 1)] {
+        for variant in 0..files {
+            let path = project
+                .path("out")
+                .join(format!("blocks/{entry}/{variant}.png"));
+            let sprite = image::open(&path).expect("sprite").to_rgba8();
+            assert_eq!(sprite.dimensions(), (6 * scale, 4 * scale), "{entry}");
+            for (x, y, pixel) in sprite.enumerate_pixels() {
+                let (x, y) = ((x / scale) as usize, (y / scale) as usize);
+                let block = (first + y / 2 * 3 + x / 2) % 3;
+                let place = y % 2 * 2 + x % 2;
+                assert_eq!(pixel.0, blocks[block][place], "{entry} ({x}, {y})");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_block_model_whose_tokens_name_another_block_size_is_refused_with_the_fix() {
+    let project = Project::new(&[(
+        "blocks.kiln.ron",
+        r#"(assets: { "warm": (model: "tiny_blocks", seed: 1, kind: Sprite(class: "warm")) })"#,
+    )]);
+    let folder = project.copy_model(kiln_testkit::Models::Fixtures, "tiny_blocks");
+    let manifest = folder.join("model.ron");
+    let ron = std::fs::read_to_string(&manifest).expect("manifest");
+    let wrong = ron.replace(
+        "(width: 6, height: 4, block: (width: 2, height: 2))",
+        "(width: 6, height: 4, block: (width: 2, height: 1))",
+    );
+    assert_ne!(ron, wrong, "the fixture's grid");
+    std::fs::write(&manifest, wrong).expect("write manifest");
+    let output = project.bake("out", &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        stderr(&output).contains("tiny_blocks/tokenizer.json: model \"tiny_blocks\" draws 2×1 blocks of pixels, but its token \"#ff0000,#00ff00,#0000ff,#ffff00\" names 4 colour(s)"),
+        "{}",
+        text(&output)
+    );
+    assert!(!project.path("out/blocks/warm").exists(), "nothing baked");
 }
 
 #[test]

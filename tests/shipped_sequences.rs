@@ -622,11 +622,11 @@ fn a_hard_cut_loop_is_caught_by_the_seam_measure() {
 fn portraits_are_flat_fills_of_the_models_colours_and_a_variant_alone_is_the_same() {
     let model = model("kiln_portraits");
     let colours: std::collections::BTreeSet<[u8; 4]> = model
-        .pixel_colours()
+        .pixel_blocks()
         .expect("a pixel model")
         .iter()
         .flatten()
-        .copied()
+        .flat_map(|block| block.iter().copied())
         .collect();
     // More variants than one run's rows, so the last runs in a second batch.
     let seeds: Vec<u64> = (100..100 + kiln_seq::MAX_BATCH_ROWS as u64 + 2).collect();

@@ -3,9 +3,11 @@
 //! make an 8-bar loop WAV, with the pipeline's own work (everything but `session.run`)
 //! reported separately; then a batch-size sweep: rows generated side by side
 //! (`SequenceModel::generate_rows`, one `session.run` per step for all of them); and a sheet
-//! of 64 portraits drawn one pixel per token by `kiln_portraits`, post-processing included.
+//! of 64 portraits drawn a 2×2 block per token by `kiln_portraits`, post-processing included.
 //!
 //!     cargo bench -p kiln_music --bench sequences
+//!     cargo bench -p kiln_music --bench sequences -- portraits   # only the parts named: text,
+//!                                                                # rows, music, portraits
 //!
 //! Uses the shipped models in `models/` and the ONNX Runtime Kiln finds (see README).
 
@@ -33,8 +35,29 @@ fn main() {
         sessions.runtime().version(),
         std::thread::available_parallelism().map_or(1, usize::from)
     );
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let parts: [(&str, Part); 4] = [
+        ("text", text_tokens),
+        ("rows", rows_side_by_side),
+        ("music", music_loop),
+        ("portraits", portrait_sheet),
+    ];
+    for (name, part) in parts {
+        if named.is_empty() || named.iter().any(|wanted| wanted == name) {
+            part(&sessions);
+        }
+    }
+}
 
-    let flavour = model(&sessions, "kiln_flavour");
+/// One part of the benchmark, run over the shared sessions.
+type Part = fn(&SessionCache);
+
+/// Text tokens per second with and without the KV cache and the lexicon's word checks.
+fn text_tokens(sessions: &SessionCache) {
+    let flavour = model(sessions, "kiln_flavour");
     let prompt = flavour.prompt("weapon", None).expect("prompt");
     for tokens in [32, 128] {
         for (label, kv_cache, real_words) in [
@@ -70,10 +93,13 @@ fn main() {
             );
         }
     }
+}
 
+/// Rows generated side by side, one `session.run` per step for all of them.
+fn rows_side_by_side(sessions: &SessionCache) {
     println!();
     for (name, condition) in [("kiln_flavour", "weapon"), ("kiln_melody", "major")] {
-        let model = model(&sessions, name);
+        let model = model(sessions, name);
         let prompt = model.prompt(condition, None).expect("prompt");
         let decoding = Decoding::new(64);
         for rows in [1, 2, 4, 8, 16] {
@@ -100,8 +126,11 @@ fn main() {
             );
         }
     }
+}
 
-    let melody = model(&sessions, "kiln_melody");
+/// An 8-bar music loop, WAV and MIDI.
+fn music_loop(sessions: &SessionCache) {
+    let melody = model(sessions, "kiln_melody");
     let params = MusicParams {
         key: "D".to_owned(),
         mode: Mode::Major,
@@ -126,9 +155,11 @@ fn main() {
         ms(run),
         ms(elapsed.saturating_sub(run))
     );
+}
 
-    // As assets/characters.kiln.ron bakes its villagers, 64 of them.
-    let portraits = model(&sessions, "kiln_portraits");
+/// A sheet of 64 portraits, as assets/characters.kiln.ron bakes its villagers.
+fn portrait_sheet(sessions: &SessionCache) {
+    let portraits = model(sessions, "kiln_portraits");
     let params = SpriteParams {
         class: Some("portrait".to_owned()),
         palette: Bounded::new(12).expect("palette"),

@@ -28,8 +28,8 @@ pub use error::LoadError;
 pub use licences::{LICENCE_POLICY_FILE, LicencePolicy};
 pub use manifest::{
     ChannelLayout, ConstantInput, DRAFT_MARKER, DataSource, Dim, ElementType, ImageContract,
-    ImageLayout, MANIFEST_FILE_NAME, ModelKind, ModelManifest, Novelty, PixelGrid, Provenance,
-    SequenceContract, TensorSpec, draft_lines,
+    ImageLayout, MANIFEST_FILE_NAME, ModelKind, ModelManifest, Novelty, PixelBlock, PixelGrid,
+    Provenance, SequenceContract, TensorSpec, draft_lines,
 };
 pub use recipe::{
     AssetEntry, AssetKind, BarCount, CandidateCount, CompletionParams, Instrument, Instruments,

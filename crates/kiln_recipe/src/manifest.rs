@@ -197,9 +197,11 @@ pub struct SequenceContract {
     pub kind_words: BTreeMap<String, Vec<String>>,
     /// Token that ends a generation.
     pub end: String,
-    /// Set for a model that draws pixel art one pixel per token: its tokens named `#rrggbb`
-    /// or `#rrggbbaa` are colours, and a `Sprite` entry takes `width × height` of them after
-    /// the prompt of its class (a condition), row by row, top left first.
+    /// Set for a model that draws pixel art a pixel (or a block of pixels) per token: its
+    /// tokens named `#rrggbb` or `#rrggbbaa` are colours (a block's token names its colours
+    /// row by row, joined by commas: `#e3bd93,#e3bd93,#5e3a1e,#00000000`), and a `Sprite`
+    /// entry takes one token per block of the grid after the prompt of its class (a
+    /// condition), row by row, top left first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pixels: Option<PixelGrid>,
 }
@@ -212,6 +214,49 @@ pub struct PixelGrid {
     pub width: u32,
     /// Rows.
     pub height: u32,
+    /// The pixels one token draws (1×1 when absent); the grid is a whole number of blocks.
+    #[serde(default, skip_serializing_if = "PixelBlock::is_one_pixel")]
+    pub block: PixelBlock,
+}
+
+impl PixelGrid {
+    /// Blocks per row and rows of blocks: the tokens of one sprite are their product.
+    pub fn blocks(&self) -> (u32, u32) {
+        (
+            self.width / self.block.width.max(1),
+            self.height / self.block.height.max(1),
+        )
+    }
+}
+
+/// The pixels one token of a pixel-drawing model draws ([`PixelGrid::block`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PixelBlock {
+    /// Pixels per row of the block.
+    pub width: u32,
+    /// Rows of the block.
+    pub height: u32,
+}
+
+impl PixelBlock {
+    /// Pixels a token names: `width × height`.
+    pub fn area(&self) -> usize {
+        self.width as usize * self.height as usize
+    }
+
+    fn is_one_pixel(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for PixelBlock {
+    fn default() -> Self {
+        Self {
+            width: 1,
+            height: 1,
+        }
+    }
 }
 
 /// A sequence model's text may not repeat `words` words in a row of its training texts: a
@@ -551,17 +596,26 @@ impl ModelManifest {
                     }
                 }
                 if let Some(grid) = sequence.pixels {
-                    let pixels = u64::from(grid.width) * u64::from(grid.height);
-                    if pixels == 0 {
+                    let block = grid.block;
+                    if grid.width == 0 || grid.height == 0 || block.width == 0 || block.height == 0
+                    {
                         return Err(invalid(format!(
-                            "pixels is {}×{}: a grid needs at least one pixel",
-                            grid.width, grid.height
+                            "pixels is {}×{} in blocks of {}×{}: a grid and a block need at least one pixel",
+                            grid.width, grid.height, block.width, block.height
                         )));
                     }
-                    if pixels >= u64::from(sequence.context) {
+                    if grid.width % block.width != 0 || grid.height % block.height != 0 {
                         return Err(invalid(format!(
-                            "pixels is {}×{} = {pixels} tokens, which with the prompt do not fit the context of {}",
-                            grid.width, grid.height, sequence.context
+                            "pixels is {}×{}, which is not a whole number of {}×{} blocks: make the grid a multiple of the block",
+                            grid.width, grid.height, block.width, block.height
+                        )));
+                    }
+                    let (across, down) = grid.blocks();
+                    let tokens = u64::from(across) * u64::from(down);
+                    if tokens >= u64::from(sequence.context) {
+                        return Err(invalid(format!(
+                            "pixels is {}×{} = {tokens} tokens, which with the prompt do not fit the context of {}",
+                            across, down, sequence.context
                         )));
                     }
                     if sequence.prompt.is_empty() || sequence.conditions.is_empty() {
@@ -798,10 +852,39 @@ mod tests {
             contract.pixels,
             Some(PixelGrid {
                 width: 9,
-                height: 7
+                height: 7,
+                block: PixelBlock::default(),
             })
         );
         assert_eq!(parse(&manifest.to_ron()).expect("reparse"), manifest);
+        assert!(
+            !manifest.to_ron().contains("block"),
+            "1×1 blocks are not written"
+        );
+        let blocks = parse(&pixels(
+            "(width: 16, height: 14, block: (width: 2, height: 2))",
+        ))
+        .expect("valid manifest with blocks");
+        assert_eq!(parse(&blocks.to_ron()).expect("reparse"), blocks);
+        let ModelKind::SequenceGenerator(contract) = &blocks.kind else {
+            panic!("a sequence generator");
+        };
+        assert_eq!(contract.pixels.map(|grid| grid.blocks()), Some((8, 7)));
+        let err = parse(&pixels(
+            "(width: 16, height: 15, block: (width: 2, height: 2))",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("16×15, which is not a whole number of 2×2 blocks"),
+            "{err}"
+        );
+        let err = parse(&pixels(
+            "(width: 16, height: 16, block: (width: 2, height: 0))",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("need at least one pixel"), "{err}");
         let err = parse(&pixels("(width: 8, height: 8)"))
             .unwrap_err()
             .to_string();
@@ -812,7 +895,7 @@ mod tests {
         let err = parse(&pixels("(width: 0, height: 8)"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("needs at least one pixel"), "{err}");
+        assert!(err.contains("need at least one pixel"), "{err}");
         let err = parse(
             &pixels("(width: 4, height: 4)")
                 .replace("conditions: [\"potion\", \"weapon\"],", "")

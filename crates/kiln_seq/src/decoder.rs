@@ -14,7 +14,7 @@ use tokenizers::Tokenizer;
 
 use crate::Sampler;
 use crate::lexicon::{Lexicon, RealWords, WordCheck};
-use crate::pixels::token_colour;
+use crate::pixels::{BlockColours, token_colours};
 use crate::{CorpusNames, CorpusSpans};
 
 /// Why a sequence model cannot be used or run.
@@ -94,6 +94,24 @@ pub enum SequenceError {
         path: PathBuf,
         /// Model name.
         model: String,
+    },
+    /// A model with `pixels` in blocks whose tokenizer has a colour token of another size.
+    #[error(
+        "{path}: model {model:?} draws {}×{} blocks of pixels, but its token {token:?} names {colours} colour(s): \
+         name a block's colours row by row, joined by commas, or change the manifest's `block`",
+        block.0, block.1
+    )]
+    WrongBlockSize {
+        /// The `tokenizer.json`.
+        path: PathBuf,
+        /// Model name.
+        model: String,
+        /// The token.
+        token: String,
+        /// How many colours it names.
+        colours: u32,
+        /// The manifest's block: width, height.
+        block: (u32, u32),
     },
     /// The recipe asks for a condition the model does not know.
     #[error("model {model:?} has no {condition:?}: use one of {}", available.join(", "))]
@@ -340,8 +358,9 @@ pub struct SequenceModel {
     inputs: DecoderInputs,
     /// The words its `real_words` generations may write (see [`SequenceModel::with_real_words`]).
     real_words: Option<Arc<RealWords>>,
-    /// For a model with `pixels`: each token's colour, by id (`None` for other tokens).
-    pixel_colours: Option<Arc<[Option<[u8; 4]>]>>,
+    /// For a model with `pixels`: each token's block of colours, row by row, by id (`None`
+    /// for tokens that are not colours).
+    pixel_blocks: Option<Arc<[Option<BlockColours>]>>,
     run_clock: RunClock,
 }
 
@@ -447,23 +466,37 @@ impl SequenceModel {
                 use_cache_branch: manifest.input("use_cache_branch").is_some(),
             },
             real_words: None,
-            pixel_colours: None,
+            pixel_blocks: None,
             run_clock: RunClock::default(),
         };
         let model = match contract.pixels {
             None => model,
-            Some(_) => {
-                let colours: Arc<[Option<[u8; 4]>]> = (0..model.vocabulary() as u32)
-                    .map(|id| model.token(id).as_deref().and_then(token_colour))
-                    .collect();
-                if colours.iter().all(Option::is_none) {
+            Some(grid) => {
+                let mut blocks = Vec::with_capacity(model.vocabulary());
+                for id in 0..model.vocabulary() as u32 {
+                    let token = model.token(id);
+                    let colours = token.as_deref().and_then(token_colours);
+                    if let Some(colours) = &colours
+                        && colours.len() != grid.block.area()
+                    {
+                        return Err(SequenceError::WrongBlockSize {
+                            path,
+                            model: model.name,
+                            token: token.unwrap_or_default(),
+                            colours: colours.len() as u32,
+                            block: (grid.block.width, grid.block.height),
+                        });
+                    }
+                    blocks.push(colours.map(Vec::into_boxed_slice));
+                }
+                if blocks.iter().all(Option::is_none) {
                     return Err(SequenceError::NoColourTokens {
                         path,
                         model: model.name,
                     });
                 }
                 Self {
-                    pixel_colours: Some(colours),
+                    pixel_blocks: Some(blocks.into()),
                     ..model
                 }
             }
@@ -548,7 +581,7 @@ impl SequenceModel {
             cache: self.cache,
             inputs: self.inputs,
             real_words: self.real_words.clone(),
-            pixel_colours: self.pixel_colours.clone(),
+            pixel_blocks: self.pixel_blocks.clone(),
             run_clock: RunClock::default(),
         }
     }
@@ -597,13 +630,13 @@ impl SequenceModel {
 
     /// Whether the model draws pixel art (its contract has `pixels`) rather than text.
     pub fn draws_pixels(&self) -> bool {
-        self.pixel_colours.is_some()
+        self.pixel_blocks.is_some()
     }
 
-    /// For a model with `pixels`: each token's colour, by id (`None` for tokens that are not
-    /// colours).
-    pub fn pixel_colours(&self) -> Option<&[Option<[u8; 4]>]> {
-        self.pixel_colours.as_deref()
+    /// For a model with `pixels`: each token's block of colours, row by row (one colour for
+    /// 1×1 blocks), by id; `None` for tokens that are not colours.
+    pub fn pixel_blocks(&self) -> Option<&[Option<BlockColours>]> {
+        self.pixel_blocks.as_deref()
     }
 
     /// Number of tokens the model knows.
@@ -978,20 +1011,24 @@ impl SequenceModel {
             .try_extract_tensor::<f32>()
             .map_err(error)?;
         let vocabulary = shape.get(2).copied().unwrap_or_default() as usize;
-        let logits =
-            (0..batch)
-                .map(|row| {
-                    let last = (row * n + n - 1) * vocabulary;
-                    let logits = values
-                        .get(last..last + vocabulary)
-                        .ok_or_else(|| self.run_error(format!("logits have shape {shape:?}")))?;
-                    match logits.iter().find(|v| !v.is_finite()) {
-                        Some(bad) => Err(self
-                            .run_error(format!("the model produced a non-finite logit ({bad})"))),
-                        None => Ok(logits.to_vec()),
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+        let logits = (0..batch)
+            .map(|row| {
+                let last = (row * n + n - 1) * vocabulary;
+                let logits = values
+                    .get(last..last + vocabulary)
+                    .ok_or_else(|| self.run_error(format!("logits have shape {shape:?}")))?;
+                // A branch-free check first (it vectorises); the culprit only when it fails.
+                if logits.iter().fold(true, |finite, v| finite & v.is_finite()) {
+                    return Ok(logits.to_vec());
+                }
+                let bad = logits
+                    .iter()
+                    .find(|v| !v.is_finite())
+                    .copied()
+                    .unwrap_or_default();
+                Err(self.run_error(format!("the model produced a non-finite logit ({bad})")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut presents = Vec::with_capacity(2 * layers);
         for layer in 0..layers {
             for kind in ["key", "value"] {

@@ -9,7 +9,8 @@
 //!   masked and the step drawn again; [`CorpusSpans`]: runs of words of the training texts,
 //!   which it may not copy, checked the same way; [`CorpusNames`]: their names, which a
 //!   made-up name may not be.
-//! - [`draw_pixel_art`]: sprites drawn one pixel per token by a model whose tokens are colours.
+//! - [`draw_pixel_art`]: sprites drawn one pixel (or block of pixels) per token by a model whose
+//!   tokens are colours.
 //! - [`Sampler`]: seeded temperature, top-k, top-p and repetition-penalty sampling; the same
 //!   seed and model give the same tokens.
 
@@ -27,6 +28,8 @@ pub use decoder::{
 };
 pub use lexicon::{Lexicon, RealWords, words};
 pub use novelty::{CorpusNames, CorpusSpans};
-pub use pixels::{PIXEL_TOP_K, PixelArt, draw_pixel_art, pixel_sampling, token_colour};
+pub use pixels::{
+    PIXEL_TOP_K, PixelArt, draw_pixel_art, pixel_sampling, token_colour, token_colours,
+};
 pub use sampler::Sampler;
 pub use text::{Flavour, TextError, looks_like_a_name, make_flavour, name_fits, whole_sentences};

@@ -48,8 +48,9 @@ impl Sampler {
         accept: &mut dyn FnMut(u32) -> bool,
     ) -> Option<u32> {
         let penalty = self.settings.repetition_penalty;
-        let mut seen = vec![false; logits.len()];
+        let mut seen = Vec::new();
         if penalty != 1.0 {
+            seen.resize(logits.len(), false);
             for &token in history {
                 if let Some(flag) = seen.get_mut(token as usize) {
                     *flag = true;
@@ -57,10 +58,10 @@ impl Sampler {
             }
         }
         // CTRL-style penalty: shrink positive logits, push negative ones further down.
-        let penalised = |token: usize, logit: f32| match (seen[token], logit > 0.0) {
-            (true, true) => logit / penalty,
-            (true, false) => logit * penalty,
-            (false, _) => logit,
+        let penalised = |token: usize, logit: f32| match (seen.get(token), logit > 0.0) {
+            (Some(true), true) => logit / penalty,
+            (Some(true), false) => logit * penalty,
+            _ => logit,
         };
         let top_k = match self.settings.top_k as usize {
             0 => usize::MAX,
@@ -73,21 +74,35 @@ impl Sampler {
         let mut rejected = Vec::new();
         if self.settings.temperature != 0.0 && top_k <= FEW_BEST {
             let mut best: Vec<(u32, f32)> = Vec::with_capacity(top_k + 1);
-            for (token, &logit) in logits.iter().enumerate() {
-                if !logit.is_finite() {
+            // Tokens come in rising order, so one whose logit ties the k-th best's comes after
+            // it in [`order`]: it is beaten when its key is at most that one's.
+            // Without penalties a whole run of LANES tokens is skipped at once when none of
+            // them beats it (one vectorised max), which most runs of a large vocabulary are.
+            let mut worst = i32::MIN;
+            for (run, chunk) in logits.chunks(LANES).enumerate() {
+                if seen.is_empty()
+                    && best.len() == top_k
+                    && chunk.iter().map(|&logit| order_key(logit)).max() <= Some(worst)
+                {
                     continue;
                 }
-                let candidate = (token as u32, penalised(token, logit));
-                let beaten = best.len() == top_k
-                    && best
-                        .last()
-                        .is_some_and(|worst| order(&candidate, worst).is_gt());
-                if beaten || !allowed(token as u32) {
-                    continue;
+                for (offset, &logit) in chunk.iter().enumerate() {
+                    let token = run * LANES + offset;
+                    if !logit.is_finite() {
+                        continue;
+                    }
+                    let logit = penalised(token, logit);
+                    if best.len() == top_k && order_key(logit) <= worst || !allowed(token as u32) {
+                        continue;
+                    }
+                    let candidate = (token as u32, logit);
+                    let at = best.partition_point(|kept| order(kept, &candidate).is_lt());
+                    best.insert(at, candidate);
+                    best.truncate(top_k);
+                    if let Some(&(_, logit)) = best.last() {
+                        worst = order_key(logit);
+                    }
                 }
-                let at = best.partition_point(|kept| order(kept, &candidate).is_lt());
-                best.insert(at, candidate);
-                best.truncate(top_k);
             }
             // Every token was asked while fewer than k were kept: then these are all there are.
             let all = best.len() < top_k;
@@ -184,6 +199,8 @@ impl Sampler {
     }
 }
 
+/// Tokens the one-pass scan of [`Sampler::sample_checked`] skips at once when none beats the k-th best.
+const LANES: usize = 16;
 /// How many more candidates are put in order at a time once rejections have used up the k best.
 const CHUNK: usize = 64;
 /// Largest top-k whose k best are kept in order in one pass over the logits ([`Sampler::sample_checked`]).
@@ -192,6 +209,13 @@ const FEW_BEST: usize = 256;
 /// Highest logit first; ties by token id, so the order is total and never depends on the sort.
 fn order(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// An integer that orders logits as [`f32::total_cmp`] does (its own bit trick), for the
+/// one-pass scan's comparison with the k-th best.
+fn order_key(logit: f32) -> i32 {
+    let bits = logit.to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
 }
 
 #[cfg(test)]
@@ -255,10 +279,17 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for case in 0..300_u64 {
             let top_k = [0, 1, 3, 40, 300][case as usize % 5];
-            let sampling = settings(0.8, top_k, 0.95, 1.3);
+            let penalty = if case % 2 == 0 { 1.3 } else { 1.0 };
+            let sampling = settings(0.8, top_k, 0.95, penalty);
+            // Every fourth case in steps of a quarter, so that many logits tie; zeros of
+            // both signs.
+            let steps = case % 4 == 1;
             let logits: Vec<f32> = (0..600)
                 .map(|t| match t % 97 {
                     0 => f32::NEG_INFINITY,
+                    13 => 0.0,
+                    29 => -0.0,
+                    _ if steps => (rng.random_range(-4.0..4.0_f32) * 4.0).round() / 4.0,
                     _ => rng.random_range(-4.0..4.0_f32),
                 })
                 .collect();
@@ -281,6 +312,31 @@ mod tests {
                     fast.sample_checked(&logits, &history, &allowed, &mut { accept }),
                     reference(&mut slow, &logits, &history, &allowed, &mut { accept }),
                     "case {case}, top_k {top_k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn order_keys_order_logits_as_total_cmp() {
+        let values = [
+            f32::NEG_INFINITY,
+            -3.5,
+            -1e-30,
+            -0.0,
+            0.0,
+            1e-30,
+            0.25,
+            2.0,
+            f32::MAX,
+            f32::INFINITY,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(
+                    order_key(a).cmp(&order_key(b)),
+                    a.total_cmp(&b),
+                    "{a} vs {b}"
                 );
             }
         }
