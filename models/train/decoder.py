@@ -73,7 +73,8 @@ class Decoder(nn.Module):
         s = input_ids.shape[1]
         total = attention_mask.shape[1]
         p = total - s
-        x = self.drop(self.tokens(input_ids) + self.positions(position_ids))
+        weights = self.token_weights()
+        x = self.drop(F.embedding(input_ids, weights) + self.positions(position_ids))
         mask = None
         if not causal_only:  # causal within the new tokens, everything in the past visible; padding masked
             i = torch.arange(s).unsqueeze(1) + p
@@ -85,7 +86,11 @@ class Decoder(nn.Module):
         for n, block in enumerate(self.blocks):
             x, k, v = block(x, mask, past[2 * n], past[2 * n + 1])
             presents += [k, v]
-        return (self.head(self.norm(x)), *presents)
+        return (F.linear(self.norm(x), weights), *presents)
+
+    def token_weights(self):
+        """[vocab, dim]: each token's embedding, which is also its row of the output layer."""
+        return self.tokens.weight
 
     def loss(self, batch):
         """Next-token loss on a [B, S] batch of token ids (0 = padding, ignored)."""

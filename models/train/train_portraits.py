@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Trains `models/kiln_portraits`: 16×16 pixel-art portraits drawn one art pixel at a time, in
-raster order, by a small causal transformer over a vocabulary of the data's own colours.
+"""Trains `models/kiln_portraits`: 16×16 pixel-art portraits drawn a 2×2 block of art pixels at a
+time, in raster order, by a small causal transformer whose vocabulary is the blocks of the data's
+own colours.
 
     models/train/fetch_data.sh sprites
     python3 models/train/train_portraits.py [--minutes 60]   # resumes from its checkpoint
@@ -11,6 +12,13 @@ and a GAN's continuous output has to be snapped back to such colours, which it n
 right (portraits told from real ones 95 % of the time as baked). Here every token *is* one of
 the data's colours, so a portrait has exactly DiceBear's colours by construction; and the model
 is small enough to train on a 2-core CPU.
+
+Why blocks: drawing is sequential, one `session.run` per token. One token per pixel (session 18's
+model) took 256 steps and ~1 s a 64-portrait sheet on 2 cores; a 2×2 block per token takes 64
+steps, and the blocks DiceBear draws are few enough to be a vocabulary (every block the
+trained-on portraits hold at least MIN_COUNT times: 98 % of them; a rarer block is learnt as the
+nearest of those). A block's embedding is its own vector plus one per colour at each of its four
+places (`CellDecoder`), so a rare block shares what its colours taught.
 
 Data: 32,768 DiceBear pixel-art portraits (npm @dicebear/pixel-art 9, design CC0 / code MIT),
 rendered by render_dicebear.mjs. Portrait i is held back for the realism measures when
@@ -24,7 +32,9 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
+from torch import nn
 
 import decoder
 import realism
@@ -33,10 +43,12 @@ from common import DATA, REPO, checkpoint_path, save_sheet, seed_everything
 OUT = REPO / "models/kiln_portraits"
 PORTRAITS = 32768
 GRID = 16  # art pixels per side
+BLOCK = 2  # art pixels per side of a token's block
+MIN_COUNT = 4  # a block is a token when the trained-on portraits hold it at least this often
 # Token 0 pads (ignored by the loss; `<end>` in tokenizer.json, the contract's end, never drawn),
 # 1 starts a sprite (`<portrait>`), colours follow.
 SPECIAL = ["<pad>", "<portrait>"]
-BATCH = 32
+BATCH = 64
 
 
 def is_held_back(index: int) -> bool:
@@ -69,19 +81,115 @@ def colour_keys(art: np.ndarray) -> np.ndarray:
     return (rgba[:, 0] << 24) | (rgba[:, 1] << 16) | (rgba[:, 2] << 8) | rgba[:, 3]
 
 
-def vocabulary(train: np.ndarray) -> np.ndarray:
-    """The colours of the trained-on portraits, most common first: uint8 [K, 4]."""
-    keys, counts = np.unique(colour_keys(train), return_counts=True)
-    keys = keys[np.argsort(-counts, kind="stable")]
-    return np.stack([(keys >> 24) & 255, (keys >> 16) & 255, (keys >> 8) & 255, keys & 255], 1).astype(np.uint8)
+def to_blocks(art: np.ndarray, block: int) -> np.ndarray:
+    """[N, H, W, 4] -> [N, (H/block)·(W/block), block, block, 4]: the blocks in raster order."""
+    n, h, w, c = art.shape
+    blocks = art.reshape(n, h // block, block, w // block, block, c).transpose(0, 1, 3, 2, 4, 5)
+    return blocks.reshape(n, -1, block, block, c)
+
+
+def from_blocks(blocks: np.ndarray, grid: int) -> np.ndarray:
+    """The inverse of `to_blocks`: [N, cells, b, b, 4] -> [N, grid, grid, 4]."""
+    n, _, b, _, c = blocks.shape
+    side = grid // b
+    return blocks.reshape(n, side, side, b, b, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, grid, grid, c)
+
+
+def block_vocabulary(train: np.ndarray, block: int = BLOCK, min_count: int = MIN_COUNT) -> np.ndarray:
+    """The blocks the trained-on portraits hold at least `min_count` times, most common first:
+    uint8 [K, block, block, 4]."""
+    flat = to_blocks(train, block).reshape(-1, block * block * 4)
+    blocks, counts = np.unique(flat, axis=0, return_counts=True)
+    keep = counts >= min_count
+    order = np.argsort(-counts[keep], kind="stable")
+    return blocks[keep][order].reshape(-1, block, block, 4)
+
+
+def block_coverage(art: np.ndarray, cells: np.ndarray) -> float:
+    """The share of `art`'s blocks that are tokens of the vocabulary `cells` (the rest are drawn
+    as the nearest token's)."""
+    block = cells.shape[1]
+    known = {row.tobytes() for row in cells.reshape(len(cells), -1)}
+    flat = to_blocks(art, block).reshape(-1, block * block * 4)
+    return float(np.mean([row.tobytes() in known for row in flat]))
+
+
+def as_cells(colours: np.ndarray) -> np.ndarray:
+    """A vocabulary as blocks [K, b, b, 4] (a vocabulary of single colours [K, 4] is 1×1 blocks)."""
+    return colours[:, None, None, :] if colours.ndim == 2 else colours
+
+
+def nearest(wanted: np.ndarray, vocabulary: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """For each row of `wanted` [M, C], the index of the nearest row of `vocabulary` [K, C]
+    (sum of squared differences)."""
+    vocab = vocabulary.astype(np.float32)
+    norms = (vocab ** 2).sum(1)
+    out = []
+    for start in range(0, len(wanted), chunk):
+        rows = wanted[start:start + chunk].astype(np.float32)
+        out.append(np.argmin(norms[None, :] - 2 * rows @ vocab.T, axis=1))
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def encode(art: np.ndarray, colours: np.ndarray) -> torch.Tensor:
-    """Portraits -> [N, 1 + 256] token ids: the start token, then each art pixel's colour (a
-    colour outside the vocabulary, which only held-back portraits have, pads: the loss skips it)."""
-    lookup = {int(k): i + len(SPECIAL) for i, k in enumerate(colour_keys(colours[:, None, None, :]))}
-    ids = np.array([lookup.get(int(k), 0) for k in colour_keys(art)], np.int64).reshape(len(art), -1)
+    """Sprites -> [N, 1 + cells] token ids: the start token, then each block's token (a block
+    outside the vocabulary `colours`, [K, 4] colours or [K, b, b, 4] blocks, takes the nearest
+    one's)."""
+    cells = as_cells(colours)
+    block = cells.shape[1]
+    flat = to_blocks(art, block).reshape(-1, block * block * 4)
+    vocab = cells.reshape(len(cells), -1)
+    unique, inverse = np.unique(flat, axis=0, return_inverse=True)
+    lookup = {row.tobytes(): i for i, row in enumerate(vocab)}
+    known = np.array([lookup.get(row.tobytes(), -1) for row in unique])
+    unknown = known < 0
+    known[unknown] = nearest(unique[unknown], vocab)
+    ids = (known[inverse.reshape(-1)] + len(SPECIAL)).reshape(len(art), -1)
     return torch.from_numpy(np.concatenate([np.ones((len(art), 1), np.int64), ids], 1))
+
+
+class CellDecoder(decoder.Decoder):
+    """The decoder over a vocabulary of colour blocks: a block token's embedding (and output
+    row) is its own vector plus one vector per colour at each place of its block, so blocks
+    that share colours share what they learn. `materialised()` is a plain `decoder.Decoder`
+    with the sums as its embedding, which is what is exported."""
+
+    def __init__(self, cells, colours, **config):
+        super().__init__(**config)
+        places = len(cells[0])
+        self.config.update(cells=[list(map(int, row)) for row in cells], colours=colours)
+        # Row i: the colour-at-place index of block token i + len(SPECIAL)'s places.
+        self.register_buffer("cell_parts", torch.tensor(cells, dtype=torch.long) + colours * torch.arange(places))
+        self.parts = nn.Embedding(colours * places, config["dim"])
+        nn.init.normal_(self.parts.weight, std=0.02)
+
+    def token_weights(self):
+        parts = self.parts(self.cell_parts).sum(1)
+        return self.tokens.weight + F.pad(parts, (0, 0, len(SPECIAL), 0))
+
+    @torch.no_grad()
+    def materialised(self) -> decoder.Decoder:
+        plain = decoder.Decoder(**{k: v for k, v in self.config.items() if k not in ("cells", "colours")})
+        state = {k: v for k, v in self.state_dict().items() if not k.startswith(("parts.", "cell_parts"))}
+        state["tokens.weight"] = self.token_weights().clone()
+        state["head.weight"] = state["tokens.weight"]
+        plain.load_state_dict(state)
+        return plain.eval()
+
+
+def cell_decoder(cells: np.ndarray, **config) -> CellDecoder:
+    """A new `CellDecoder` over the blocks `cells` [K, b, b, 4]."""
+    flat = cells.reshape(-1, 4)
+    keys, index = np.unique(colour_keys(flat[:, None, None, :]), return_inverse=True)
+    return CellDecoder(index.reshape(len(cells), -1).tolist(), len(keys), **config)
+
+
+def build(config: dict) -> decoder.Decoder:
+    """The model a checkpoint's config describes."""
+    if "cells" in config:
+        rest = {k: v for k, v in config.items() if k not in ("cells", "colours")}
+        return CellDecoder(config["cells"], config["colours"], **rest)
+    return decoder.Decoder(**config)
 
 
 TOP_K = 32  # kiln_seq::PIXEL_TOP_K: a pixel is drawn from its 32 likeliest colours
@@ -90,10 +198,12 @@ TOP_K = 32  # kiln_seq::PIXEL_TOP_K: a pixel is drawn from its 32 likeliest colo
 @torch.no_grad()
 def sample(model, colours: np.ndarray, count: int, seed: int, temperature: float = 1.0, batch: int = 256,
            tail: list | None = None, grid: int = GRID, condition: int = 1) -> np.ndarray:
-    """`count` sprites of the class whose prompt token is `condition`, drawn pixel by pixel with
-    the KV cache, as Kiln draws them (temperature 1, the TOP_K likeliest colours): uint8
-    [count, grid, grid, 4]. With `tail`, each pixel's probability outside its TOP_K likeliest
-    colours is appended to it."""
+    """`count` sprites of the class whose prompt token is `condition`, drawn a token (a colour,
+    or a block of them) at a time with the KV cache, as Kiln draws them (temperature 1, the
+    TOP_K likeliest tokens): uint8 [count, grid, grid, 4]. With `tail`, each step's probability
+    outside its TOP_K likeliest tokens is appended to it."""
+    cells = as_cells(colours)
+    steps = (grid // cells.shape[1]) ** 2
     generator = torch.Generator().manual_seed(seed)
     out = []
     for start in range(0, count, batch):
@@ -101,7 +211,7 @@ def sample(model, colours: np.ndarray, count: int, seed: int, temperature: float
         ids = torch.full((n, 1), condition, dtype=torch.long)
         past = [t for pair in model.empty_past(n) for t in pair]
         tokens = []
-        for position in range(grid * grid):
+        for position in range(steps):
             mask = torch.ones(n, position + 1, dtype=torch.long)
             logits, *past = model(ids, mask, torch.full((n, 1), position), *past)
             logits = logits[:, -1] / temperature
@@ -112,7 +222,7 @@ def sample(model, colours: np.ndarray, count: int, seed: int, temperature: float
             ids = index.gather(1, torch.multinomial(torch.softmax(best, -1), 1, generator=generator))
             tokens.append(ids)
         out.append(torch.cat(tokens, 1).numpy() - len(SPECIAL))
-    return colours[np.concatenate(out)].reshape(count, grid, grid, 4)
+    return from_blocks(cells[np.concatenate(out)], grid)
 
 
 PALETTE = 12  # what the example recipes (assets/characters.kiln.ron) ask for
@@ -152,14 +262,15 @@ def export(model, colours, stats, table, trained_on: int, out=OUT):
     c = model.config
     write_pixel_model(
         model, colours, out, "kiln_portraits",
-        "16x16 RGBA pixel-art portraits drawn one art pixel at a time, in the data's own colours",
+        f"16x16 RGBA pixel-art portraits drawn a {BLOCK}x{BLOCK} block of art pixels at a time, in the data's own colours",
         "train_portraits.py",
         [(f"DiceBear pixel-art portraits ({PORTRAITS} rendered by models/train/render_dicebear.mjs, "
           f"{trained_on} trained on)",
           "npm packages @dicebear/core 9, @dicebear/pixel-art 9, rendered with @resvg/resvg-js 2",
           "CC0-1.0 (design), MIT (code)")],
-        f"Causal transformer (d={c['dim']}, {c['layers']} layers) over {len(colours)} colour tokens, one per art "
-        f"pixel in raster order; {stats['steps']} steps of {BATCH} in {stats['minutes']} min on a 2-core CPU "
+        f"Causal transformer (d={c['dim']}, {c['layers']} layers) over {len(colours)} tokens, each a {BLOCK}x{BLOCK} "
+        f"block of art pixels in the data's colours (every block the trained-on portraits hold {MIN_COUNT} times "
+        f"or more), in raster order; {stats['steps']} steps of {BATCH} in {stats['minutes']} min on a 2-core CPU "
         f"(held-out loss {stats['held_out_loss']} nats per pixel). Realism on {table['held_back_real']} held-back "
         f"portraits (python3 models/train/train_portraits.py --export-only; 0.5 = indistinguishable): classifier "
         f"accuracy {table['classifier_accuracy']} (real vs real {table['classifier_accuracy_real_vs_real']}; "
@@ -170,17 +281,22 @@ def export(model, colours, stats, table, trained_on: int, out=OUT):
 
 def write_pixel_model(model, colours, out, name, description, script, data, notes, condition, grid):
     """Exports a pixel model in Kiln's sequence contract with `pixels`: model.onnx, tokenizer.json
-    (the special tokens, then one token per colour, `colour_name`) and model.ron, for one
-    class `condition` whose prompt token is 1."""
+    (the special tokens, then one token per colour or block, `token_name`) and model.ron, for
+    one class `condition` whose prompt token is 1."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     out.mkdir(parents=True, exist_ok=True)
-    names = ["<end>", f"<{condition}>"] + [colour_name(c) for c in colours]
+    cells = as_cells(colours)
+    block = cells.shape[1]
+    names = ["<end>", f"<{condition}>"] + [token_name(c) for c in cells]
     tokenizer = Tokenizer(models.WordLevel(vocab={n: i for i, n in enumerate(names)}, unk_token="<end>"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer.add_special_tokens(["<end>"])
     tokenizer.save(str(out / "tokenizer.json"))
+    if isinstance(model, CellDecoder):
+        model = model.materialised()
     decoder.export(model, out / "model.onnx")
+    block_field = "" if block == 1 else f", block: (width: {block}, height: {block})"
     decoder.write_manifest(
         model, out, name, description, "CC0-1.0", script, data, notes,
         f"""        tokenizer: "tokenizer.json",
@@ -188,12 +304,18 @@ def write_pixel_model(model, colours, out, name, description, script, data, note
         conditions: ["{condition}"],
         prompt: "<{{condition}}>",
         end: "<end>",
-        pixels: (width: {grid}, height: {grid}),""")
+        pixels: (width: {grid}, height: {grid}{block_field}),""")
 
 
 def colour_name(rgba: np.ndarray) -> str:
-    """A colour token: `#rrggbb` when opaque, `#00000000` for transparency."""
+    """A colour: `#rrggbb` when opaque, `#00000000` for transparency."""
     return f"#{rgba[0]:02x}{rgba[1]:02x}{rgba[2]:02x}" + ("" if rgba[3] == 255 else f"{rgba[3]:02x}")
+
+
+def token_name(block: np.ndarray) -> str:
+    """A token of a [b, b, 4] block: its colours in raster order joined by commas (one colour's
+    token is its `colour_name`)."""
+    return ",".join(colour_name(c) for c in block.reshape(-1, 4))
 
 
 def comparison_sheet(fake, real, path, scale):
@@ -205,17 +327,20 @@ def comparison_sheet(fake, real, path, scale):
 
 def load_or_new(name: str, new_colours, context: int, dim: int, layers: int):
     """(model, colours, stats) from the checkpoint `name` if there is one (stats: its steps,
-    minutes and held-out loss), else a new model over the colours `new_colours()` returns."""
+    minutes and held-out loss), else a new model over the colours `new_colours()` returns
+    ([K, 4] colours: a `decoder.Decoder`; [K, b, b, 4] blocks: a `CellDecoder`)."""
     ckpt = checkpoint_path(name)
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
-        model = decoder.Decoder(**state["config"])
+        model = build(state["config"])
         model.load_state_dict(state["model"])
         print(f"resumed from {ckpt} at step {state['stats']['steps']}")
         model.eval()
         return model, state["colours"], state["stats"]
     colours = new_colours()
-    return decoder.Decoder(len(SPECIAL) + len(colours), dim=dim, layers=layers, heads=4, context=context), colours, None
+    config = dict(vocab=len(SPECIAL) + len(colours), dim=dim, layers=layers, heads=4, context=context)
+    model = cell_decoder(colours, **config) if colours.ndim == 4 else decoder.Decoder(**config)
+    return model, colours, None
 
 
 def train_pixel_model(name, model, colours, sequences, held_out, minutes, batch, start, every):
@@ -246,8 +371,10 @@ def main():
     seed_everything(5)
     art = portraits()
     held = np.array([is_held_back(i) for i in range(len(art))])
-    model, colours, start = load_or_new(args.checkpoint, lambda: vocabulary(art[~held]), 1 + GRID * GRID, args.dim, args.layers)
-    print(f"{len(colours)} colours, {sum(p.numel() for p in model.parameters())} parameters")
+    model, colours, start = load_or_new(args.checkpoint, lambda: block_vocabulary(art[~held]),
+                                        1 + (GRID // BLOCK) ** 2, args.dim, args.layers)
+    print(f"{len(colours)} blocks ({block_coverage(art[~held], colours):.2%} of the trained-on portraits' blocks), "
+          f"{sum(p.numel() for p in model.parameters())} parameters")
     stats = start
     if not args.export_only:
         stats = train_pixel_model(args.checkpoint, model, colours, encode(art[~held], colours),
