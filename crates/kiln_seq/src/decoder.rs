@@ -166,6 +166,10 @@ pub struct Decoding<'a> {
     /// Record each drawn token's log-probability in [`Generation::log_probs`], to rank
     /// candidates: a softmax over the vocabulary per step, so off unless asked for.
     pub score: bool,
+    /// Most rows [`SequenceModel::generate_rows`] runs side by side in one `session.run`
+    /// ([`MAX_BATCH_ROWS`] by default; pixel art, with short rows that never take a word
+    /// back, runs more: [`crate::PIXEL_BATCH_ROWS`]).
+    pub batch_rows: usize,
 }
 
 impl Decoding<'_> {
@@ -182,6 +186,7 @@ impl Decoding<'_> {
             unwanted: &[],
             max_retreats: MAX_RETREATS,
             score: false,
+            batch_rows: MAX_BATCH_ROWS,
         }
     }
 }
@@ -217,7 +222,8 @@ struct Binding {
 /// How many positions back a generation can return to take a word back (the longest word, in
 /// tokens, it can take back whole).
 const RETREAT_STEPS: usize = 8;
-/// Most rows in one `session.run` of [`SequenceModel::generate_rows`].
+/// Most rows in one `session.run` of [`SequenceModel::generate_rows`] by default
+/// ([`Decoding::batch_rows`]).
 pub const MAX_BATCH_ROWS: usize = 16;
 /// Most words taken back in one generation by default ([`Decoding::max_retreats`]).
 pub const MAX_RETREATS: usize = 48;
@@ -727,7 +733,7 @@ impl SequenceModel {
 
     /// [`SequenceModel::generate`] after each of `prompts`, row `r` drawing with `samplers[r]`:
     /// the same tokens, in fewer runs of the model. Prompts of one length run in lock step,
-    /// up to [`MAX_BATCH_ROWS`] rows per `session.run` (ONNX Runtime's CPU kernels give a row
+    /// up to [`Decoding::batch_rows`] rows per `session.run` (ONNX Runtime's CPU kernels give a row
     /// of a batch the logits of a batch of one, bit for bit; tested), a row that takes a word
     /// back staying in step behind its mask. Prompts of different lengths run one by one, and
     /// so do rows whose taken-back words are cut ([`SequenceModel::generate`]).
@@ -749,7 +755,7 @@ impl SequenceModel {
         let rows = if cut || prompts.windows(2).any(|w| w[0].len() != w[1].len()) {
             1
         } else {
-            MAX_BATCH_ROWS
+            decoding.batch_rows.max(1)
         };
         let mut generations = Vec::with_capacity(prompts.len());
         for (prompts, samplers) in prompts.chunks(rows).zip(samplers.chunks_mut(rows)) {

@@ -29,7 +29,8 @@ pub use decoder::{
 pub use lexicon::{Lexicon, RealWords, words};
 pub use novelty::{CorpusNames, CorpusSpans};
 pub use pixels::{
-    PIXEL_TOP_K, PixelArt, draw_pixel_art, pixel_sampling, token_colour, token_colours,
+    BlockColours, PIXEL_BATCH_ROWS, PIXEL_TOP_K, PixelArt, draw_pixel_art, pixel_sampling,
+    token_colour, token_colours,
 };
 pub use sampler::Sampler;
 pub use text::{Flavour, TextError, looks_like_a_name, make_flavour, name_fits, whole_sentences};

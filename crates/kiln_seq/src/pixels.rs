@@ -51,6 +51,11 @@ pub fn token_colour(token: &str) -> Option<[u8; 4]> {
     ])
 }
 
+/// Rows of pixel art drawn side by side in one `session.run` ([`Decoding::batch_rows`]): a
+/// sheet of 64 in one run per step. With 64 steps of a 2×2-block model the runs' fixed cost
+/// is a large share, and 64 rows take 25 % less time than four runs of 16 (docs/benchmarks.md).
+pub const PIXEL_BATCH_ROWS: usize = 64;
+
 /// A colour token's block of colours, row by row (one colour for 1×1 blocks).
 pub type BlockColours = Box<[[u8; 4]]>;
 
@@ -84,7 +89,7 @@ fn place_blocks(grid: PixelGrid, tokens: &[u32], blocks: &[Option<BlockColours>]
 /// Draws one sprite of `condition` (the model's first when `None`) per seed: the prompt of its
 /// condition, then one colour token per pixel (or block) of the contract's grid, sampled with
 /// [`pixel_sampling`] from a sampler seeded with the variant's seed (so a variant is the same
-/// drawn alone or beside others). Rows run in lock step, [`crate::MAX_BATCH_ROWS`] per
+/// drawn alone or beside others). Rows run in lock step, [`PIXEL_BATCH_ROWS`] per
 /// `session.run`.
 pub fn draw_pixel_art(
     model: &SequenceModel,
@@ -105,6 +110,7 @@ pub fn draw_pixel_art(
     let is_colour = |_: &[u32], token: u32| blocks.get(token as usize).is_some_and(Option::is_some);
     let decoding = Decoding {
         filter: &is_colour,
+        batch_rows: PIXEL_BATCH_ROWS,
         ..Decoding::new(cells)
     };
     let prompts = vec![prompt; seeds.len()];
