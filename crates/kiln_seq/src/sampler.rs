@@ -81,10 +81,7 @@ impl Sampler {
             // more only lowers logits, so the raw ones decide that.
             let mut worst = i32::MIN;
             for (run, chunk) in logits.chunks(LANES).enumerate() {
-                if penalty >= 1.0
-                    && best.len() == top_k
-                    && chunk.iter().map(|&logit| order_key(logit)).max() <= Some(worst)
-                {
+                if penalty >= 1.0 && best.len() == top_k && run_key(chunk) <= worst {
                     continue;
                 }
                 for (offset, &logit) in chunk.iter().enumerate() {
@@ -210,6 +207,15 @@ const FEW_BEST: usize = 256;
 /// Highest logit first; ties by token id, so the order is total and never depends on the sort.
 fn order(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// The largest [`order_key`] of a run of logits (a whole run of [`LANES`] in one vectorised max).
+fn run_key(run: &[f32]) -> i32 {
+    let key = |keys: i32, &logit: &f32| keys.max(order_key(logit));
+    match <&[f32; LANES]>::try_from(run) {
+        Ok(lanes) => lanes.iter().fold(i32::MIN, key),
+        Err(_) => run.iter().fold(i32::MIN, key),
+    }
 }
 
 /// An integer that orders logits as [`f32::total_cmp`] does (its own bit trick), for the
