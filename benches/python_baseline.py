@@ -332,18 +332,22 @@ class Decoder:
 
     def draw_pixels(self, seed, condition):
         """A sprite of a pixel-drawing model (`pixels` in its contract), as Kiln draws it: the
-        class prompt, then one colour token per art pixel from the 32 likeliest colours."""
+        class prompt, then one colour token per art pixel (or per block of them, blocks in raster
+        order) from the 32 likeliest tokens."""
         grid = self.contract["pixels"]
-        if not hasattr(self, "colours"):
+        block = grid.get("block") or {"width": 1, "height": 1}
+        if not hasattr(self, "blocks"):
             vocab = self.tokenizer.get_vocab(with_added_tokens=True)
-            self.colours = {i: pixel_colour(t) for t, i in vocab.items() if pixel_colour(t) is not None}
-            self.colour_ids = sorted(self.colours)
+            self.blocks = {i: token_colours(t) for t, i in vocab.items() if token_colours(t) is not None}
+            self.block_ids = sorted(self.blocks)
         sampling = {"temperature": 1.0, "top_k": 32, "top_p": 1.0, "repetition_penalty": 1.0}
-        pixels = grid["width"] * grid["height"]
+        across, down = grid["width"] // block["width"], grid["height"] // block["height"]
         prompt = self.prompt(condition or self.contract["conditions"][0])
         rng = np.random.default_rng(seed)
-        tokens, _, _ = self.generate(prompt, sampling, rng, pixels, allowed=lambda _: self.colour_ids)
-        return np.array([self.colours[t] for t in tokens], np.uint8).reshape(grid["height"], grid["width"], 4)
+        tokens, _, _ = self.generate(prompt, sampling, rng, across * down, allowed=lambda _: self.block_ids)
+        cells = np.array([self.blocks[t] for t in tokens], np.uint8)
+        cells = cells.reshape(down, across, block["height"], block["width"], 4).transpose(0, 2, 1, 3, 4)
+        return cells.reshape(grid["height"], grid["width"], 4)
 
 
 def pixel_colour(token):
@@ -352,6 +356,12 @@ def pixel_colour(token):
         return None
     hex_ = token[1:] + ("ff" if len(token) == 7 else "")
     return [int(hex_[i : i + 2], 16) for i in range(0, 8, 2)]
+
+
+def token_colours(token):
+    """The colours a colour token names, row by row (a block's are joined by commas), else None."""
+    colours = [pixel_colour(part) for part in token.split(",")]
+    return None if any(colour is None for colour in colours) else colours
 
 
 def name_key(name):
