@@ -271,7 +271,7 @@ def export(model, colours, stats, table, trained_on: int, out=OUT):
         f"Causal transformer (d={c['dim']}, {c['layers']} layers) over {len(colours)} tokens, each a {BLOCK}x{BLOCK} "
         f"block of art pixels in the data's colours (every block the trained-on portraits hold {MIN_COUNT} times "
         f"or more), in raster order; {stats['steps']} steps of {BATCH} in {stats['minutes']} min on a 2-core CPU "
-        f"(held-out loss {stats['held_out_loss']} nats per pixel). Realism on {table['held_back_real']} held-back "
+        f"(held-out loss {stats['held_out_loss']} nats per {BLOCK}x{BLOCK} block). Realism on {table['held_back_real']} held-back "
         f"portraits (python3 models/train/train_portraits.py --export-only; 0.5 = indistinguishable): classifier "
         f"accuracy {table['classifier_accuracy']} (real vs real {table['classifier_accuracy_real_vs_real']}; "
         f"{table[f'classifier_accuracy_palette_{PALETTE}']} with a {PALETTE}-colour palette), stray pixels "
