@@ -170,9 +170,13 @@ fn list(models_dir: &Path) -> Outcome {
                     sequence.conditions.join(", ")
                 ),
                 Some(grid) => println!(
-                    "    pixel-art generator, {}×{} sprites drawn one pixel per token ({}); classes: {}",
+                    "    pixel-art generator, {}×{} sprites drawn {} per token ({}); classes: {}",
                     grid.width,
                     grid.height,
+                    match grid.block.area() {
+                        1 => "one pixel".to_owned(),
+                        _ => format!("a {}×{} block", grid.block.width, grid.block.height),
+                    },
                     sequence.tokenizer,
                     sequence.conditions.join(", ")
                 ),

@@ -320,6 +320,12 @@ fn models_lists_each_models_licence_and_training_data() {
         ),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(
+            "    pixel-art generator, 6×4 sprites drawn a 2×2 block per token (tokenizer.json); classes: warm, cool\n"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]
