@@ -16,7 +16,7 @@ is small enough to train on a 2-core CPU.
 Why blocks: drawing is sequential, one `session.run` per token. One token per pixel (session 18's
 model) took 256 steps and ~1 s a 64-portrait sheet on 2 cores; a 2×2 block per token takes 64
 steps, and the blocks DiceBear draws are few enough to be a vocabulary (every block the
-trained-on portraits hold at least MIN_COUNT times: 98 % of them; a rarer block is learnt as the
+trained-on portraits hold at least MIN_COUNT times: 97 % of them; a rarer block is learnt as the
 nearest of those). A block's embedding is its own vector plus one per colour at each of its four
 places (`CellDecoder`), so a rare block shares what its colours taught.
 
@@ -44,7 +44,7 @@ OUT = REPO / "models/kiln_portraits"
 PORTRAITS = 32768
 GRID = 16  # art pixels per side
 BLOCK = 2  # art pixels per side of a token's block
-MIN_COUNT = 4  # a block is a token when the trained-on portraits hold it at least this often
+MIN_COUNT = 8  # a block is a token when the trained-on portraits hold it at least this often
 # Token 0 pads (ignored by the loss; `<end>` in tokenizer.json, the contract's end, never drawn),
 # 1 starts a sprite (`<portrait>`), colours follow.
 SPECIAL = ["<pad>", "<portrait>"]
