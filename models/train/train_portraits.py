@@ -169,7 +169,7 @@ class CellDecoder(decoder.Decoder):
 
     @torch.no_grad()
     def materialised(self) -> decoder.Decoder:
-        plain = decoder.Decoder(**{k: v for k, v in self.config.items() if k not in ("cells", "colours")})
+        plain = decoder.Decoder(**decoder_config(self.config))
         state = {k: v for k, v in self.state_dict().items() if not k.startswith(("parts.", "cell_parts"))}
         state["tokens.weight"] = self.token_weights().clone()
         state["head.weight"] = state["tokens.weight"]
@@ -187,9 +187,13 @@ def cell_decoder(cells: np.ndarray, **config) -> CellDecoder:
 def build(config: dict) -> decoder.Decoder:
     """The model a checkpoint's config describes."""
     if "cells" in config:
-        rest = {k: v for k, v in config.items() if k not in ("cells", "colours")}
-        return CellDecoder(config["cells"], config["colours"], **rest)
+        return CellDecoder(config["cells"], config["colours"], **decoder_config(config))
     return decoder.Decoder(**config)
+
+
+def decoder_config(config: dict) -> dict:
+    """A `CellDecoder` config less its blocks: the plain `decoder.Decoder`'s."""
+    return {k: v for k, v in config.items() if k not in ("cells", "colours")}
 
 
 TOP_K = 32  # kiln_seq::PIXEL_TOP_K: a pixel is drawn from its 32 likeliest colours
