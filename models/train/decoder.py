@@ -104,10 +104,11 @@ class Decoder(nn.Module):
 
 
 def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None, every=200,
-          background=None, share=0.0, start=None, snapshot=None, snapshot_every=1000):
+          background=(), start=None, snapshot=None, snapshot_every=1000):
     """Trains on random batches of `sequences` (a [N, S] LongTensor, 0-padded) for about
-    `minutes`; with `background` sequences, that share of the batches comes from them instead
-    (general text that teaches the language, beside the few texts the model is for).
+    `minutes`; `background` is (sequences, share) pairs: that share of the batches comes from
+    those sequences instead (general text that teaches the language, beside the few texts the
+    model is for).
 
     With `held_out` sequences, their loss is logged every `every` steps. `snapshot(model,
     stats)` is called every `snapshot_every` steps and at the end, stats being the steps and
@@ -134,7 +135,12 @@ def train(model, sequences, minutes, batch=32, lr=3e-3, log=print, held_out=None
         progress = (time.time() - started) / budget
         for group in optimiser.param_groups:
             group["lr"] = lr * min(1.0, (step - first) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-        source = background if background is not None and torch.rand(()) < share else sequences
+        draw, source = torch.rand(()).item(), sequences
+        for extra, share in background:
+            if draw < share:
+                source = extra
+                break
+            draw -= share
         rows = source[torch.randint(0, len(source), (batch,))]
         loss = model.loss(rows[:, : int((rows != 0).any(0).nonzero().max()) + 1])
         optimiser.zero_grad()

