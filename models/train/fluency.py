@@ -125,3 +125,60 @@ def fluency(texts, real, model):
     """(score, order gain of `texts`, order gain of `real`): score = the first gain over the second."""
     generated, reference = order_gain(model, texts), order_gain(model, real)
     return generated / reference, generated, reference
+
+
+# Words that carry a sentence's grammar. A text's *shape* keeps them and writes every other word
+# as its length class, so a classifier of shapes sees how sentences are built, not what they
+# are about (a CDDA machete and an SRD wand have the same shape of description).
+FUNCTION_WORDS = set("""
+a an the this that these those its it it's they them their there here his her he she him you your we our
+of in on at by for from with without into onto upon over under above below between among through across
+against along around behind beyond near off out up down about after before during until while since as
+like than and or but nor so yet if then else when where which who whom whose what how why because
+although though unless whether not no never only also even just still very too more most less least
+much many few some any each every all both either neither other another such same own
+is are was were be been being am has have had having do does did can could may might must shall should
+will would one two three
+""".split())
+
+
+def shape(text):
+    """The text as shape tokens: function words and punctuation as they are, other words as
+    `w` (short), `ww` (long) or `W` (capitalised), numbers as `0`."""
+    out = []
+    for token in re.findall(r"[A-Za-z]+(?:'[a-z]+)?|\d+|[.,;:!?()\"-]", text):
+        lower = token.lower()
+        if lower in FUNCTION_WORDS or not token[0].isalnum():
+            out.append(lower)
+        elif token.isdigit():
+            out.append("0")
+        elif token[0].isupper() and out and out[-1] not in ".!?":
+            out.append("W")
+        else:
+            out.append("w" if len(token) <= 6 else "ww")
+    return out
+
+
+def shape_classifier_accuracy(generated, real, seed=0, folds=5):
+    """Two-sample test of sentence shapes: the 5-fold cross-validated accuracy of a logistic
+    regression on the shape 1- to 4-grams (shape()) telling `generated` texts from `real` ones
+    (each a {kind: [text]}), as many of each kind from both sides (0.5: their sentences are
+    built alike; matching kinds keeps their mix from telling them apart)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for kind in sorted(set(generated) & set(real)):
+        n = min(len(generated[kind]), len(real[kind]))
+        for label, side in ((1, generated[kind]), (0, real[kind])):
+            texts += rng.sample(list(side), n)
+            labels += [label] * n
+    vectoriser = TfidfVectorizer(analyzer=lambda t: [" ".join(g) for k in range(1, 5)
+                                                     for g in zip(*(shape(t)[i:] for i in range(k)))],
+                                 min_df=2, sublinear_tf=True)
+    features = vectoriser.fit_transform(texts)
+    model = LogisticRegression(C=1.0, max_iter=2000)
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(model, features, labels, cv=splits).mean())

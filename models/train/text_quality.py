@@ -9,7 +9,8 @@ models/kiln_flavour/quality.json and prints it.
 - real words: share of the words written that are in the model's lexicon.txt (the recipe's own
   names aside), and share in SCOWL's American English list alone;
 - consistency: share of texts that give a creature another creature's name of the corpus (a
-  creature named Ghoul described as the sphinx), or whose made-up name's head noun (before "of",
+  creature named Ghoul described as the sphinx; a one-word name counts when it is an identity
+  noun, so "a dog" does not name CDDA's "Dog"), or whose made-up name's head noun (before "of",
   else its last word) the corpus only uses in names of another kind ("Wand of ..." for a
   weapon); given and made-up names apart, and how often a text names what the recipe named;
 - kind words: share of texts that use a word of another kind (train_text.kind_words: "drink"
@@ -30,7 +31,10 @@ models/kiln_flavour/quality.json and prints it.
 - word order (fluency.py): how natural the texts' word order is to a trigram model of WordNet's
   English, 1 for the held-out real descriptions and 0 for shuffled words, beside real text cut
   into 8-word pieces and stitched together again (the collage control); also against the
-  held-out SRD and Basic Fantasy descriptions alone, the reference before CDDA joined the corpus.
+  held-out SRD and Basic Fantasy descriptions alone, the reference before CDDA joined the corpus;
+- sentence shapes (fluency.shape_classifier_accuracy): how well a classifier of function words
+  and word-length classes tells the texts from real descriptions of the kinds (0.5: built alike),
+  beside one half of the real descriptions against the other (the floor) and the collage control.
 """
 
 import json
@@ -127,6 +131,8 @@ def main():
     parser.add_argument("--candidates", type=int,
                         help="descriptions drawn per text (the recipes' `candidates`; default: Kiln's); "
                              "quality.json is written only without it")
+    parser.add_argument("--texts-out", type=Path, help="also write the baked texts here (JSON)")
+    parser.add_argument("--texts-in", type=Path, help="measure these texts (--texts-out's JSON) instead of baking")
     parser.add_argument("--temperature", type=float,
                         help="the recipes' sampling temperature (default: Kiln's); quality.json is "
                              "written only without it")
@@ -148,7 +154,12 @@ def main():
     creature_name_nouns = {name_noun(name) for kind, name, _ in corpus if kind == "creature"} - EVERYDAY_NOUNS - {""}
     corpus_creatures = [(name, text) for kind, name, text in corpus if kind == "creature"]
     own_words = kind_words(corpus)
-    texts = bake(KINDS, args.seed_offset, args.candidates, args.temperature)
+    if args.texts_in:
+        texts = {entry: [tuple(t) for t in made] for entry, made in json.loads(args.texts_in.read_text()).items()}
+    else:
+        texts = bake(KINDS, args.seed_offset, args.candidates, args.temperature)
+    if args.texts_out:
+        args.texts_out.write_text(json.dumps(texts, indent=0, ensure_ascii=False) + "\n")
     written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = modern = 0
     inconsistent = {"made_up": 0, "given": 0}
     about = other_creature_nouns = other_creature_name_nouns = other_kind_words = 0
@@ -170,7 +181,10 @@ def main():
             modern += is_modern(text if named else f"{name} {text}")
             lowered = f" {' '.join(words(text))} "
             own = " ".join(words(name))
-            named_other = [n for n in names["creature"] if kind == "creature" and n not in own and f" {n} " in lowered]
+            # A creature of the corpus named by one word no identity noun ("Thing", "Dog") is not
+            # named by a text that uses the word.
+            named_other = [n for n in names["creature"] if kind == "creature" and n not in own and f" {n} " in lowered
+                           and (" " in n or n in creature_nouns)]
             wrong_kind = not named and name_noun(name) in foreign_heads
             if named_other or wrong_kind:
                 inconsistent["given" if named else "made_up"] += 1
@@ -226,8 +240,18 @@ def main():
     quality["word_order_score_against_srd_and_basic_fantasy"] = round(fluency.fluency(made_texts, real_before, english)[0], 3)
     quality["word_order_score_of_real_text_in_8_word_pieces"] = round(
         fluency.fluency(fluency.collage(real, SHORT_SPAN), real, english)[0], 3)
+    by_kind = lambda pairs: {k: [t for kind, t in pairs if kind == k] for k in KINDS}  # noqa: E731
+    made_by_kind = by_kind((entry.partition("_")[0], text) for entry, made in texts.items() for _, text in made)
+    real_by_kind = by_kind((kind, text) for kind, _, text in corpus)
+    quality["sentence_shape_classifier_accuracy"] = round(fluency.shape_classifier_accuracy(made_by_kind, real_by_kind), 3)
+    # The floor: one half of the real descriptions against the other; and the collage control:
+    # one half cut into 8-word pieces and stitched together again, against the other.
+    halves = [by_kind((kind, text) for i, (kind, _, text) in enumerate(corpus) if i % 2 == half) for half in (0, 1)]
+    quality["sentence_shape_classifier_accuracy_real_vs_real"] = round(fluency.shape_classifier_accuracy(*halves), 3)
+    quality[f"sentence_shape_classifier_accuracy_of_real_text_in_{SHORT_SPAN}_word_pieces"] = round(
+        fluency.shape_classifier_accuracy({k: fluency.collage(v, SHORT_SPAN) for k, v in halves[0].items()}, halves[1]), 3)
     quality["inconsistent_examples"] = quality.pop("inconsistent_examples")
-    if args.seed_offset == 0 and args.candidates is None and args.temperature is None:
+    if args.seed_offset == 0 and args.candidates is None and args.temperature is None and args.texts_in is None:
         (OUT / "quality.json").write_text(json.dumps(quality, indent=1) + "\n")
     print(json.dumps(quality, indent=1))
 

@@ -157,10 +157,16 @@ impl WordCheck<'_> {
     }
 
     /// Whether `token` may follow `generated`: each word it completes is in the lexicon, and
-    /// the word it leaves open is still the start of one.
+    /// the word it leaves open is still the start of one. A token that holds only part of a
+    /// character (a byte-level token of "ö", written alone as U+FFFD) never may: the word it
+    /// would join cannot be checked until the character is whole.
     pub(crate) fn allows(&self, generated: &[u32], token: u32) -> bool {
+        let written = self.written(token);
+        if written.contains(char::REPLACEMENT_CHARACTER) {
+            return false;
+        }
         let mut word = self.open_word(generated);
-        for c in self.written(token).chars() {
+        for c in written.chars() {
             if c.is_alphabetic() || (c == '\'' && !word.is_empty()) {
                 word.push(c);
             } else {
@@ -314,6 +320,18 @@ mod tests {
             ..check
         };
         assert!(named.allows(&[1, 2], 4) && named.allows(&[1, 2, 4], 6));
+    }
+
+    #[test]
+    fn a_token_with_part_of_a_character_is_never_allowed() {
+        let lexicon = Lexicon::parse("sword\nsmith\nsmiths\nmjölnir\n");
+        // Byte-level tokens of "ö" alone decode to U+FFFD; "ö" whole is a letter.
+        let pieces =
+            ["", " sword", "\u{FFFD}", "smith", " mj", "ö", "lnir", "."].map(str::to_owned);
+        let check = plain_check(&lexicon, &pieces);
+        // "sword" + half an "ö" + "smith" would write "swordösmith", which no check saw whole.
+        assert!(!check.allows(&[1], 2) && !check.allows(&[], 2));
+        assert!(check.allows(&[4], 5) && check.allows(&[4, 5], 6) && check.allows(&[4, 5, 6], 7));
     }
 
     #[test]
