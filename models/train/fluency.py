@@ -159,26 +159,30 @@ def shape(text):
     return out
 
 
-def shape_classifier_accuracy(generated, real, seed=0, folds=5):
+def shape_classifier_accuracy(generated, real, seeds=5, folds=5):
     """Two-sample test of sentence shapes: the 5-fold cross-validated accuracy of a logistic
     regression on the shape 1- to 4-grams (shape()) telling `generated` texts from `real` ones
     (each a {kind: [text]}), as many of each kind from both sides (0.5: their sentences are
-    built alike; matching kinds keeps their mix from telling them apart)."""
+    built alike; matching kinds keeps their mix from telling them apart); the mean over
+    `seeds` draws of those texts and folds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    rng = random.Random(seed)
-    texts, labels = [], []
-    for kind in sorted(set(generated) & set(real)):
-        n = min(len(generated[kind]), len(real[kind]))
-        for label, side in ((1, generated[kind]), (0, real[kind])):
-            texts += rng.sample(list(side), n)
-            labels += [label] * n
-    vectoriser = TfidfVectorizer(analyzer=lambda t: [" ".join(g) for k in range(1, 5)
-                                                     for g in zip(*(shape(t)[i:] for i in range(k)))],
-                                 min_df=2, sublinear_tf=True)
-    features = vectoriser.fit_transform(texts)
-    model = LogisticRegression(C=1.0, max_iter=2000)
-    splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(model, features, labels, cv=splits).mean())
+    def ngrams(text):
+        tokens = shape(text)
+        return [" ".join(tokens[i:i + k]) for k in range(1, 5) for i in range(len(tokens) - k + 1)]
+
+    accuracies = []
+    for seed in range(seeds):
+        rng = random.Random(seed)
+        texts, labels = [], []
+        for kind in sorted(set(generated) & set(real)):
+            n = min(len(generated[kind]), len(real[kind]))
+            for label, side in ((1, generated[kind]), (0, real[kind])):
+                texts += rng.sample(list(side), n)
+                labels += [label] * n
+        features = TfidfVectorizer(analyzer=ngrams, min_df=2, sublinear_tf=True).fit_transform(texts)
+        splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        accuracies.append(cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=splits).mean())
+    return float(sum(accuracies) / len(accuracies))

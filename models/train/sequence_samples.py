@@ -25,8 +25,9 @@ def main():
                        check=True, cwd=REPO)
         lines = ["# kiln_flavour samples", "",
                  "Baked by `python3 models/train/sequence_samples.py` from `models/train/samples.kiln.ron`",
-                 "(seed 100, default sampling). Text includes material from the SRD 5.1 (CC-BY-4.0) and the",
-                 "Basic Fantasy RPG Core Rules (CC-BY-SA-4.0); see the model's manifest for the attribution.", ""]
+                 "(seed 100, default sampling). Text includes material from the SRD 5.1 (CC-BY-4.0), the",
+                 "Basic Fantasy RPG Core Rules (CC-BY-SA-4.0) and Cataclysm: Dark Days Ahead (CC-BY-SA-3.0);",
+                 "see the model's manifest for the attribution.", ""]
         for entry in sorted(p.name for p in (out / "samples").iterdir() if (p / "strings.json").exists()):
             table = json.loads((out / "samples" / entry / "strings.json").read_text())
             lines += [f"## {entry}", ""]
