@@ -251,9 +251,15 @@ pub fn looks_like_a_name(name: &str) -> bool {
 /// it has at least `min` words. A sentence ends with `.`, `!` or `?` (and closing quotes or
 /// brackets) followed by a space or the end, where every bracket and double quote opened
 /// before it is closed: a tooltip never shows "…defend their young (or." or a `)` that
-/// closes nothing (once one has, no later sentence end counts either).
+/// closes nothing (once one has, no later sentence end counts either). And the text must
+/// begin as a sentence does, with a capital or a digit (after any opening quote or bracket):
+/// "of the creature and the ally…" is the seam of a take-back, not a description.
 pub fn whole_sentences(text: &str, min: u32, max: u32) -> Option<String> {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let first = text.chars().find(|c| !matches!(c, '"' | '\'' | '(' | '['));
+    if !first.is_some_and(|c| c.is_uppercase() || c.is_ascii_digit()) {
+        return None;
+    }
     let mut best = None;
     let mut words = 0;
     let mut marks = Marks::default();
@@ -420,6 +426,15 @@ mod tests {
         );
         assert_eq!(whole_sentences(text, 6, 7), None, "too short after the cut");
         assert_eq!(whole_sentences("no ending at all", 1, 10), None);
+        assert_eq!(
+            whole_sentences("of the creature and the ally. It bites.", 1, 10),
+            None,
+            "a text begins as a sentence does"
+        );
+        assert_eq!(
+            whole_sentences("\"Run.\" 3 times.", 1, 10).as_deref(),
+            Some("\"Run.\" 3 times.")
+        );
         assert_eq!(
             whole_sentences("He said \"run.\" Then   left.", 1, 10).as_deref(),
             Some("He said \"run.\" Then left.")
