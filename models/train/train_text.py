@@ -162,9 +162,11 @@ MODERN = {
     "cop", "firefighter", "paramedic", "hospital", "internet", "ethanol", "chemistry", "atom", "mechanical",
     "pc", "npc", "artillery", "dynamite", "explosive", "bomb", "helicopter", "gunpowder",
 }
-# A CDDA text with markup (<color_red>, %s, {...}) or that speaks to the player ("you feel")
-# is game interface, not flavour.
-CDDA_INTERFACE = re.compile(r"[<>%{}\[\]|]|\byou(?:r|rs|rself)?\b|sub-spell|before the world|the world (?:broke|ended)", re.I)
+# A CDDA text with markup (<color_red>, %s, {...}) is game interface, not prose; one that speaks
+# to the player ("you feel") or of the game's own world ("before the world broke down") is no
+# fantasy kind's.
+CDDA_MARKUP = re.compile(r"[<>%{}\[\]|]")
+CDDA_INTERFACE = re.compile(r"\byou(?:r|rs|rself)?\b|sub-spell|before the world|the world (?:broke|ended)", re.I)
 # Where in CDDA each kind's samples come from (a glob under a CDDA_PARTS folder) and the names
 # that make a sample of it there: armour is protective gear, not clothes.
 CDDA_KINDS = [
@@ -239,7 +241,8 @@ def cdda_samples():
             text = first_sentences([text])
             # One text of a family whose texts differ only by their names' words (a wand of each spell).
             family = " ".join(w for w in WORD.findall(text.lower()) if w not in WORD.findall(name.lower()))
-            if (fits and family not in seen and len(text) >= 25 and text[0].isupper() and not CDDA_INTERFACE.search(text)
+            if (fits and family not in seen and len(text) >= 25 and text[0].isupper()
+                    and not CDDA_MARKUP.search(text) and not CDDA_INTERFACE.search(text)
                     and not is_modern(f"{name} {text}") and not re.search(r"\b(XL|XS|debug)\b", name, re.I)):
                 seen.add(family)
                 yield kind, cdda_name(name), text
@@ -250,7 +253,7 @@ def cdda_prose():
     markup, whatever it describes (the register the kinds' texts are written in)."""
     seen = set()
     for _, _, name, text in cdda_records("**/*.json"):
-        if text not in seen and len(text) >= 25 and not re.search(r"[<>%{}\[\]|]", text):
+        if text not in seen and len(text) >= 25 and not CDDA_MARKUP.search(text):
             seen.add(text)
             yield "prose", name, text
 
@@ -357,17 +360,15 @@ def name_noun(name):
 IDENTITY_KINDS = ["creature"]
 EVERYDAY_NOUNS = {"swarm", "sword", "shadow", "guardian", "monster", "warrior", "spawn", "form", "armor", "tree",
                   "giant", "elemental", "fungus", "thug", "assassin", "solar", "jelly", "pudding", "rug", "worm",
-                  # and those of CDDA's creatures ("zombie child", "fungal flower", "shia labeouf") that are
-                  # everyday words, "fly" and "man" among them (as often verbs or everyday words).
-                  "fly", "man", "anvil", "avalanche", "blossom",
-                  "camp", "child", "flower", "hammer", "heart", "innards", "mother", "plague", "punch", "queen",
-                  "runner", "sacrifice", "scout", "sprout", "sprig", "terror", "tower", "worker", "mix", "hub",
-                  "juvenile", "operator", "vector", "horror", "larva", "spire", "wanderer", "sledge", "searchlight",
-                  "loudspeaker", "hologram", "mannequin", "d", "rex", "dementia", "everest", "pyrenees", "shepherd",
-                  "surgeon", "midwife", "hatchling", "cub", "calf", "lamb", "chick", "vortex", "breaker", "biter",
-                  "crusher", "destroyer", "cooker", "brawler", "breather", "crawler", "slinger", "pouncer", "howler",
-                  "skulker", "shambler", "puker", "impaler", "fighter", "matriarch", "chieftain", "chieftan",
-                  "juggernaut", "hulk", "labeouf", "mutt", "mongrel", "slime", "shaman"}
+                  # and the everyday words CDDA's creature names end in ("Fungal Child", "Triffid Heart",
+                  # "Giant Fly"), "fly" and "man" among them (as often verbs as names).
+                  "fly", "man", "anvil", "avalanche", "blossom", "camp", "child", "flower", "hammer", "heart",
+                  "innards", "mother", "plague", "punch", "queen", "runner", "sacrifice", "scout", "sprout", "sprig",
+                  "terror", "tower", "worker", "hub", "juvenile", "vector", "horror", "larva", "spire", "sledge", "d",
+                  "rex", "dementia", "everest", "surgeon", "midwife", "hatchling", "cub", "calf", "lamb", "chick",
+                  "vortex", "breaker", "biter", "crusher", "destroyer", "brawler", "breather", "crawler", "slinger",
+                  "pouncer", "howler", "skulker", "shambler", "puker", "impaler", "fighter", "matriarch", "chieftain",
+                  "chieftan", "juggernaut", "hulk", "mongrel", "slime", "shaman"}
 # Creatures a text names by a noun no SRD name ends in ("the sphinx" of the androsphinx) or that
 # many descriptions mention; and, since session 16, the other nouns of creature names, which
 # the model wrote about other creatures ("Hunter Bear: The snake can..."; of 100 creature texts
