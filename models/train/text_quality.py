@@ -116,6 +116,14 @@ def names_another_creature(name, text, nouns):
     return any(not (singulars(x) & own) and singulars(x) & nouns for x in words(text))
 
 
+def by_kind(pairs):
+    """{kind: [text]} of (kind, text) pairs (read once: a generator will do)."""
+    grouped = {k: [] for k in KINDS}
+    for kind, text in pairs:
+        grouped[kind].append(text)
+    return grouped
+
+
 def spans(text, span=SPAN):
     w = words(text)
     return {" ".join(w[i:i + span]) for i in range(len(w) - span + 1)}
@@ -240,13 +248,6 @@ def main():
     quality["word_order_score_against_srd_and_basic_fantasy"] = round(fluency.fluency(made_texts, real_before, english)[0], 3)
     quality["word_order_score_of_real_text_in_8_word_pieces"] = round(
         fluency.fluency(fluency.collage(real, SHORT_SPAN), real, english)[0], 3)
-    def by_kind(pairs):
-        """{kind: [text]} of (kind, text) pairs."""
-        grouped = {k: [] for k in KINDS}
-        for kind, text in pairs:
-            grouped[kind].append(text)
-        return grouped
-
     made_by_kind = by_kind((entry.partition("_")[0], text) for entry, made in texts.items() for _, text in made)
     real_by_kind = by_kind((kind, text) for kind, _, text in corpus)
     quality["sentence_shape_classifier_accuracy"] = round(fluency.shape_classifier_accuracy(made_by_kind, real_by_kind), 3)

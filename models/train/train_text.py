@@ -21,6 +21,7 @@ go the lexicon Kiln holds its words to, the corpus's 8-word runs it may not copy
 """
 
 import argparse
+import functools
 import json
 import re
 from pathlib import Path
@@ -219,9 +220,16 @@ def cdda_records(pattern):
                     yield path, o.get("type"), clean(name), clean(text)
 
 
+def singular_forms(word):
+    """What `word` (lower case) may be a plural or possessive of, and itself: "guns" -> gun,
+    "whore's" -> whore, "batteries" -> batterie (so plurals in -ies are listed whole)."""
+    stem = word.removesuffix("'s").removesuffix("'")
+    return {stem, stem.removesuffix("s"), stem.removesuffix("es")}
+
+
 def is_modern(text):
-    return any(w.lower().removesuffix("'s").removesuffix("s") in MODERN or w.lower() in MODERN
-               for w in WORD.findall(text))
+    """Whether `text` has a word of MODERN, or its plural or possessive."""
+    return any(singular_forms(w.lower()) & MODERN for w in WORD.findall(text))
 
 
 def cdda_name(name):
@@ -230,9 +238,15 @@ def cdda_name(name):
     return " ".join(w if i and w.lower() in JOINING_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
+@functools.cache
 def cdda_samples():
     """(kind, name, text) of the CDDA descriptions that fit a kind (CDDA_KINDS), each text once;
-    none that names the modern setting, speaks to the player or is a size variant ("XL ...")."""
+    none that names the modern setting, speaks to the player or is a size variant ("XL ...").
+    Read once per process."""
+    return tuple(_cdda_samples())
+
+
+def _cdda_samples():
     seen = set()
     for kind, pattern, names in CDDA_KINDS:
         for _, type_, name, text in cdda_records(pattern):
@@ -248,14 +262,17 @@ def cdda_samples():
                 yield kind, cdda_name(name), text
 
 
+@functools.cache
 def cdda_prose():
     """("prose", name, text): every distinct CDDA description of at least 25 characters with no
-    markup, whatever it describes (the register the kinds' texts are written in)."""
-    seen = set()
+    markup, whatever it describes (the register the kinds' texts are written in). Read once per
+    process."""
+    seen, prose = set(), []
     for _, _, name, text in cdda_records("**/*.json"):
         if text not in seen and len(text) >= 25 and not CDDA_MARKUP.search(text):
             seen.add(text)
-            yield "prose", name, text
+            prose.append(("prose", name, text))
+    return tuple(prose)
 
 
 def bfrpg_name(name):
@@ -301,8 +318,7 @@ def build_lexicon(data):
     blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED | MODERN) - corpus
 
     def is_blocked(word):  # with its plurals and possessives: "whores", "whore's", "guns"
-        stem = word.removesuffix("'s").removesuffix("'")
-        return any(w in blocked for w in (stem, stem.removesuffix("s"), stem.removesuffix("es")))
+        return bool(singular_forms(word) & blocked)
 
     words = sorted(w for w in corpus | listed if (len(w) > 1 or w in ONE_LETTER_WORDS) and not is_blocked(w))
     header = [
@@ -588,11 +604,12 @@ CDDA_ATTRIBUTION = (
 
 def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
-    nouns = name_nouns([s for s in samples() if s[2]])
+    data = [s for s in samples() if s[2]]
+    nouns = name_nouns(data)
     nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in nouns.items())
-    identities = identity_nouns([s for s in samples() if s[2]])
+    identities = identity_nouns(data)
     identities = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in identities.items())
-    own_words = kind_words([s for s in samples() if s[2]])
+    own_words = kind_words(data)
     own_words = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in own_words.items())
     write_manifest(
         model, OUT, "kiln_flavour",
