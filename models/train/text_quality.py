@@ -26,8 +26,9 @@ models/kiln_flavour/quality.json and prints it.
 - verbatim: share of texts sharing a 12-word span with a training description, the kinds' or
   CDDA's (the issue's measure), and an 8-word span (how much of the corpus shows through in
   shorter runs);
-- modern words: share of texts with a word of CDDA's modern setting (train_text.MODERN: "gun",
-  "plastic", "zombie"), which Kiln's lexicon leaves out unless the kinds' descriptions use it;
+- words of our world: share of texts with a word of CDDA's modern setting or of real places,
+  peoples, eras and sports (train_text.OUR_WORLD: "gun", "zombie", "Germany", "medieval",
+  "replica"), which Kiln's lexicon leaves out unless the kinds' descriptions use it;
 - word order (fluency.py): how natural the texts' word order is to a trigram model of WordNet's
   English, 1 for the held-out real descriptions and 0 for shuffled words, beside real text cut
   into 8-word pieces and stitched together again (the collage control); also against the
@@ -47,7 +48,7 @@ from pathlib import Path
 from common import REPO
 import fluency
 from train_text import (EVERYDAY_NOUNS, KINDS, OUT, WORD, WORD_LIST, cdda_prose, cdda_samples, glosses, held_out,
-                        identity_nouns, is_modern, kind_words, name_noun, samples)
+                        identity_nouns, names_our_world, kind_words, name_noun, samples)
 
 PER_KIND = 50
 # Names a recipe might give, none of them a name of the corpus: 10 texts each.
@@ -168,7 +169,7 @@ def main():
         texts = bake(KINDS, args.seed_offset, args.candidates, args.temperature)
     if args.texts_out:
         args.texts_out.write_text(json.dumps(texts, indent=0, ensure_ascii=False) + "\n")
-    written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = modern = 0
+    written = in_lexicon = in_list = sentences = with_mechanics = verbatim = verbatim_runs = our_world = 0
     inconsistent = {"made_up": 0, "given": 0}
     about = other_creature_nouns = other_creature_name_nouns = other_kind_words = 0
     examples = defaultdict(list)
@@ -186,7 +187,7 @@ def main():
                 with_mechanics += bool(MECHANICS.search(sentence))
             verbatim += bool(spans(text) & corpus_spans)
             verbatim_runs += bool(spans(text, SHORT_SPAN) & corpus_runs)
-            modern += is_modern(text if named else f"{name} {text}")
+            our_world += names_our_world(text if named else f"{name} {text}")
             lowered = f" {' '.join(words(text))} "
             own = " ".join(words(name))
             # A creature of the corpus named by one word no identity noun ("Thing", "Dog") is not
@@ -232,7 +233,7 @@ def main():
         "mechanics_sentence_share": round(with_mechanics / sentences, 3),
         "verbatim_12_word_span_share": round(verbatim / total, 3),
         f"verbatim_{SHORT_SPAN}_word_span_share": round(verbatim_runs / total, 3),
-        "modern_word_share": round(modern / total, 3),
+        "our_world_word_share": round(our_world / total, 3),
         "inconsistent_examples": examples,
     }
     # Word order against an English model the flavour corpus is not in (fluency.py): real

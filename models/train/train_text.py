@@ -45,8 +45,8 @@ BFRPG = DATA / "bfrpg" / "x" / "bfrpg_data" / "data" / "bestiary.json"
 # content are CC-BY-SA-3.0, which lets an adaptation be shared under CC-BY-SA-4.0): some 12,000
 # short descriptions of monsters and things in the register of a game's tooltip. All of them
 # teach that register (PROSE_SHARE of the batches); those that fit a fantasy kind (a sword, a
-# chitin helmet, a troll, a Magiclysm spell) and name nothing of its modern setting (MODERN)
-# are samples of their kind.
+# chitin helmet, a troll, a Magiclysm spell) and name nothing of our world (OUR_WORLD: its
+# modern setting, real places and sports) are samples of their kind.
 CDDA = DATA / "cdda" / "x" / "usr" / "share" / "games" / "cataclysm-dda"
 # The parts of CDDA that are read: the core game and the fantasy and prehistoric mods; not the
 # science-fiction, joke or test ones.
@@ -161,8 +161,28 @@ MODERN = {
     "rebar", "crowbar", "lighter", "jeans", "underwear", "bra", "panties", "briefs", "boxer", "sneakers",
     "hoodie", "tshirt", "t-shirt", "wetsuit", "scuba", "hazmat", "goggles", "mechanics", "lawyer", "cash",
     "cop", "firefighter", "paramedic", "hospital", "internet", "ethanol", "chemistry", "atom", "mechanical",
-    "pc", "npc", "artillery", "dynamite", "explosive", "bomb", "helicopter", "gunpowder",
+    "pc", "npc", "artillery", "dynamite", "explosive", "bomb", "helicopter", "gunpowder", "chainsaw", "servo",
+    "camera", "respirator", "environmental", "concrete", "personnel", "technomancer",
 }
+# Words of our own world that CDDA's weapon and armour texts use and a fantasy tooltip must not:
+# real places, peoples and eras ("a huge two-handed sword from Germany", "an ancient Chinese
+# sword"), sports ("a weapon used for fencing, the most noble of all sports"), replicas and
+# souvenirs ("a dull, cheaply-made replica"), film monsters. Treated as MODERN.
+REAL_WORLD = {
+    "germany", "german", "japan", "japanese", "china", "chinese", "asia", "asian", "europe", "european",
+    "america", "american", "africa", "african", "india", "indian", "egypt", "egyptian", "greece", "greek",
+    "rome", "roman", "italy", "italian", "france", "french", "spain", "spanish", "england", "english",
+    "britain", "british", "scotland", "scottish", "ireland", "irish", "russia", "russian", "mongol",
+    "mongolian", "persia", "persian", "arab", "arabian", "arabic", "turkish", "ottoman", "korea", "korean",
+    "viking", "norse", "scandinavian", "byzantine", "philippines", "filipino", "mexico", "mexican", "texas",
+    "canada", "canadian", "australia", "australian", "hawaii", "hawaiian", "indonesia", "indonesian",
+    "malay", "malaysian", "thai", "vietnam", "vietnamese", "nepal", "nepalese", "tibet", "tibetan",
+    "transylvania", "dynasty", "shang", "medieval", "renaissance", "victorian", "century", "centuries",
+    "sport", "baseball", "golf", "hockey", "fencing", "tennis", "football", "soccer",
+    "basketball", "olympic", "replica", "souvenir", "tourist", "museum", "massproduced", "hollywood",
+    "movie", "biollante", "godzilla",
+}
+OUR_WORLD = MODERN | REAL_WORLD
 # A CDDA text with markup (<color_red>, %s, {...}) is game interface, not prose; one that speaks
 # to the player ("you feel") or of the game's own world ("before the world broke down") is no
 # fantasy kind's.
@@ -194,7 +214,7 @@ CDDA_NOT_CREATURES = re.compile(
     r"\b(puppy|kitten|mutt|mix|labrador|chihuahua|rottweiler|rot-weiler|samoyed|collie|beagle|bulldog|shepherd|"
     r"pyrenees|cattle dog|shorthair|longhair|siamese|persian|bengal|tabby|calico|maine coon|sphynx|devon rex|"
     r"cyborg|ugv|milspec|loudspeaker|hologram|mannequin|multi-cooker|inflatable|c\.h\.u\.d|labeouf|bio-operator|"
-    r"irradiated|triceratruck)\b", re.I)
+    r"irradiated|triceratruck|blinky)\b", re.I)
 CDDA_TYPES = {"creature": {"MONSTER"}, "spell": {"SPELL"}, "ring": {"ARMOR", "TOOL_ARMOR", "GENERIC"}}
 CDDA_ITEM_TYPES = {"GENERIC", "TOOL", "ARMOR", "TOOL_ARMOR", "BOOK"}
 # Words that join a name's words and stay lower case in it ("Ring of the Tides").
@@ -227,9 +247,9 @@ def singular_forms(word):
     return {stem, stem.removesuffix("s"), stem.removesuffix("es")}
 
 
-def is_modern(text):
-    """Whether `text` has a word of MODERN, or its plural or possessive."""
-    return any(singular_forms(w.lower()) & MODERN for w in WORD.findall(text))
+def names_our_world(text):
+    """Whether `text` has a word of OUR_WORLD (MODERN, REAL_WORLD), or its plural or possessive."""
+    return any(singular_forms(w.lower()) & OUR_WORLD for w in WORD.findall(text))
 
 
 def cdda_name(name):
@@ -241,7 +261,7 @@ def cdda_name(name):
 @functools.cache
 def cdda_samples():
     """(kind, name, text) of the CDDA descriptions that fit a kind (CDDA_KINDS), each text once;
-    none that names the modern setting, speaks to the player or is a size variant ("XL ...").
+    none that names our world (OUR_WORLD), speaks to the player or is a size variant ("XL ...").
     Read once per process."""
     return tuple(_cdda_samples())
 
@@ -257,7 +277,7 @@ def _cdda_samples():
             family = " ".join(w for w in WORD.findall(text.lower()) if w not in WORD.findall(name.lower()))
             if (fits and family not in seen and len(text) >= 25 and text[0].isupper()
                     and not CDDA_MARKUP.search(text) and not CDDA_INTERFACE.search(text)
-                    and not is_modern(f"{name} {text}") and not re.search(r"\b(XL|XS|debug)\b", name, re.I)):
+                    and not names_our_world(f"{name} {text}") and not re.search(r"\b(XL|XS|debug)\b", name, re.I)):
                 seen.add(family)
                 yield kind, cdda_name(name), text
 
@@ -315,7 +335,7 @@ def build_lexicon(data):
     # which the model would reach for when it cannot finish a word.
     listed = {line.strip() for line in WORD_LIST.read_text(encoding="utf-8").splitlines()}
     listed = {w for w in listed if w.islower() and WORD.fullmatch(w)}
-    blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED | MODERN) - corpus
+    blocked = ({w.lower() for w in json.loads(BLOCK_LIST.read_text(encoding="utf-8"))} | ALSO_BLOCKED | OUR_WORLD) - corpus
 
     def is_blocked(word):  # with its plurals and possessives: "whores", "whore's", "guns"
         return bool(singular_forms(word) & blocked)
@@ -327,7 +347,7 @@ def build_lexicon(data):
         f"# Cataclysm: Dark Days Ahead, CC-BY-SA-3.0) and {len(listed)} from SCOWL's small American English word",
         "# list (Debian wamerican-small 2020.12.07, (c) Kevin Atkinson and others; permissive licence, see",
         "# lexicon.NOTICE), less the obscenities and slurs of the naughty-words list (CC-BY-4.0), train_text.py's",
-        "# ALSO_BLOCKED and the words of CDDA's modern setting (MODERN). Written by models/train/train_text.py.",
+        "# ALSO_BLOCKED and the words of our world (OUR_WORLD). Written by models/train/train_text.py.",
     ]
     (OUT / "lexicon.txt").write_text("\n".join(header + words) + "\n")
     (OUT / "lexicon.NOTICE").write_text(WORD_LIST_NOTICE.read_text(encoding="utf-8"))
@@ -411,8 +431,12 @@ def identity_nouns(data):
 
 
 # A word is a kind's own (the manifest's kind_words) when at least KIND_WORD_OWN of that kind's
-# descriptions use it and at most KIND_WORD_OTHER of every other kind's.
-KIND_WORD_OWN = 0.25
+# descriptions use it and at most KIND_WORD_OTHER of every other kind's. At 0.25, one family of
+# CDDA's chitin armour (17 of 60 armour texts, "…exoskeletons of demon spiders. Fire-resistant
+# and very durable.") made "durable" and "exoskeleton" armour's own (0.250, 0.267), so no
+# creature could have an exoskeleton; "potion" (0.42), "drink" (0.32) and "ring" (0.92) stand
+# above it, "container" (0.26) no longer does.
+KIND_WORD_OWN = 0.3
 KIND_WORD_OTHER = 0.02
 
 
@@ -622,7 +646,7 @@ def finish(model, stats):
           "\"core\"; never the Field Guides' records, which are Open Game License 1.0a)",
           "PyPI bfrpg-data 0.1.0", "CC-BY-SA-4.0"),
          ("Cataclysm: Dark Days Ahead 0.F descriptions (core game, Magiclysm, DinoMod): those of monsters, melee weapons, "
-          "armour, rings, wands and amulets and Magiclysm spells that name nothing of its modern setting as samples of "
+          "armour, rings, wands and amulets and Magiclysm spells that name nothing of our world (its modern setting, real places, peoples and sports) as samples of "
           f"their kind, and all {stats.get('cdda_descriptions', 0)} as {stats.get('prose_share', 0):.0%} of training batches",
           "Debian package cataclysm-dda-data 0.F-3-9", "CC-BY-SA-3.0"),
          ("WordNet 3.0 glosses of lower-case nouns, verbs and adjectives (no taxonomy), "
