@@ -167,7 +167,9 @@ MODERN = {
 # Words of our own world that CDDA's weapon and armour texts use and a fantasy tooltip must not:
 # real places, peoples and eras ("a huge two-handed sword from Germany", "an ancient Chinese
 # sword"), sports ("a weapon used for fencing, the most noble of all sports"), replicas and
-# souvenirs ("a dull, cheaply-made replica"), film monsters. Treated as MODERN.
+# souvenirs ("a dull, cheaply-made replica"), film monsters. With MODERN: OUR_WORLD, which no
+# sample names and the lexicon leaves out (unless the SRD or Basic Fantasy texts use a word:
+# the SRD's Secret Chest keeps "replica").
 REAL_WORLD = {
     "germany", "german", "japan", "japanese", "china", "chinese", "asia", "asian", "europe", "european",
     "america", "american", "africa", "african", "india", "indian", "egypt", "egyptian", "greece", "greek",
