@@ -227,9 +227,10 @@ const JOINING_WORDS: [&str; 12] = [
 ];
 
 /// Whether a made-up `name` is written as a name: words of letters (with inner apostrophes and
-/// hyphens: "Alchemist's", "Half-Orc"), the first, the last and every other one capitalised
-/// but for joining words ("of", "the", "and"…) — not "Luck. Tamer of Lightning", "Ring of
-/// XXI,aces", "Bamboo action" or "Antipathy/Sympathy".
+/// hyphens: "Alchemist's", "Half-Orc"), no two capitals in a row, the first, the last and every
+/// other word capitalised but for joining words ("of", "the", "and"…) — not "Luck. Tamer of
+/// Lightning", "Ring of XXI,aces", "Ring of XXV", "PR-staler Arm Guards", "Bamboo action" or
+/// "Antipathy/Sympathy".
 pub fn looks_like_a_name(name: &str) -> bool {
     let mut words = name.split(' ');
     let letters = |word: &str| {
@@ -237,6 +238,10 @@ pub fn looks_like_a_name(name: &str) -> bool {
             .all(|c| c.is_alphabetic() || c == '\'' || c == '-')
             && word.starts_with(char::is_alphabetic)
             && word.ends_with(char::is_alphabetic)
+            && !word
+                .chars()
+                .zip(word.chars().skip(1))
+                .any(|(a, b)| a.is_uppercase() && b.is_uppercase())
     };
     let capitalised = |word: &str| word.starts_with(char::is_uppercase);
     let last = name.rsplit(' ').next().unwrap_or_default();
@@ -393,6 +398,7 @@ mod tests {
             "Alchemist's Fire",
             "Half-Orc Raider",
             "Wand of Flying",
+            "McAllister's Blade",
         ] {
             assert!(looks_like_a_name(name), "{name:?}");
         }
@@ -403,6 +409,8 @@ mod tests {
             "Antipathy/Sympathy",
             "Acid (vial)",
             "Ring of +2",
+            "Ring of XXV",
+            "PR-staler Arm Guards",
             "sword",
             "Ring  of Mist",
             "Ring of",
