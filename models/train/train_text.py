@@ -434,10 +434,10 @@ def identity_nouns(data):
 
 # A word is a kind's own (the manifest's kind_words) when at least KIND_WORD_OWN of that kind's
 # descriptions use it and at most KIND_WORD_OTHER of every other kind's. At 0.25, one family of
-# CDDA's chitin armour (17 of 60 armour texts, "…exoskeletons of demon spiders. Fire-resistant
-# and very durable.") made "durable" and "exoskeleton" armour's own (0.250, 0.267), so no
-# creature could have an exoskeleton; "potion" (0.42), "drink" (0.32) and "ring" (0.92) stand
-# above it, "container" (0.26) no longer does.
+# CDDA's chitin armour (14 of the 55 armour texts, "…exoskeletons of demon spiders.
+# Fire-resistant and very durable.") made "durable" and "exoskeleton" armour's own (0.27, 0.25),
+# so no creature could have an exoskeleton; "potion" (0.42), "drink" (0.32) and "ring" (0.92)
+# stand above 0.3, "container" (0.26) no longer does.
 KIND_WORD_OWN = 0.3
 KIND_WORD_OTHER = 0.02
 
@@ -628,15 +628,18 @@ CDDA_ATTRIBUTION = (
 )
 
 
+def ron_word_lists(lists):
+    """A {kind: [word]} as the entries of a RON map in the manifest, one kind a line."""
+    return ",\n".join(f'            "{k}": [{", ".join(json.dumps(w, ensure_ascii=False) for w in v)}]'
+                       for k, v in lists.items())
+
+
 def finish(model, stats):
     conditions = ", ".join(f'"{k}"' for k in KINDS)
     data = [s for s in samples() if s[2]]
-    nouns = name_nouns(data)
-    nouns = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in nouns.items())
-    identities = identity_nouns(data)
-    identities = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in identities.items())
-    own_words = kind_words(data)
-    own_words = ",\n".join(f'            "{k}": [{", ".join(json.dumps(n, ensure_ascii=False) for n in v)}]' for k, v in own_words.items())
+    nouns = ron_word_lists(name_nouns(data))
+    identities = ron_word_lists(identity_nouns(data))
+    own_words = ron_word_lists(kind_words(data))
     write_manifest(
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
