@@ -169,7 +169,7 @@ fn flavour_text_copies_no_run_of_its_training_texts() {
     assert!(spans.words() >= 6 && spans.len() > 10_000, "{spans:?}");
     let mut checked = 0;
     for kind in flavour.contract().conditions.clone() {
-        for (seed, name) in (0..6).zip([None, Some("Emberfang")].into_iter().cycle()) {
+        for (seed, name) in (0..8).zip([None, Some("Emberfang")].into_iter().cycle()) {
             let text =
                 make_flavour(&flavour, &text_params(&kind, name, 10, 60), seed).expect("text");
             assert_eq!(spans.copied_runs(&text.text), 0, "{kind} {seed}: {text:?}");
@@ -398,7 +398,7 @@ fn words_taken_back_behind_the_mask_give_the_tokens_of_words_cut_out() {
         temperature: 0.0,
         ..Sampling::default()
     };
-    let mut taken_back = 0;
+    let (mut taken_back, mut steps, mut drifted) = (0, 0, 0);
     for kind in ["creature", "potion", "spell"] {
         let prompt = flavour.prompt(kind, None).expect("prompt");
         let run = |kv_cache| {
@@ -417,11 +417,20 @@ fn words_taken_back_behind_the_mask_give_the_tokens_of_words_cut_out() {
         let (masked, cut) = (run(true), run(false));
         assert_eq!(masked.tokens, cut.tokens, "{kind}");
         assert_eq!(masked.taken_back, cut.taken_back, "{kind}");
+        // The two sum in other orders, so their logits differ in the last bits; the model's
+        // 8-bit arithmetic rounds each block of activations to a step of 1/127 of its largest,
+        // so now and then such a difference moves a value by one step: hundredths of a nat.
         for (a, b) in masked.log_probs.iter().zip(&cut.log_probs) {
-            assert!((a - b).abs() < 1e-4, "{kind}: {a} against {b}");
+            assert!((a - b).abs() < 0.1, "{kind}: {a} against {b}");
+            drifted += usize::from((a - b).abs() > 1e-4);
         }
+        steps += masked.log_probs.len();
         taken_back += masked.taken_back;
     }
+    assert!(
+        drifted * 20 <= steps,
+        "{drifted} of {steps} steps differ by over 1e-4: the mask hides something else than a cut"
+    );
     assert!(
         taken_back > 0,
         "no word was taken back: the test proves nothing"
