@@ -81,6 +81,9 @@ fn complete_words(text: &str) -> Vec<String> {
     complete
 }
 
+/// What letters right after a digit may be: an ordinal's ending ("1st", "22nd", "4th").
+const ORDINAL_ENDINGS: [&str; 4] = ["st", "nd", "rd", "th"];
+
 fn is_word_char(c: char) -> bool {
     c.is_alphabetic() || c == '\''
 }
@@ -159,24 +162,66 @@ impl WordCheck<'_> {
     /// Whether `token` may follow `generated`: each word it completes is in the lexicon, and
     /// the word it leaves open is still the start of one. A token that holds only part of a
     /// character (a byte-level token of "ö", written alone as U+FFFD) never may: the word it
-    /// would join cannot be checked until the character is whole.
+    /// would join cannot be checked until the character is whole. Nor may one glue letters
+    /// and numbers ("15magical", "squirrel,000"): letters right after a digit must be an
+    /// ordinal's ending ("4th"), and a digit may not follow a letter, nor a comma after one.
     pub(crate) fn allows(&self, generated: &[u32], token: u32) -> bool {
         let written = self.written(token);
         if written.contains(char::REPLACEMENT_CHARACTER) {
             return false;
         }
         let mut word = self.open_word(generated);
+        let open = word.chars().count();
+        let tail = self.tail(generated, open + 2);
+        let back = |n: usize| tail.len().checked_sub(n).map(|at| tail[at]);
+        let (mut before_last, mut last) = (back(2), back(1));
+        // Whether the open word follows a digit, so must be an ordinal's ending.
+        let mut ordinal = open > 0 && back(open + 1).is_some_and(|c| c.is_ascii_digit());
         for c in written.chars() {
+            let after_letter = last.is_some_and(char::is_alphabetic)
+                || (last == Some(',') && before_last.is_some_and(char::is_alphabetic));
+            if c.is_ascii_digit() && after_letter {
+                return false;
+            }
             if c.is_alphabetic() || (c == '\'' && !word.is_empty()) {
+                if word.is_empty() {
+                    ordinal = last.is_some_and(|c| c.is_ascii_digit());
+                }
                 word.push(c);
             } else {
-                if !word.is_empty() && !self.is_word(&word) {
+                let complete = match ordinal {
+                    true => ORDINAL_ENDINGS.contains(&word.as_str()),
+                    false => self.is_word(&word),
+                };
+                if !word.is_empty() && !complete {
                     return false;
                 }
                 word.clear();
             }
+            (before_last, last) = (last, Some(c));
         }
-        word.is_empty() || self.starts_word(&word)
+        match (word.is_empty(), ordinal) {
+            (true, _) => true,
+            (false, true) => ORDINAL_ENDINGS
+                .iter()
+                .any(|ending| ending.starts_with(&word)),
+            (false, false) => self.starts_word(&word),
+        }
+    }
+
+    /// The last `n` characters `generated` wrote, in order (fewer if it wrote fewer).
+    fn tail(&self, generated: &[u32], n: usize) -> Vec<char> {
+        let mut tail = Vec::with_capacity(n);
+        'tokens: for &token in generated.iter().rev() {
+            for c in self.piece(token).chars().rev() {
+                if tail.len() == n {
+                    break 'tokens;
+                }
+                tail.push(c);
+            }
+        }
+        tail.reverse();
+        tail
     }
 
     /// Where to take a word back from (an index into `generated`, or `generated.len()` for a
@@ -320,6 +365,26 @@ mod tests {
             ..check
         };
         assert!(named.allows(&[1, 2], 4) && named.allows(&[1, 2, 4], 6));
+    }
+
+    #[test]
+    fn letters_and_numbers_are_not_glued_together() {
+        let lexicon = Lexicon::parse("the\nsword\nmagical\n");
+        let pieces = [
+            "", " 15", "magical", " magical", "th", "t", "h", " sword", ",", "000", "5", ".", "0",
+        ]
+        .map(str::to_owned);
+        let check = plain_check(&lexicon, &pieces);
+        // "15 magical" and "15th", not "15magical" nor "15t.".
+        assert!(check.allows(&[1], 3) && !check.allows(&[1], 2));
+        assert!(check.allows(&[1], 4) && check.allows(&[1, 4], 11));
+        assert!(check.allows(&[1], 5) && check.allows(&[1, 5], 6));
+        assert!(!check.allows(&[1, 5], 11));
+        // "15,000" and "sword, 15", not "sword,000" nor "sword5".
+        assert!(check.allows(&[1, 8], 9) && check.allows(&[7, 8], 1));
+        assert!(!check.allows(&[7, 8], 9) && !check.allows(&[7], 10));
+        // A number after a sentence is fine: "sword.0" is no word glued to a number.
+        assert!(check.allows(&[7, 11], 12));
     }
 
     #[test]
