@@ -250,7 +250,7 @@ def export(model, path, half_weights=False, fast_cpu=False):
         quantize_weights_int8(path)
         declare_output_sizes(path, model.config)
     if half_weights:
-        # After quantizing, only the embeddings (read by Gather) are float weights left to halve.
+        # After quantizing, only the embeddings (read by Gather): the 8-bit blocks' scales stay exact.
         store_weights_as_float16(path, read_by={"Gather"} if fast_cpu else None)
 
 
