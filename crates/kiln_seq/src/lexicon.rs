@@ -142,14 +142,21 @@ impl WordCheck<'_> {
     }
 
     /// Whether `word` (lower case) is an unwanted one, its plural or possessive ("sharks",
-    /// "sphinxes", "shark's").
+    /// "sphinxes", "harpies", "wolves", "shark's").
     fn is_unwanted(&self, word: &str) -> bool {
         let word = word.trim_end_matches("'s").trim_end_matches('\'');
-        let singulars = [Some(word), word.strip_suffix('s'), word.strip_suffix("es")];
-        singulars
-            .into_iter()
-            .flatten()
-            .any(|singular| self.unwanted.iter().any(|u| u == singular))
+        let regular = [Some(word), word.strip_suffix('s'), word.strip_suffix("es")];
+        let stem = |suffix| {
+            word.strip_suffix(suffix)
+                .filter(|stem: &&str| !stem.is_empty())
+        };
+        let irregular = [
+            stem("ies").map(|stem| format!("{stem}y")),
+            stem("ves").map(|stem| format!("{stem}f")),
+            stem("ves").map(|stem| format!("{stem}fe")),
+        ];
+        let is = |singular: &str| self.unwanted.iter().any(|u| u == singular);
+        regular.into_iter().flatten().any(is) || irregular.iter().flatten().any(|s| is(s))
     }
 
     /// Whether `raw`, the start of a word as written, can still become one.
@@ -443,5 +450,23 @@ mod tests {
         };
         assert_eq!(check.retreat_to(&[1, 2, 3], 6), Some(1));
         assert_eq!(check.retreat_to(&[1, 2, 8], 6), None);
+    }
+
+    #[test]
+    fn unwanted_words_are_found_in_their_plurals_and_possessives() {
+        let lexicon = lexicon();
+        let unwanted = ["wolf", "harpy", "knife", "sphinx", "shark"].map(str::to_owned);
+        let check = WordCheck {
+            unwanted: &unwanted,
+            ..plain_check(&lexicon, &[])
+        };
+        for word in [
+            "wolves", "harpies", "knives", "sphinxes", "sharks", "shark's", "wolf",
+        ] {
+            assert!(check.is_unwanted(word), "{word}");
+        }
+        for word in ["wolfish", "harp", "ves", "ies", "sharky", "sphinxe"] {
+            assert!(!check.is_unwanted(word), "{word}");
+        }
     }
 }
