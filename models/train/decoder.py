@@ -329,9 +329,7 @@ def divergence(model, path, sequences):
     for row in sequences:
         ids = row[row != 0].unsqueeze(0)
         n = ids.shape[1]
-        feed = {"input_ids": ids.numpy(), "attention_mask": np.ones((1, n), np.int64),
-                "position_ids": np.arange(n, dtype=np.int64)[None]}
-        feed.update({f"past_key_values.{i}.{kv}": empty for i in range(c["layers"]) for kv in ("key", "value")})
+        feed = contract_feed(ids.numpy(), np.ones((1, n), np.int64), [empty] * (2 * c["layers"]))
         exported = torch.from_numpy(session.run(["logits"], feed)[0][0]).log_softmax(-1)
         with torch.no_grad():
             reference = model(ids, torch.ones(1, n, dtype=torch.long), torch.arange(n).unsqueeze(0),
@@ -435,6 +433,20 @@ def fix_reshape_shapes(path):
     return fixed
 
 
+def contract_feed(input_ids, attention_mask, past):
+    """ONNX Runtime inputs of the decoder contract: `input_ids` [B, S] after a past of
+    `attention_mask`'s length less S (`past`: k0, v0, k1, v1, ... as numpy arrays), positions
+    counted on from there."""
+    import numpy as np
+
+    batch, length = input_ids.shape
+    start = attention_mask.shape[1] - length
+    feed = {"input_ids": input_ids, "attention_mask": attention_mask,
+            "position_ids": np.tile(np.arange(start, start + length, dtype=np.int64), (batch, 1))}
+    feed.update({f"past_key_values.{i // 2}.{('key', 'value')[i % 2]}": p for i, p in enumerate(past)})
+    return feed
+
+
 def assert_same_outputs(before, after):
     """Raises unless two decoder exports (ONNX bytes) give bit-identical outputs in ONNX
     Runtime, for a batch of two: a prompt of five tokens, then two steps with the cache; the
@@ -452,9 +464,7 @@ def assert_same_outputs(before, after):
     for length in (5, 1, 1):
         mask = np.ones((2, past_len + length), np.int64)
         mask[1, 2] = 0
-        feed = {"input_ids": rng.integers(0, vocab, (2, length)).astype(np.int64), "attention_mask": mask,
-                "position_ids": np.tile(np.arange(past_len, past_len + length), (2, 1)).astype(np.int64)}
-        feed.update({f"past_key_values.{i // 2}.{('key', 'value')[i % 2]}": p for i, p in enumerate(past)})
+        feed = contract_feed(rng.integers(0, vocab, (2, length)).astype(np.int64), mask, past)
         outputs = [s.run(None, feed) for s in sessions]
         for a, b in zip(*outputs):
             if not np.array_equal(a, b):

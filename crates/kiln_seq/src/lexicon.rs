@@ -81,6 +81,25 @@ fn complete_words(text: &str) -> Vec<String> {
     complete
 }
 
+/// What `word` (lower case) may be the plural or possessive of, itself first: "sharks",
+/// "sphinxes", "harpies", "wolves", "knives", "shark's" give "shark", "sphinx", "harpy",
+/// "wolf", "knife", "shark" among others.
+pub(crate) fn singular_forms(word: &str) -> Vec<String> {
+    let word = word.trim_end_matches("'s").trim_end_matches('\'');
+    let mut forms = vec![word.to_owned()];
+    for (plural, singulars) in [
+        ("s", &[""][..]),
+        ("es", &[""]),
+        ("ies", &["y"]),
+        ("ves", &["f", "fe"]),
+    ] {
+        if let Some(stem) = word.strip_suffix(plural).filter(|stem| !stem.is_empty()) {
+            forms.extend(singulars.iter().map(|ending| format!("{stem}{ending}")));
+        }
+    }
+    forms
+}
+
 /// What letters right after a digit may be: an ordinal's ending ("1st", "22nd", "4th").
 const ORDINAL_ENDINGS: [&str; 4] = ["st", "nd", "rd", "th"];
 
@@ -141,22 +160,11 @@ impl WordCheck<'_> {
         self.names.contains(&word) || (well_cased(raw) && self.lexicon.contains(&word))
     }
 
-    /// Whether `word` (lower case) is an unwanted one, its plural or possessive ("sharks",
-    /// "sphinxes", "harpies", "wolves", "shark's").
+    /// Whether `word` (lower case) is an unwanted one, its plural or possessive.
     fn is_unwanted(&self, word: &str) -> bool {
-        let word = word.trim_end_matches("'s").trim_end_matches('\'');
-        let regular = [Some(word), word.strip_suffix('s'), word.strip_suffix("es")];
-        let stem = |suffix| {
-            word.strip_suffix(suffix)
-                .filter(|stem: &&str| !stem.is_empty())
-        };
-        let irregular = [
-            stem("ies").map(|stem| format!("{stem}y")),
-            stem("ves").map(|stem| format!("{stem}f")),
-            stem("ves").map(|stem| format!("{stem}fe")),
-        ];
-        let is = |singular: &str| self.unwanted.iter().any(|u| u == singular);
-        regular.into_iter().flatten().any(is) || irregular.iter().flatten().any(|s| is(s))
+        singular_forms(word)
+            .iter()
+            .any(|singular| self.unwanted.contains(singular))
     }
 
     /// Whether `raw`, the start of a word as written, can still become one.

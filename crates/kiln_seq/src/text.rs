@@ -3,6 +3,7 @@
 use kiln_recipe::{SequenceContract, TextParams};
 use serde::{Deserialize, Serialize};
 
+use crate::lexicon::singular_forms;
 use crate::{Decoding, Sampler, SequenceError, SequenceModel};
 
 /// Attempts (each with its own derived seed) before giving up on the word limits.
@@ -187,7 +188,10 @@ fn lower_words(text: &str) -> Vec<String> {
 /// their plurals): the contract's `identity_nouns` of `condition` (other things of its kind)
 /// and the `kind_words` of every other condition (other kinds of thing).
 fn unwanted_words(contract: &SequenceContract, condition: &str, name: &str) -> Vec<String> {
-    let own = lower_words(name);
+    let own: Vec<String> = lower_words(name)
+        .iter()
+        .flat_map(|word| singular_forms(word))
+        .collect();
     let others_kinds = contract
         .kind_words
         .iter()
@@ -196,10 +200,7 @@ fn unwanted_words(contract: &SequenceContract, condition: &str, name: &str) -> V
     let nouns = contract.identity_nouns.get(condition).into_iter().flatten();
     nouns
         .chain(others_kinds)
-        .filter(|noun| {
-            !own.iter()
-                .any(|word| word.trim_end_matches('s') == noun.trim_end_matches('s'))
-        })
+        .filter(|noun| !singular_forms(noun).iter().any(|form| own.contains(form)))
         .cloned()
         .collect()
 }
